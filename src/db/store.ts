@@ -1,0 +1,42 @@
+// The persistence boundary. The server keeps the tailnet in memory and writes through
+// this interface; SQLite and PostgreSQL (via Prisma driver adapters) both implement it.
+
+import type { NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
+
+export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewPreAuthKey = Omit<PreAuthKeyRecord, 'id' | 'createdAt'>;
+export type NewNode = Omit<NodeRecord, 'id' | 'createdAt' | 'updatedAt'>;
+
+export interface Store {
+  /** "sqlite" | "postgres" */
+  readonly kind: string;
+  /** Applies committed migrations that are not applied yet. */
+  migrate(log?: (msg: string) => void): Promise<void>;
+  /** Throws when the database does not answer. */
+  ping(): Promise<void>;
+  loadAll(): Promise<TailnetSnapshot>;
+
+  createUser(u: NewUser): Promise<UserRecord>;
+  updateUser(id: number, patch: Partial<NewUser>): Promise<UserRecord>;
+  /** Fails (and changes nothing) if the user still owns nodes. */
+  deleteUser(id: number): Promise<void>;
+
+  createPreAuthKey(k: NewPreAuthKey): Promise<PreAuthKeyRecord>;
+  updatePreAuthKey(id: number, patch: Partial<NewPreAuthKey>): Promise<PreAuthKeyRecord>;
+  deletePreAuthKey(id: number): Promise<void>;
+  /**
+   * Marks a single-use key used, atomically across every instance sharing the
+   * database. Resolves true for exactly one caller; false if it was already used.
+   */
+  claimPreAuthKey(id: number): Promise<boolean>;
+
+  createNode(n: NewNode): Promise<NodeRecord>;
+  updateNode(id: number, patch: Partial<NewNode>): Promise<NodeRecord>;
+  deleteNode(id: number): Promise<void>;
+
+  /** Small key/value settings (the policy in database mode, server-wide flags). */
+  getSetting(key: string): Promise<string | null>;
+  putSetting(key: string, value: string): Promise<void>;
+
+  close(): Promise<void>;
+}
