@@ -1,11 +1,12 @@
 // The persistence boundary. The server keeps the tailnet in memory and writes through
 // this interface; SQLite and PostgreSQL (via Prisma driver adapters) both implement it.
 
-import type { NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
+import type { ApiKeyRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
 
 export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewPreAuthKey = Omit<PreAuthKeyRecord, 'id' | 'createdAt'>;
 export type NewNode = Omit<NodeRecord, 'id' | 'createdAt' | 'updatedAt'>;
+export type NewApiKey = Omit<ApiKeyRecord, 'id' | 'createdAt'>;
 
 export interface Store {
   /** "sqlite" | "postgres" */
@@ -33,6 +34,11 @@ export interface Store {
   createNode(n: NewNode): Promise<NodeRecord>;
   updateNode(id: number, patch: Partial<NewNode>): Promise<NodeRecord>;
   deleteNode(id: number): Promise<void>;
+
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  createApiKey(k: NewApiKey): Promise<ApiKeyRecord>;
+  updateApiKey(id: number, patch: Partial<NewApiKey>): Promise<ApiKeyRecord>;
+  deleteApiKey(id: number): Promise<void>;
 
   /** Small key/value settings (the policy in database mode, server-wide flags). */
   getSetting(key: string): Promise<string | null>;

@@ -67,3 +67,14 @@ export interface TailnetSnapshot {
   nodes: NodeRecord[];
   preAuthKeys: PreAuthKeyRecord[];
 }
+
+export interface ApiKeyRecord {
+  id: number;
+  /** Non-secret prefix shown in listings and used to look the key up. */
+  prefix: string;
+  /** sha256 hex of the full key. */
+  keyHash: string;
+  expiration: Date | null;
+  lastSeen: Date | null;
+  createdAt: Date;
+}
