@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Starts a throw-away PostgreSQL server for the test suite in .pg/ (git-ignored), listening
+# on 127.0.0.1 only, and prints its connection URL as the last line of stdout.
+# Idempotent: a cluster that already exists is reused, a running server is left running.
+#   bash scripts/pg-setup.sh          set up / start, print the URL
+#   bash scripts/pg-setup.sh --stop   stop the server (keeps the data)
+# Progress goes to stderr so callers can take stdout's last line as the URL.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$(pwd)"
+
+PORT="${SWITCHBOARD_PG_PORT:-54329}"
+PGDIR="$ROOT/.pg"
+DATA="$PGDIR/data"
+SOCK="$PGDIR/run"
+LOG="$PGDIR/server.log"
+ROLE=switchboard
+PASS=switchboard
+DB=switchboard_test
+
+say() { echo "pg-setup: $*" >&2; }
+die() { echo "pg-setup: error: $*" >&2; exit 1; }
+
+find_bindir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)"
+  [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && echo "$d"
+  return 0
+}
+
+BIN="$(find_bindir)"
+if [ -z "$BIN" ]; then
+  [ "$(id -u)" = 0 ] || die "PostgreSQL server binaries are missing and this is not root: install Debian's 'postgresql' package"
+  say "installing Debian's postgresql package (apt-get)…"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null || die "apt-get install postgresql failed"
+  BIN="$(find_bindir)"
+  [ -n "$BIN" ] || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"
+fi
+
+# initdb and postgres refuse to run as root: use the package's system user then.
+if [ "$(id -u)" = 0 ]; then
+  getent passwd postgres >/dev/null || die "running as root but there is no 'postgres' system user to run the server as"
+  as_pg() { runuser -u postgres -- "$@"; }
+  OWNER=postgres
+else
+  as_pg() { "$@"; }
+  OWNER="$(id -un)"
+fi
+
+is_running() { [ -f "$DATA/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
+
+if [ "${1:-}" = "--stop" ]; then
+  if is_running; then
+    as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+    say "stopped"
+  else
+    say "not running"
+  fi
+  exit 0
+fi
+[ -z "${1:-}" ] || die "unknown option '$1' (only --stop)"
+
+mkdir -p "$PGDIR"
+if [ "$OWNER" = postgres ]; then
+  chown postgres: "$PGDIR"
+  as_pg test -x "$PGDIR" || die "user 'postgres' cannot reach $PGDIR (a parent folder is not traversable)"
+fi
+as_pg mkdir -p "$SOCK"
+as_pg chmod 700 "$SOCK"
+
+if [ ! -f "$DATA/PG_VERSION" ]; then
+  say "creating cluster in $DATA"
+  as_pg "$BIN/initdb" -D "$DATA" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+    -E UTF8 --no-locale >/dev/null || die "initdb failed"
+  # Settings live in the cluster so a plain pg_ctl restart keeps them. Durability is not
+  # wanted for a test database; speed is.
+  as_pg tee -a "$DATA/postgresql.conf" >/dev/null <<EOF
+# added by scripts/pg-setup.sh
+listen_addresses = '127.0.0.1'
+port = $PORT
+unix_socket_directories = '$SOCK'
+max_connections = 200
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+EOF
+fi
+
+if is_running; then
+  say "server already running on 127.0.0.1:$PORT"
+else
+  say "starting server on 127.0.0.1:$PORT"
+  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null \
+    || { tail -n 20 "$LOG" >&2 || true; die "server did not start (log: $LOG)"; }
+fi
+
+PSQL="$BIN/psql"
+[ -x "$PSQL" ] || PSQL="$(command -v psql || true)"
+[ -n "$PSQL" ] || die "psql not found"
+psql_admin() { as_pg "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres -tA "$@"; }
+
+if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ]; then
+  say "creating role $ROLE"
+  # CREATEDB: the test helper makes a fresh database per test store.
+  psql_admin -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASS'"
+fi
+if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
+  say "creating database $DB"
+  psql_admin -c "CREATE DATABASE $DB OWNER $ROLE"
+fi
+
+echo "postgresql://$ROLE:$PASS@127.0.0.1:$PORT/$DB"
