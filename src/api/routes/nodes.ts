@@ -1,0 +1,134 @@
+// /api/v1/node: list, get, delete, expire, rename, tags, approve_routes, move, register.
+
+import type { AdminService, NodeView } from '../../state/admin.js';
+import type { UserRecord } from '../../state/model.js';
+import { formatPrefix, parsePrefix } from '../../util/netaddr.js';
+import { ApiError, badRequest } from '../errors.js';
+import type { Router } from '../router.js';
+import { nodeJson } from '../shapes.js';
+import { resolveUser } from './preauthkeys.js';
+import { validateTags } from './tags.js';
+
+/** Optional admin capabilities that not every AdminService has yet. */
+interface RegisterCapable {
+  registerNode(input: { user: string; key: string }): Promise<NodeView>;
+}
+interface ExpiryDisableCapable {
+  disableNodeExpiry(id: number): Promise<NodeView>;
+}
+
+function hasMethod<T>(obj: AdminService, name: string): obj is AdminService & T {
+  return typeof (obj as unknown as Record<string, unknown>)[name] === 'function';
+}
+
+export function addNodeRoutes(router: Router, admin: AdminService): void {
+  const render = (n: NodeView) => {
+    const users = new Map(admin.listUsers().map((u) => [u.id, u]));
+    return nodeJson(n, (id) => users.get(id) ?? null);
+  };
+
+  router.add('GET', '/api/v1/node', async ({ query }) => {
+    let user: UserRecord | undefined;
+    const name = query.string('user');
+    if (name) {
+      // headscale filters by user name; an id is accepted too when no user has that name.
+      user = admin.listUsers({ name })[0] ?? (/^\d+$/.test(name) ? resolveUser(admin, query, 'user') : undefined);
+      if (!user) throw new ApiError(404, `user ${JSON.stringify(name)} not found`);
+    }
+    const users = new Map(admin.listUsers().map((u) => [u.id, u]));
+    const nodes = admin.listNodes(user ? { userId: user.id } : undefined).sort((a, b) => a.id - b.id);
+    return { nodes: nodes.map((n) => nodeJson(n, (id) => users.get(id) ?? null)) };
+  });
+
+  router.add('GET', '/api/v1/node/:nodeId', async ({ idParam }) => {
+    return { node: render(admin.getNode(idParam('nodeId'))) };
+  });
+
+  router.add('DELETE', '/api/v1/node/:nodeId', async ({ idParam }) => {
+    await admin.deleteNode(idParam('nodeId'));
+    return {};
+  });
+
+  router.add('POST', '/api/v1/node/:nodeId/expire', async ({ idParam, query }) => {
+    const id = idParam('nodeId');
+    const expiry = query.timestamp('expiry');
+    const disable = query.bool('disableExpiry') ?? false;
+    if (disable && expiry) throw badRequest('give either "expiry" or "disableExpiry", not both');
+    if (disable) {
+      if (!hasMethod<ExpiryDisableCapable>(admin, 'disableNodeExpiry')) {
+        throw new ApiError(501, 'disabling node key expiry is not supported by this server yet');
+      }
+      return { node: render(await admin.disableNodeExpiry(id)) };
+    }
+    return { node: render(await admin.expireNode(id, expiry)) };
+  });
+
+  router.add('POST', '/api/v1/node/:nodeId/rename/:newName', async ({ idParam, params }) => {
+    const newName = params['newName']!;
+    if (newName.trim() === '') throw badRequest('path parameter "newName" must not be empty');
+    return { node: render(await admin.renameNode(idParam('nodeId'), newName)) };
+  });
+
+  router.add('POST', '/api/v1/node/:nodeId/tags', async ({ idParam, body }) => {
+    const id = idParam('nodeId');
+    const input = await body();
+    const tags = validateTags(input.strings('tags') ?? [], 'tags');
+    if (tags.length === 0) {
+      throw badRequest('field "tags" must not be empty: tagged nodes must keep at least one tag');
+    }
+    return { node: render(await admin.setNodeTags(id, tags)) };
+  });
+
+  router.add('POST', '/api/v1/node/:nodeId/approve_routes', async ({ idParam, body }) => {
+    const id = idParam('nodeId');
+    const input = await body();
+    const routes = normalizeRoutes(input.strings('routes') ?? []);
+    return { node: render(await admin.setApprovedRoutes(id, routes)) };
+  });
+
+  router.add('POST', '/api/v1/node/:nodeId/user', async ({ idParam, body, query }) => {
+    const id = idParam('nodeId');
+    const input = await body();
+    // Older headscale sent the user in the query string; newer ones in the body.
+    const user = resolveUser(admin, input.has('user') ? input : query, 'user');
+    if (!user) throw badRequest('field "user" is required (the id or name of the new owner)');
+    return { node: render(await admin.moveNode(id, user.id)) };
+  });
+
+  router.add('POST', '/api/v1/node/register', async ({ query }) => {
+    const user = query.requiredString('user');
+    const key = query.requiredString('key');
+    if (!hasMethod<RegisterCapable>(admin, 'registerNode')) {
+      throw new ApiError(
+        501,
+        'registering a node by its registration key is not supported by this server yet; use a pre-auth key',
+      );
+    }
+    return { node: render(await admin.registerNode({ user, key })) };
+  });
+
+  router.add('POST', '/api/v1/node/backfillips', async () => {
+    throw new ApiError(501, 'backfilling node IPs is not supported: Switchboard assigns addresses when nodes register');
+  });
+}
+
+/**
+ * Validates CIDR routes and, like headscale, approves both exit routes when either is given,
+ * because clients only treat a node as an exit node when it has both.
+ */
+export function normalizeRoutes(routes: string[]): string[] {
+  const out: string[] = [];
+  for (const r of routes) {
+    if (r.trim() === '') continue;
+    let text: string;
+    try {
+      if (!r.includes('/')) throw new Error('missing "/length"');
+      text = formatPrefix(parsePrefix(r.trim()));
+    } catch (err) {
+      throw badRequest(`field "routes": ${JSON.stringify(r)} is not a CIDR prefix (${(err as Error).message})`);
+    }
+    if (text === '0.0.0.0/0' || text === '::/0') out.push('0.0.0.0/0', '::/0');
+    else out.push(text);
+  }
+  return [...new Set(out)];
+}
