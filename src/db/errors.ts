@@ -1,0 +1,25 @@
+// One error type for everything the store refuses, with a code callers can map to API
+// statuses, and a message that names the record and field at fault.
+
+export type StoreErrorCode =
+  /** A unique field already holds this value. */
+  | 'conflict'
+  /** The record to update or delete does not exist. */
+  | 'not_found'
+  /** The record is still referenced (a user who owns nodes). */
+  | 'in_use'
+  /** A reference points at a record that does not exist. */
+  | 'invalid_reference'
+  /** A migration could not be applied, or the database's history disagrees with ours. */
+  | 'migration';
+
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+  constructor(
+    readonly code: StoreErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

@@ -1,0 +1,166 @@
+// The Store over either generated Prisma client (through the common Db shape).
+// Backend differences (opening, pragmas, migrations) stay in sqlite.ts / postgres.ts.
+
+import type { ApiKeyRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
+import type { NewApiKey, NewNode, NewPreAuthKey, NewUser, Store } from './store.js';
+import type { Db, DbModels } from './db.js';
+import type { Prisma } from './generated/sqlite/client.js';
+import { StoreError } from './errors.js';
+import { translateError } from './prisma-errors.js';
+import {
+  apiKeyFromRow, apiKeyToData, nodeFromRow, nodeToData, preAuthKeyFromRow, preAuthKeyToData, userFromRow, userToData,
+} from './rows.js';
+
+export interface Backend {
+  kind: 'sqlite' | 'postgres';
+  db: Db;
+  migrate(log?: (msg: string) => void): Promise<void>;
+  /** Releases what the backend holds besides the Prisma client. */
+  close?(): Promise<void>;
+}
+
+export class PrismaStore implements Store {
+  readonly kind: string;
+  readonly #backend: Backend;
+  readonly #db: Db;
+  #closed = false;
+
+  constructor(backend: Backend) {
+    this.#backend = backend;
+    this.kind = backend.kind;
+    this.#db = backend.db;
+  }
+
+  /** Runs `op`, turning Prisma's errors into StoreErrors that name the `what`. */
+  async #run<T>(what: string, op: () => Promise<T>, deleting = false): Promise<T> {
+    if (this.#closed) throw new Error(`${this.kind} store is closed`);
+    try {
+      return await op();
+    } catch (e) {
+      throw translateError(e, what, deleting);
+    }
+  }
+
+  migrate(log?: (msg: string) => void): Promise<void> {
+    return this.#backend.migrate(log);
+  }
+
+  async ping(): Promise<void> {
+    await this.#run('ping', () => this.#db.$queryRawUnsafe('SELECT 1'));
+  }
+
+  loadAll(): Promise<TailnetSnapshot> {
+    // One transaction: a consistent snapshot even while other instances write.
+    return this.#run('loading the tailnet', () =>
+      this.#db.$transaction(async (tx) => {
+        const users = await tx.user.findMany({ orderBy: { id: 'asc' } });
+        const nodes = await tx.node.findMany({ orderBy: { id: 'asc' } });
+        const keys = await tx.preAuthKey.findMany({ orderBy: { id: 'asc' } });
+        return { users: users.map(userFromRow), nodes: nodes.map(nodeFromRow), preAuthKeys: keys.map(preAuthKeyFromRow) };
+      }),
+    );
+  }
+
+  createUser(u: NewUser): Promise<UserRecord> {
+    return this.#run(`user "${u.name}"`, async () =>
+      userFromRow(await this.#db.user.create({ data: userToData(u) as Prisma.UserUncheckedCreateInput })),
+    );
+  }
+
+  updateUser(id: number, patch: Partial<NewUser>): Promise<UserRecord> {
+    return this.#run(`user ${id}`, async () => userFromRow(await this.#db.user.update({ where: { id }, data: userToData(patch) })));
+  }
+
+  deleteUser(id: number): Promise<void> {
+    return this.#run(`user ${id}`, () =>
+      this.#db.$transaction(async (tx: DbModels) => {
+        // Write first: on SQLite this takes the write lock at once, so another process
+        // cannot slip a node in between the check and the delete (nodes also RESTRICT it).
+        await tx.preAuthKey.deleteMany({ where: { userId: id } });
+        const nodes = await tx.node.count({ where: { userId: id } });
+        if (nodes > 0) throw new StoreError('in_use', `user ${id} still owns ${nodes} node(s); delete or move them first`);
+        await tx.user.delete({ where: { id } });
+      }),
+      true,
+    );
+  }
+
+  createPreAuthKey(k: NewPreAuthKey): Promise<PreAuthKeyRecord> {
+    return this.#run(`pre-auth key "${k.prefix}"`, async () =>
+      preAuthKeyFromRow(await this.#db.preAuthKey.create({ data: preAuthKeyToData(k) as Prisma.PreAuthKeyUncheckedCreateInput })),
+    );
+  }
+
+  updatePreAuthKey(id: number, patch: Partial<NewPreAuthKey>): Promise<PreAuthKeyRecord> {
+    return this.#run(`pre-auth key ${id}`, async () =>
+      preAuthKeyFromRow(await this.#db.preAuthKey.update({ where: { id }, data: preAuthKeyToData(patch) })),
+    );
+  }
+
+  async deletePreAuthKey(id: number): Promise<void> {
+    // Nodes that registered with it keep existing: their auth_key_id is set to NULL.
+    await this.#run(`pre-auth key ${id}`, () => this.#db.preAuthKey.delete({ where: { id } }), true);
+  }
+
+  claimPreAuthKey(id: number): Promise<boolean> {
+    // One conditional UPDATE: the database decides which caller flips `used`, across every
+    // process sharing it. Reusable keys are marked used too (for listings) but always succeed.
+    return this.#run(`pre-auth key ${id}`, async () => {
+      const { count } = await this.#db.preAuthKey.updateMany({
+        where: { id, OR: [{ used: false }, { reusable: true }] },
+        data: { used: true },
+      });
+      return count === 1;
+    });
+  }
+
+  createNode(n: NewNode): Promise<NodeRecord> {
+    return this.#run(`node "${n.givenName}"`, async () =>
+      nodeFromRow(await this.#db.node.create({ data: nodeToData(n) as Prisma.NodeUncheckedCreateInput })),
+    );
+  }
+
+  updateNode(id: number, patch: Partial<NewNode>): Promise<NodeRecord> {
+    return this.#run(`node ${id}`, async () => nodeFromRow(await this.#db.node.update({ where: { id }, data: nodeToData(patch) })));
+  }
+
+  async deleteNode(id: number): Promise<void> {
+    // Nothing references nodes: routes, tags and endpoints live in the row itself.
+    await this.#run(`node ${id}`, () => this.#db.node.delete({ where: { id } }), true);
+  }
+
+  listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.#run('API keys', async () => (await this.#db.apiKey.findMany({ orderBy: { id: 'asc' } })).map(apiKeyFromRow));
+  }
+
+  createApiKey(k: NewApiKey): Promise<ApiKeyRecord> {
+    return this.#run(`API key "${k.prefix}"`, async () =>
+      apiKeyFromRow(await this.#db.apiKey.create({ data: apiKeyToData(k) as Prisma.ApiKeyUncheckedCreateInput })),
+    );
+  }
+
+  updateApiKey(id: number, patch: Partial<NewApiKey>): Promise<ApiKeyRecord> {
+    return this.#run(`API key ${id}`, async () => apiKeyFromRow(await this.#db.apiKey.update({ where: { id }, data: apiKeyToData(patch) })));
+  }
+
+  async deleteApiKey(id: number): Promise<void> {
+    await this.#run(`API key ${id}`, () => this.#db.apiKey.delete({ where: { id } }), true);
+  }
+
+  getSetting(key: string): Promise<string | null> {
+    return this.#run(`setting "${key}"`, async () => (await this.#db.setting.findUnique({ where: { key } }))?.value ?? null);
+  }
+
+  async putSetting(key: string, value: string): Promise<void> {
+    await this.#run(`setting "${key}"`, () =>
+      this.#db.setting.upsert({ where: { key }, create: { key, value }, update: { value } }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#db.$disconnect();
+    await this.#backend.close?.();
+  }
+}
