@@ -1,0 +1,93 @@
+import { NoiseError } from './errors.js';
+import { AEAD_KEY_LEN, AEAD_NONCE_LEN, aeadOpen, aeadSeal } from './primitives.js';
+
+/**
+ * How the 64-bit counter becomes the 12-byte ChaCha20-Poly1305 nonce.
+ * The Noise spec says 4 zero bytes + little-endian counter; Tailscale's
+ * controlbase (conn.go, type nonce) writes the counter big-endian instead.
+ * Handshake messages always use counter 0, so only transport records differ.
+ */
+export type NonceEncoding = 'noise-le' | 'tailscale-be';
+
+// A JS number is exact up to 2^53-1; refusing beyond that is far below
+// Noise's 2^64-1 limit and unreachable in practice, but keeps nonces unique.
+const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Noise CipherState: a key plus a message counter. */
+export class CipherState {
+  #key: Buffer | null;
+  #n = 0;
+  /** Set after a failed decryption or wipe: the state must never be used again. */
+  #dead = false;
+  readonly #encoding: NonceEncoding;
+
+  constructor(key: Uint8Array | null, encoding: NonceEncoding) {
+    if (key !== null && key.length !== AEAD_KEY_LEN) {
+      throw new NoiseError('STATE', `cipher key must be ${AEAD_KEY_LEN} bytes, got ${key.length}`);
+    }
+    this.#key = key === null ? null : Buffer.from(key);
+    this.#encoding = encoding;
+  }
+
+  hasKey(): boolean {
+    return this.#key !== null;
+  }
+
+  /** Number of messages processed so far (the next nonce). */
+  get counter(): number {
+    return this.#n;
+  }
+
+  nonce(n: number): Buffer {
+    const out = Buffer.alloc(AEAD_NONCE_LEN);
+    const hi = Math.floor(n / 0x1_0000_0000);
+    const lo = n >>> 0;
+    if (this.#encoding === 'noise-le') {
+      out.writeUInt32LE(lo, 4);
+      out.writeUInt32LE(hi, 8);
+    } else {
+      out.writeUInt32BE(hi, 4);
+      out.writeUInt32BE(lo, 8);
+    }
+    return out;
+  }
+
+  #next(): Buffer {
+    if (this.#dead) {
+      throw new NoiseError('STATE', 'cipher state is no longer usable (closed or failed authentication earlier)');
+    }
+    if (this.#n >= MAX_COUNTER) {
+      throw new NoiseError('CIPHER_EXHAUSTED', 'cipher exhausted: no more nonces for this key');
+    }
+    return this.nonce(this.#n++);
+  }
+
+  /** EncryptWithAd; with no key this is the identity, per the Noise spec. */
+  encryptWithAd(ad: Uint8Array, plaintext: Uint8Array): Buffer {
+    if (this.#key === null && !this.#dead) return Buffer.from(plaintext);
+    const nonce = this.#next();
+    return aeadSeal(this.#key as Buffer, nonce, plaintext, ad ?? EMPTY);
+  }
+
+  /** DecryptWithAd; throws NoiseError DECRYPT_FAILED and then refuses further use. */
+  decryptWithAd(ad: Uint8Array, ciphertext: Uint8Array): Buffer {
+    if (this.#key === null && !this.#dead) return Buffer.from(ciphertext);
+    const nonce = this.#next();
+    const opened = aeadOpen(this.#key as Buffer, nonce, ciphertext, ad ?? EMPTY);
+    if (opened === null) {
+      // Once out of sync with the peer no later record can be trusted.
+      this.wipe();
+      throw new NoiseError('DECRYPT_FAILED', 'decryption failed: message authentication tag did not verify');
+    }
+    return opened;
+  }
+
+  /** Forget the key (forward secrecy on close). */
+  wipe(): void {
+    this.#key?.fill(0);
+    this.#key = null;
+    this.#dead = true;
+  }
+}

@@ -1,0 +1,185 @@
+import type { KeyObject } from 'node:crypto';
+import { CipherState, type NonceEncoding } from './cipher-state.js';
+import { NoiseError } from './errors.js';
+import { KEY_LEN, generatePrivateKey, privateKeyObject, publicFromPrivate, x25519 } from './keys.js';
+import { AEAD_TAG_LEN } from './primitives.js';
+import { SymmetricState } from './symmetric-state.js';
+
+/**
+ * The plain Noise IK pattern (no Tailscale framing), so it can be checked
+ * against the published test vectors:
+ *   <- s
+ *   ...
+ *   -> e, es, s, ss
+ *   <- e, ee, se
+ */
+export const IK_PROTOCOL_NAME = 'Noise_IK_25519_ChaChaPoly_BLAKE2s';
+
+/** Length of message 1 for a given payload: e + encrypted s + encrypted payload. */
+export const ikMessage1Length = (payloadLen: number): number => KEY_LEN + KEY_LEN + AEAD_TAG_LEN + payloadLen + AEAD_TAG_LEN;
+/** Length of message 2 for a given payload: e + encrypted payload. */
+export const ikMessage2Length = (payloadLen: number): number => KEY_LEN + payloadLen + AEAD_TAG_LEN;
+
+export interface IKCommonOptions {
+  prologue: Uint8Array;
+  /** Our static private key (raw 32 bytes). */
+  staticPrivate: Uint8Array;
+  /** Fixed ephemeral private key; only test vectors should set this. */
+  ephemeralPrivate?: Uint8Array;
+  protocolName?: string;
+  nonceEncoding?: NonceEncoding;
+}
+
+export interface IKInitiatorOptions extends IKCommonOptions {
+  remoteStaticPublic: Uint8Array;
+}
+
+/** Transport ciphers after a completed handshake, from one side's point of view. */
+export interface IKResult {
+  send: CipherState;
+  recv: CipherState;
+  handshakeHash: Buffer;
+}
+
+function staticKeyObject(raw: Uint8Array): KeyObject {
+  return privateKeyObject(raw);
+}
+
+export class IKInitiator {
+  readonly #ss: SymmetricState;
+  readonly #s: KeyObject;
+  readonly #sPub: Buffer;
+  readonly #rs: Buffer;
+  readonly #e: Buffer;
+  #step = 0;
+
+  constructor(opts: IKInitiatorOptions) {
+    this.#ss = new SymmetricState(opts.protocolName ?? IK_PROTOCOL_NAME, opts.nonceEncoding ?? 'noise-le');
+    this.#s = staticKeyObject(opts.staticPrivate);
+    this.#sPub = publicFromPrivate(opts.staticPrivate);
+    this.#rs = Buffer.from(opts.remoteStaticPublic);
+    this.#e = Buffer.from(opts.ephemeralPrivate ?? generatePrivateKey());
+    this.#ss.mixHash(opts.prologue);
+    this.#ss.mixHash(this.#rs);
+  }
+
+  writeMessage1(payload: Uint8Array = Buffer.alloc(0)): Buffer {
+    if (this.#step !== 0) throw new NoiseError('STATE', 'initiator message 1 already written');
+    this.#step = 1;
+    const ss = this.#ss;
+    const ePub = publicFromPrivate(this.#e);
+    ss.mixHash(ePub);
+    ss.mixKey(x25519(this.#e, this.#rs));
+    const encS = ss.encryptAndHash(this.#sPub);
+    ss.mixKey(x25519(this.#s, this.#rs));
+    const encPayload = ss.encryptAndHash(payload);
+    return Buffer.concat([ePub, encS, encPayload]);
+  }
+
+  /** Processes the responder's message 2; returns its payload. */
+  readMessage2(message: Uint8Array): Buffer {
+    if (this.#step !== 1) throw new NoiseError('STATE', 'initiator must write message 1 before reading message 2');
+    if (message.length < ikMessage2Length(0)) {
+      throw new NoiseError('BAD_LENGTH', `handshake response too short: ${message.length} bytes, need at least ${ikMessage2Length(0)}`);
+    }
+    this.#step = 2;
+    const ss = this.#ss;
+    const re = message.subarray(0, KEY_LEN);
+    ss.mixHash(re);
+    ss.mixKey(x25519(this.#e, re));
+    ss.mixKey(x25519(this.#s, re));
+    try {
+      return ss.decryptAndHash(message.subarray(KEY_LEN));
+    } catch (err) {
+      throw rename(err, 'decrypting handshake response failed (wrong server key?)');
+    }
+  }
+
+  split(): IKResult {
+    if (this.#step !== 2) throw new NoiseError('STATE', 'handshake not complete');
+    this.#step = 3;
+    const handshakeHash = Buffer.from(this.#ss.h);
+    const [c1, c2] = this.#ss.split();
+    this.#e.fill(0);
+    return { send: c1, recv: c2, handshakeHash };
+  }
+}
+
+export class IKResponder {
+  readonly #ss: SymmetricState;
+  readonly #s: KeyObject;
+  readonly #e: Buffer;
+  #re: Buffer | null = null;
+  #rs: Buffer | null = null;
+  #step = 0;
+
+  constructor(opts: IKCommonOptions) {
+    this.#ss = new SymmetricState(opts.protocolName ?? IK_PROTOCOL_NAME, opts.nonceEncoding ?? 'noise-le');
+    this.#s = staticKeyObject(opts.staticPrivate);
+    this.#e = Buffer.from(opts.ephemeralPrivate ?? generatePrivateKey());
+    this.#ss.mixHash(opts.prologue);
+    this.#ss.mixHash(publicFromPrivate(opts.staticPrivate));
+  }
+
+  /** The initiator's static public key, known after message 1. */
+  get remoteStaticPublic(): Buffer {
+    if (this.#rs === null) throw new NoiseError('STATE', 'remote static key not known before message 1');
+    return Buffer.from(this.#rs);
+  }
+
+  /** Processes message 1; returns its payload. */
+  readMessage1(message: Uint8Array): Buffer {
+    if (this.#step !== 0) throw new NoiseError('STATE', 'responder already read message 1');
+    if (message.length < ikMessage1Length(0)) {
+      throw new NoiseError('BAD_LENGTH', `handshake initiation too short: ${message.length} bytes, need at least ${ikMessage1Length(0)}`);
+    }
+    this.#step = 1;
+    const ss = this.#ss;
+    const re = Buffer.from(message.subarray(0, KEY_LEN));
+    ss.mixHash(re);
+    ss.mixKey(x25519(this.#s, re));
+    let rs: Buffer;
+    try {
+      rs = ss.decryptAndHash(message.subarray(KEY_LEN, 2 * KEY_LEN + AEAD_TAG_LEN));
+    } catch (err) {
+      throw rename(err, 'decrypting initiator static key failed (initiation not made for this server key?)');
+    }
+    ss.mixKey(x25519(this.#s, rs));
+    let payload: Buffer;
+    try {
+      payload = ss.decryptAndHash(message.subarray(2 * KEY_LEN + AEAD_TAG_LEN));
+    } catch (err) {
+      throw rename(err, 'decrypting initiation payload failed (tampered or wrong static key)');
+    }
+    this.#re = re;
+    this.#rs = rs;
+    return payload;
+  }
+
+  writeMessage2(payload: Uint8Array = Buffer.alloc(0)): Buffer {
+    if (this.#step !== 1 || this.#re === null || this.#rs === null) {
+      throw new NoiseError('STATE', 'responder must read message 1 before writing message 2');
+    }
+    this.#step = 2;
+    const ss = this.#ss;
+    const ePub = publicFromPrivate(this.#e);
+    ss.mixHash(ePub);
+    ss.mixKey(x25519(this.#e, this.#re));
+    ss.mixKey(x25519(this.#e, this.#rs));
+    return Buffer.concat([ePub, ss.encryptAndHash(payload)]);
+  }
+
+  split(): IKResult {
+    if (this.#step !== 2) throw new NoiseError('STATE', 'handshake not complete');
+    this.#step = 3;
+    const handshakeHash = Buffer.from(this.#ss.h);
+    const [c1, c2] = this.#ss.split();
+    this.#e.fill(0);
+    return { send: c2, recv: c1, handshakeHash };
+  }
+}
+
+function rename(err: unknown, message: string): unknown {
+  if (err instanceof NoiseError && err.code === 'DECRYPT_FAILED') return new NoiseError('DECRYPT_FAILED', message);
+  return err;
+}

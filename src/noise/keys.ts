@@ -1,0 +1,132 @@
+import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+import { NoiseError } from './errors.js';
+
+export const KEY_LEN = 32;
+
+/** An X25519 key pair as raw 32-byte strings (the form Tailscale puts on the wire). */
+export interface KeyPair {
+  readonly privateKey: Buffer;
+  readonly publicKey: Buffer;
+}
+
+// Fixed DER prefixes for raw X25519 keys: importing DER is the cheapest way to
+// get a KeyObject from 32 raw bytes in node:crypto.
+const PKCS8_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+const SPKI_PREFIX = Buffer.from('302a300506032b656e032100', 'hex');
+
+function checkRaw(raw: Uint8Array, what: string): void {
+  if (!(raw instanceof Uint8Array)) {
+    throw new NoiseError('BAD_KEY', `${what} must be a byte array`);
+  }
+  if (raw.length !== KEY_LEN) {
+    throw new NoiseError('BAD_KEY', `${what} must be ${KEY_LEN} bytes, got ${raw.length}`);
+  }
+}
+
+export function privateKeyObject(raw: Uint8Array): KeyObject {
+  checkRaw(raw, 'X25519 private key');
+  return createPrivateKey({ key: Buffer.concat([PKCS8_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+}
+
+export function publicKeyObject(raw: Uint8Array): KeyObject {
+  checkRaw(raw, 'X25519 public key');
+  return createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+}
+
+export function publicFromPrivate(privateKey: Uint8Array): Buffer {
+  const spki = createPublicKey(privateKeyObject(privateKey)).export({ format: 'der', type: 'spki' });
+  return Buffer.from(spki.subarray(spki.length - KEY_LEN));
+}
+
+export function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
+  return { privateKey: Buffer.from(privateKey), publicKey: publicFromPrivate(privateKey) };
+}
+
+/** Random private key, clamped the way Tailscale's key.NewMachine/NewNode do. */
+export function generatePrivateKey(): Buffer {
+  const k = randomBytes(KEY_LEN);
+  k[0] &= 248;
+  k[31] = (k[31] & 127) | 64;
+  return k;
+}
+
+export function generateKeyPair(): KeyPair {
+  return keyPairFromPrivate(generatePrivateKey());
+}
+
+/**
+ * X25519(priv, pub). Rejects an all-zero result (low-order peer point), as
+ * golang.org/x/crypto/curve25519.X25519 does, so a peer can't force a known secret.
+ */
+export function x25519(privateKey: Uint8Array | KeyObject, publicKey: Uint8Array): Buffer {
+  const priv = privateKey instanceof Uint8Array ? privateKeyObject(privateKey) : privateKey;
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey: priv, publicKey: publicKeyObject(publicKey) });
+  } catch (err) {
+    // OpenSSL refuses low-order points itself, before we see the zero output.
+    throw new NoiseError('BAD_KEY', `X25519 failed: invalid or low-order public key (${(err as Error).message})`);
+  }
+  if (shared.every((b) => b === 0)) {
+    throw new NoiseError('BAD_KEY', 'X25519 produced an all-zero shared secret (low-order public key)');
+  }
+  return shared;
+}
+
+/** Text prefixes exactly as tailscale.com/types/key spells them. */
+export const KEY_PREFIX = {
+  machinePrivate: 'privkey:',
+  nodePrivate: 'privkey:',
+  machinePublic: 'mkey:',
+  nodePublic: 'nodekey:',
+  discoPublic: 'discokey:',
+  challengePublic: 'chalpub:',
+} as const;
+
+export type KeyPrefix = (typeof KEY_PREFIX)[keyof typeof KEY_PREFIX];
+
+export function formatKey(prefix: KeyPrefix, raw: Uint8Array): string {
+  checkRaw(raw, `${prefix} key`);
+  return prefix + Buffer.from(raw).toString('hex');
+}
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/** Parses "<prefix><64 hex digits>", saying exactly what is wrong otherwise. */
+export function parseKey(text: string, prefix: KeyPrefix): Buffer {
+  if (typeof text !== 'string') {
+    throw new NoiseError('BAD_KEY', `expected a ${prefix} key string, got ${typeof text}`);
+  }
+  if (!text.startsWith(prefix)) {
+    const colon = text.indexOf(':');
+    const got = colon > 0 && colon < 16 ? `prefix "${text.slice(0, colon + 1)}"` : 'no prefix';
+    throw new NoiseError('BAD_KEY', `key must start with "${prefix}", got ${got}`);
+  }
+  const hex = text.slice(prefix.length);
+  if (hex.length !== 2 * KEY_LEN) {
+    throw new NoiseError('BAD_KEY', `${prefix} key must have ${2 * KEY_LEN} hex digits, got ${hex.length}`);
+  }
+  if (!HEX64.test(hex)) {
+    throw new NoiseError('BAD_KEY', `${prefix} key contains a non-hex character`);
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+export const formatMachinePublic = (raw: Uint8Array): string => formatKey(KEY_PREFIX.machinePublic, raw);
+export const formatNodePublic = (raw: Uint8Array): string => formatKey(KEY_PREFIX.nodePublic, raw);
+export const formatDiscoPublic = (raw: Uint8Array): string => formatKey(KEY_PREFIX.discoPublic, raw);
+export const formatChallengePublic = (raw: Uint8Array): string => formatKey(KEY_PREFIX.challengePublic, raw);
+export const formatPrivate = (raw: Uint8Array): string => formatKey(KEY_PREFIX.machinePrivate, raw);
+
+export const parseMachinePublic = (text: string): Buffer => parseKey(text, KEY_PREFIX.machinePublic);
+export const parseNodePublic = (text: string): Buffer => parseKey(text, KEY_PREFIX.nodePublic);
+export const parseDiscoPublic = (text: string): Buffer => parseKey(text, KEY_PREFIX.discoPublic);
+export const parseChallengePublic = (text: string): Buffer => parseKey(text, KEY_PREFIX.challengePublic);
+export const parsePrivate = (text: string): Buffer => parseKey(text, KEY_PREFIX.machinePrivate);
+
+/** Accepts either raw 32 bytes or the given text form. */
+export function toRawKey(key: Uint8Array | string, prefix: KeyPrefix): Buffer {
+  if (typeof key === 'string') return parseKey(key, prefix);
+  checkRaw(key, `${prefix} key`);
+  return Buffer.from(key);
+}
