@@ -1,0 +1,127 @@
+// POST /machine/map: lite updates (OmitPeers, no stream) record what the client
+// reports; streaming polls get the full map and then deltas until they close.
+
+import type { MapBuilder } from '../mapresponse/builder.js';
+import { encodeFrame, type Compression } from '../mapresponse/encode.js';
+import type { NodePatch } from '../state/events.js';
+import type { NodeRecord } from '../state/model.js';
+import type { Tailnet } from '../state/tailnet.js';
+import { MIN_CAPABILITY_VERSION, type Hostinfo } from '../tailcfg/types.js';
+import { MapSession, type FrameSink, type SessionHub } from './sessions.js';
+import { BadRequest, isZeroKey, optionalBool, optionalObject, optionalString, optionalStringList, requireKey } from './validate.js';
+import { KeyedLock } from '../util/keyedlock.js';
+
+export interface MapContext {
+  tailnet: Tailnet;
+  builder: MapBuilder;
+  hub: SessionHub;
+  keepAliveMs: number;
+  log: (msg: string) => void;
+  /** Serializes updates of one node. */
+  locks: KeyedLock;
+}
+
+export interface ParsedMapRequest {
+  version: number;
+  nodeKey: string;
+  discoKey: string;
+  stream: boolean;
+  omitPeers: boolean;
+  keepAlive: boolean;
+  compression: Compression;
+  hostinfo: Hostinfo | null;
+  endpoints: string[] | null;
+}
+
+export function parseMapRequest(body: Record<string, unknown>): ParsedMapRequest {
+  const version = body.Version;
+  if (typeof version !== 'number' || !Number.isInteger(version)) throw new BadRequest('Version: expected an integer capability version');
+  if (version < MIN_CAPABILITY_VERSION) {
+    throw new BadRequest(`Version: capability version ${version} is too old; Switchboard needs ${MIN_CAPABILITY_VERSION} (Tailscale v1.80) or newer`);
+  }
+  const compress = optionalString(body.Compress, 'Compress');
+  if (compress !== '' && compress !== 'zstd') throw new BadRequest(`Compress: unsupported compression ${JSON.stringify(compress)} (only "zstd")`);
+  return {
+    version,
+    nodeKey: requireKey(body.NodeKey, 'nodekey', 'NodeKey'),
+    discoKey: requireKey(body.DiscoKey, 'discokey', 'DiscoKey', true),
+    stream: optionalBool(body.Stream, 'Stream'),
+    omitPeers: optionalBool(body.OmitPeers, 'OmitPeers'),
+    keepAlive: optionalBool(body.KeepAlive, 'KeepAlive'),
+    compression: compress === 'zstd' ? 'zstd' : 'none',
+    hostinfo: optionalObject(body.Hostinfo, 'Hostinfo') as Hostinfo | null,
+    endpoints: optionalStringList(body.Endpoints, 'Endpoints'),
+  };
+}
+
+export class MapAuthError extends Error {}
+
+/** Finds the node the request speaks for; it must belong to the Noise session's machine. */
+export function authorizeMapRequest(tailnet: Tailnet, machineKey: string, req: ParsedMapRequest): NodeRecord {
+  const node = tailnet.nodeByNodeKey(req.nodeKey);
+  if (!node) throw new MapAuthError('node key not registered: register first');
+  if (node.machineKey !== machineKey) throw new MapAuthError('node key belongs to another machine');
+  return node;
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** Hostinfo without the fields that change all the time (latencies) or travel as patches. */
+function hostinfoIdentity(h: Hostinfo): string {
+  const { NetInfo: _n, ...rest } = h;
+  return JSON.stringify(rest);
+}
+
+/** Records what a map request reports; peers learn it as a patch when that suffices. */
+export async function applyMapRequestUpdates(ctx: MapContext, node: NodeRecord, req: ParsedMapRequest): Promise<NodeRecord> {
+  return ctx.locks.run(String(node.id), async () => {
+    const current = ctx.tailnet.node(node.id);
+    if (!current) return node;
+    const changes: Partial<NodeRecord> = {};
+    const patch: NodePatch = {};
+    let full = false;
+    if (req.discoKey && !isZeroKey(req.discoKey) && req.discoKey !== current.discoKey) {
+      changes.discoKey = req.discoKey;
+      patch.discoKey = true;
+    }
+    if (req.endpoints && !sameList(req.endpoints, current.endpoints)) {
+      changes.endpoints = req.endpoints;
+      patch.endpoints = true;
+    }
+    if (req.hostinfo) {
+      const before = current.hostinfo;
+      if (JSON.stringify(req.hostinfo) !== JSON.stringify(before)) {
+        changes.hostinfo = req.hostinfo;
+        if (typeof req.hostinfo.Hostname === 'string') changes.hostname = req.hostinfo.Hostname;
+        if ((req.hostinfo.NetInfo?.PreferredDERP ?? 0) !== (before.NetInfo?.PreferredDERP ?? 0)) patch.derpRegion = true;
+        if (hostinfoIdentity(req.hostinfo) !== hostinfoIdentity(before)) full = true;
+      }
+    }
+    if (Object.keys(changes).length === 0) return current;
+    const hasPatch = Object.keys(patch).length > 0;
+    // A latency-only hostinfo change is stored but concerns no peer: an empty patch
+    // makes every session skip it.
+    return ctx.tailnet.updateNode(node.id, changes, full ? undefined : hasPatch ? patch : {});
+  });
+}
+
+/** Opens a streaming session on `sink`. Returns the session (already registered). */
+export function openStream(ctx: MapContext, node: NodeRecord, req: ParsedMapRequest, sink: FrameSink): MapSession {
+  const { json, state } = ctx.builder.full(node.id);
+  let release: (() => void) | null = null;
+  const session: MapSession = new MapSession(node.id, state, sink, req.compression, req.keepAlive ? ctx.keepAliveMs : 0, () => {
+    ctx.hub.remove(session);
+    release?.();
+  });
+  ctx.hub.add(session);
+  session.start(json);
+  release = ctx.tailnet.streamOpened(node.id);
+  return session;
+}
+
+/** The single answer to a non-streaming map request that wants peers. */
+export function oneShotMap(ctx: MapContext, node: NodeRecord, req: ParsedMapRequest): Buffer {
+  return encodeFrame(ctx.builder.full(node.id, req.omitPeers).json, req.compression);
+}

@@ -1,0 +1,180 @@
+// POST /machine/register: pre-auth key registration, re-registration of a known
+// machine, node-key rotation (OldNodeKey) and logout (Expiry in the past).
+// Refusals travel in RegisterResponse.Error, which the client shows to the user.
+
+import type { NodeRecord, PreAuthKeyRecord } from '../state/model.js';
+import type { Tailnet } from '../state/tailnet.js';
+import { MIN_CAPABILITY_VERSION, type Hostinfo, type RegisterResponse } from '../tailcfg/types.js';
+import { TAGGED_DEVICES_USER_ID, userIdOf } from '../mapresponse/nodes.js';
+import { KeyedLock } from '../util/keyedlock.js';
+import { BadRequest, optionalBool, optionalObject, optionalString, optionalTime, requireKey, zeroKey } from './validate.js';
+
+export interface RegisterContext {
+  tailnet: Tailnet;
+  log: (msg: string) => void;
+  /** Serializes registrations of one machine. */
+  locks: KeyedLock;
+}
+
+interface ParsedRegister {
+  version: number;
+  nodeKey: string;
+  oldNodeKey: string;
+  authKey: string;
+  expiry: Date | null;
+  hostinfo: Hostinfo | null;
+  ephemeral: boolean;
+  followup: string;
+}
+
+function parseRegister(body: Record<string, unknown>): ParsedRegister {
+  const version = body.Version;
+  if (typeof version !== 'number' || !Number.isInteger(version)) throw new BadRequest('Version: expected an integer capability version');
+  if (version < MIN_CAPABILITY_VERSION) {
+    throw new BadRequest(`Version: capability version ${version} is too old; Switchboard needs ${MIN_CAPABILITY_VERSION} (Tailscale v1.80) or newer`);
+  }
+  const auth = optionalObject(body.Auth, 'Auth');
+  return {
+    version,
+    nodeKey: requireKey(body.NodeKey, 'nodekey', 'NodeKey'),
+    oldNodeKey: requireKey(body.OldNodeKey, 'nodekey', 'OldNodeKey', true),
+    authKey: auth ? optionalString(auth.AuthKey, 'Auth.AuthKey').trim() : '',
+    expiry: optionalTime(body.Expiry, 'Expiry'),
+    hostinfo: optionalObject(body.Hostinfo, 'Hostinfo') as Hostinfo | null,
+    ephemeral: optionalBool(body.Ephemeral, 'Ephemeral'),
+    followup: optionalString(body.Followup, 'Followup'),
+  };
+}
+
+function response(t: Tailnet, node: NodeRecord | null, fields: Partial<RegisterResponse>): RegisterResponse {
+  const uid = node ? userIdOf(node) : 0;
+  const user = uid && uid !== TAGGED_DEVICES_USER_ID ? t.user(uid) : undefined;
+  const login = user ? user.email || user.name : uid === TAGGED_DEVICES_USER_ID ? 'tagged-devices' : '';
+  const display = user ? user.displayName || user.name : uid === TAGGED_DEVICES_USER_ID ? 'Tagged Devices' : '';
+  return {
+    User: { ID: uid, DisplayName: display, Created: (user?.createdAt ?? new Date(0)).toISOString() },
+    Login: { ID: uid, LoginName: login, DisplayName: display },
+    NodeKeyExpired: false,
+    MachineAuthorized: false,
+    AuthURL: '',
+    Error: '',
+    ...fields,
+  };
+}
+
+function expired(n: NodeRecord, now: Date): boolean {
+  return n.expiry !== null && n.expiry.getTime() <= now.getTime();
+}
+
+export async function handleRegister(ctx: RegisterContext, machineKey: string, body: Record<string, unknown>): Promise<RegisterResponse> {
+  const req = parseRegister(body);
+  return ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
+}
+
+async function register(ctx: RegisterContext, machineKey: string, req: ParsedRegister): Promise<RegisterResponse> {
+  const { tailnet } = ctx;
+  const now = new Date();
+  const existing = tailnet.nodeByMachineKey(machineKey);
+
+  // Logout: the client asks for its current key to expire now.
+  if (existing && req.expiry && req.expiry.getTime() <= now.getTime() && (existing.nodeKey === req.nodeKey || existing.nodeKey === req.oldNodeKey)) {
+    if (existing.ephemeral) {
+      await tailnet.removeNode(existing.id);
+      ctx.log(`node ${existing.givenName} (ephemeral) logged out and was removed`);
+      return response(tailnet, existing, { NodeKeyExpired: true });
+    }
+    const n = await tailnet.updateNode(existing.id, { expiry: now }, { keyExpiry: true });
+    ctx.log(`node ${n.givenName} logged out`);
+    return response(tailnet, n, { NodeKeyExpired: true });
+  }
+
+  if (req.authKey) return registerWithKey(ctx, machineKey, req, existing ?? null);
+
+  if (existing && !expired(existing, now)) {
+    if (existing.nodeKey === req.nodeKey) {
+      const n = req.hostinfo ? await tailnet.updateNode(existing.id, hostinfoChanges(existing, req.hostinfo)) : existing;
+      return response(tailnet, n, { MachineAuthorized: true });
+    }
+    if (req.oldNodeKey && existing.nodeKey === req.oldNodeKey) {
+      if (tailnet.nodeByNodeKey(req.nodeKey)) return response(tailnet, null, { Error: 'NodeKey is already used by another node' });
+      const n = await tailnet.updateNode(existing.id, { nodeKey: req.nodeKey, ...(req.hostinfo ? hostinfoChanges(existing, req.hostinfo) : {}) });
+      ctx.log(`node ${n.givenName} rotated its node key`);
+      return response(tailnet, n, { MachineAuthorized: true });
+    }
+  }
+  if (existing && expired(existing, now)) {
+    return response(tailnet, existing, {
+      NodeKeyExpired: true,
+      Error: 'this node is logged out or its key expired: log in again with `tailscale up --authkey <key>`',
+    });
+  }
+  return response(tailnet, null, {
+    Error: 'this server registers nodes with pre-auth keys: run `tailscale up --login-server <url> --authkey <key>` (create one with `switchboard preauthkeys create --user <user>`)',
+  });
+}
+
+async function registerWithKey(ctx: RegisterContext, machineKey: string, req: ParsedRegister, existing: NodeRecord | null): Promise<RegisterResponse> {
+  const { tailnet } = ctx;
+  const check = tailnet.checkPreAuthKey(req.authKey);
+  if (!check.ok) {
+    ctx.log(`registration refused for machine ${machineKey.slice(0, 16)}…: ${check.error}`);
+    return response(tailnet, null, { Error: check.error });
+  }
+  const key = check.key;
+  const clash = tailnet.nodeByNodeKey(req.nodeKey);
+  if (clash && clash.machineKey !== machineKey) return response(tailnet, null, { Error: 'NodeKey is already used by another node' });
+
+  // The key is claimed before the node is written: of two racing registrations with
+  // one single-use key, exactly one passes this line.
+  if (!(await tailnet.claimPreAuthKey(key))) {
+    return response(tailnet, null, { Error: 'pre-auth key has already been used' });
+  }
+  try {
+    const fields = keyedFields(key, req);
+    if (existing) {
+      const n = await tailnet.updateNode(existing.id, {
+        ...fields,
+        nodeKey: req.nodeKey,
+        ...(req.hostinfo ? hostinfoChanges(existing, req.hostinfo) : {}),
+      });
+      ctx.log(`node ${n.givenName} re-registered with a pre-auth key`);
+      return response(tailnet, n, { MachineAuthorized: true });
+    }
+    const hostinfo = req.hostinfo ?? {};
+    const n = await tailnet.addNode({
+      ...fields,
+      machineKey,
+      nodeKey: req.nodeKey,
+      discoKey: zeroKey('discokey'),
+      endpoints: [],
+      hostinfo,
+      hostname: typeof hostinfo.Hostname === 'string' ? hostinfo.Hostname : '',
+      lastSeen: null,
+      approvedRoutes: [],
+    });
+    ctx.log(`node ${n.givenName} registered (${[n.ipv4, n.ipv6].filter(Boolean).join(', ')})`);
+    return response(tailnet, n, { MachineAuthorized: true });
+  } catch (err) {
+    if (!key.reusable) {
+      // Give the key back: the registration it was spent on did not happen.
+      await tailnet.releasePreAuthKey(key.id).catch(() => {});
+    }
+    throw err;
+  }
+}
+
+function keyedFields(key: PreAuthKeyRecord, req: ParsedRegister) {
+  return {
+    userId: key.userId,
+    tags: key.tags,
+    authKeyId: key.id,
+    registerMethod: 'authkey' as const,
+    ephemeral: key.ephemeral || req.ephemeral,
+    expiry: req.expiry && req.expiry.getTime() > Date.now() ? req.expiry : null,
+  };
+}
+
+export function hostinfoChanges(n: NodeRecord, hostinfo: Hostinfo): { hostinfo: Hostinfo; hostname: string } {
+  const hostname = typeof hostinfo.Hostname === 'string' ? hostinfo.Hostname : n.hostname;
+  return { hostinfo, hostname };
+}

@@ -1,0 +1,127 @@
+// Streaming map sessions: one per node with an open /machine/map stream. The hub
+// receives each batch of tailnet events once, brings the policy up to date once,
+// and lets every session turn the batch into its own smallest delta.
+
+import type { MapBuilder, StreamState } from '../mapresponse/builder.js';
+import { encodeFrame, keepAliveFrame, type Compression } from '../mapresponse/encode.js';
+import type { PolicyUpdate, PolicyView } from '../mapresponse/policyview.js';
+import type { TailnetEvent } from '../state/events.js';
+import type { Tailnet } from '../state/tailnet.js';
+import type { NodeID } from '../tailcfg/types.js';
+
+export interface FrameSink {
+  /** Returns false when the transport is buffering. */
+  write(frame: Buffer): boolean;
+  /** Bytes queued but not yet sent. */
+  buffered(): number;
+  close(reason: string): void;
+}
+
+/** A client that cannot keep up gets disconnected; it reconnects and receives a full map. */
+const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+
+export class MapSession {
+  private keepAliveTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+
+  constructor(
+    readonly nodeId: NodeID,
+    private readonly state: StreamState,
+    private readonly sink: FrameSink,
+    private readonly compression: Compression,
+    private readonly keepAliveMs: number,
+    private readonly onClose: () => void,
+  ) {}
+
+  start(firstJson: string): void {
+    this.send(encodeFrame(firstJson, this.compression));
+    this.armKeepAlive();
+  }
+
+  deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate): void {
+    if (this.closed) return;
+    const json = builder.delta(this.state, events, update);
+    if (json !== null) {
+      this.send(encodeFrame(json, this.compression));
+      this.armKeepAlive();
+    }
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
+    this.sink.close(reason);
+    this.onClose();
+  }
+
+  private send(frame: Buffer): void {
+    if (this.closed) return;
+    this.sink.write(frame);
+    if (this.sink.buffered() > MAX_BUFFERED_BYTES) this.close('client is not reading its map stream');
+  }
+
+  private armKeepAlive(): void {
+    if (this.keepAliveMs <= 0 || this.closed) return;
+    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
+    // Jitter keeps thousands of streams from waking in the same millisecond.
+    const delay = this.keepAliveMs * (0.9 + Math.random() * 0.2);
+    this.keepAliveTimer = setTimeout(() => {
+      this.send(keepAliveFrame(this.compression));
+      this.armKeepAlive();
+    }, delay);
+    this.keepAliveTimer.unref();
+  }
+}
+
+export class SessionHub {
+  private readonly sessions = new Map<NodeID, MapSession>();
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    tailnet: Tailnet,
+    private readonly builder: MapBuilder,
+    private readonly policy: () => PolicyView,
+    private readonly log: (msg: string) => void,
+  ) {
+    this.unsubscribe = tailnet.subscribe((events) => this.dispatch(events));
+  }
+
+  get size(): number {
+    return this.sessions.size;
+  }
+
+  /** Registers a new stream for a node, replacing (closing) any older one. */
+  add(session: MapSession): void {
+    const old = this.sessions.get(session.nodeId);
+    this.sessions.set(session.nodeId, session);
+    if (old) old.close('replaced by a newer map stream from the same node');
+  }
+
+  remove(session: MapSession): void {
+    if (this.sessions.get(session.nodeId) === session) this.sessions.delete(session.nodeId);
+  }
+
+  closeAll(reason: string): void {
+    for (const s of [...this.sessions.values()]) s.close(reason);
+    this.unsubscribe();
+  }
+
+  private dispatch(events: readonly TailnetEvent[]): void {
+    const update = this.policy().apply(events);
+    for (const e of events) {
+      if (e.kind === 'nodeRemoved') {
+        this.builder.forget(e.nodeId);
+        this.sessions.get(e.nodeId)?.close('node was deleted');
+      }
+    }
+    for (const s of this.sessions.values()) {
+      try {
+        s.deliver(this.builder, events, update);
+      } catch (err) {
+        this.log(`map update for node ${s.nodeId} failed: ${(err as Error).stack ?? err}`);
+        s.close('internal error');
+      }
+    }
+  }
+}

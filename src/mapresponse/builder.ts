@@ -1,0 +1,255 @@
+// Builds the first MapResponse of a stream and, from then on, the smallest delta
+// that brings one node's netmap up to date after a batch of tailnet events.
+// Reads memory only: the tailnet, the policy view and the DERP/DNS configuration.
+
+import type { NodePatch, TailnetEvent } from '../state/events.js';
+import type { NodeRecord } from '../state/model.js';
+import type { Tailnet } from '../state/tailnet.js';
+import type { DERPMap, DNSConfig, NodeID, PeerChange } from '../tailcfg/types.js';
+import { homeDerpRegion, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
+import type { PolicyUpdate, PolicyView } from './policyview.js';
+
+export interface MapContext {
+  tailnet: Tailnet;
+  policy: () => PolicyView;
+  derpMap: () => DERPMap;
+  dnsConfig: () => DNSConfig | undefined;
+  baseDomain: string;
+  /** Tell clients not to upload logs to Tailscale's log server. */
+  disableLogTail: boolean;
+}
+
+/** What a stream has told its client so far; deltas are computed against it. */
+export interface StreamState {
+  nodeId: NodeID;
+  self: NodeRecord;
+  peers: Set<NodeID>;
+  userIds: Set<number>;
+  filterJson: string;
+  sshJson: string;
+  selfJson: string;
+}
+
+type Raw = [key: string, json: string];
+
+function assemble(fields: Raw[]): string {
+  return '{' + fields.map(([k, v]) => `"${k}":${v}`).join(',') + '}';
+}
+
+export class MapBuilder {
+  private readonly peerCache = new PeerJsonCache();
+
+  constructor(private readonly ctx: MapContext) {}
+
+  private opts(): RenderOptions {
+    return { baseDomain: this.ctx.baseDomain, now: new Date() };
+  }
+
+  /** The complete map for a node; `omitPeers` leaves out peers (lite updates). */
+  full(nodeId: NodeID, omitPeers = false): { json: string; state: StreamState } {
+    const { tailnet } = this.ctx;
+    const policy = this.ctx.policy();
+    const self = tailnet.node(nodeId);
+    if (!self) throw new Error(`node ${nodeId} not found`);
+    const opts = this.opts();
+    const peers = omitPeers ? [] : [...policy.visiblePeers(nodeId)].sort((a, b) => a - b);
+    const userIds = new Set<number>([userIdOf(self)]);
+    const peerJson: string[] = [];
+    for (const id of peers) {
+      const p = tailnet.node(id);
+      if (!p) continue;
+      userIds.add(userIdOf(p));
+      peerJson.push(this.peerJson(nodeId, p, policy, opts));
+    }
+    const selfJson = this.selfJson(self, policy, opts);
+    const filterJson = JSON.stringify({ base: policy.packetFilter(nodeId) });
+    const ssh = policy.sshPolicy(nodeId);
+    const sshJson = ssh ? JSON.stringify(ssh) : '';
+    const fields: Raw[] = [
+      ['Node', selfJson],
+      ['DERPMap', JSON.stringify(this.ctx.derpMap())],
+    ];
+    const dns = this.ctx.dnsConfig();
+    if (dns) fields.push(['DNSConfig', JSON.stringify(dns)]);
+    fields.push(
+      ['Domain', JSON.stringify(this.ctx.baseDomain)],
+      ['CollectServices', 'false'],
+      ['PacketFilters', filterJson],
+      ['UserProfiles', this.profilesJson(userIds)],
+    );
+    if (!omitPeers) fields.push(['Peers', `[${peerJson.join(',')}]`]);
+    if (ssh) fields.push(['SSHPolicy', sshJson]);
+    fields.push(['ControlTime', JSON.stringify(opts.now.toISOString())]);
+    if (this.ctx.disableLogTail) fields.push(['Debug', '{"DisableLogTail":true}']);
+    return {
+      json: assemble(fields),
+      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson },
+    };
+  }
+
+  /**
+   * The delta for one stream after a batch of events, or null when nothing its
+   * client sees changed. Updates `state` to what the delta tells the client.
+   */
+  delta(state: StreamState, events: readonly TailnetEvent[], update: PolicyUpdate): string | null {
+    const { tailnet } = this.ctx;
+    const policy = this.ctx.policy();
+    const me = state.nodeId;
+    const self = tailnet.node(me);
+    if (!self) return null; // the session closes itself on nodeRemoved
+    const opts = this.opts();
+    const full = new Set<NodeID>();
+    const removed = new Set<NodeID>();
+    const patches = new Map<NodeID, NodePatch>();
+    let configChanged = false;
+    let usersChanged = false;
+
+    const reconsider = (id: NodeID) => {
+      if (id === me) return;
+      if (tailnet.node(id) && policy.canSee(me, id)) {
+        full.add(id);
+        removed.delete(id);
+      } else if (state.peers.has(id)) {
+        removed.add(id);
+        full.delete(id);
+      }
+    };
+
+    for (const e of events) {
+      switch (e.kind) {
+        case 'nodeAdded':
+        case 'nodeChanged':
+        case 'nodeRemoved':
+          reconsider(e.nodeId);
+          break;
+        case 'nodePatched':
+          if (e.nodeId !== me && state.peers.has(e.nodeId) && Object.keys(e.patch).length > 0) {
+            patches.set(e.nodeId, { ...patches.get(e.nodeId), ...e.patch });
+          }
+          break;
+        case 'userChanged':
+          if (state.userIds.has(e.userId)) usersChanged = true;
+          break;
+        case 'configChanged':
+          configChanged = true;
+          break;
+        case 'policyChanged':
+          break; // carried by `update`
+      }
+    }
+    for (const id of update.peers) if (state.peers.has(id) || id === me) reconsider(id);
+
+    const fields: Raw[] = [];
+    const viewerAffected = update.viewers === 'all' || update.viewers.has(me);
+    if (viewerAffected) {
+      const visible = new Set(policy.visiblePeers(me));
+      for (const id of visible) if (!state.peers.has(id)) full.add(id);
+      for (const id of state.peers) if (!visible.has(id)) {
+        removed.add(id);
+        full.delete(id);
+      }
+    }
+
+    // Records are immutable, so the self node needs re-rendering only when it was
+    // replaced or the policy may have changed its capabilities.
+    if (self !== state.self || viewerAffected || update.peers.has(me)) {
+      const selfJson = this.selfJson(self, policy, opts);
+      state.self = self;
+      if (selfJson !== state.selfJson) {
+        fields.push(['Node', selfJson]);
+        state.selfJson = selfJson;
+      }
+    }
+    if (configChanged) {
+      fields.push(['DERPMap', JSON.stringify(this.ctx.derpMap())]);
+      const dns = this.ctx.dnsConfig();
+      if (dns) fields.push(['DNSConfig', JSON.stringify(dns)]);
+    }
+    if (viewerAffected) {
+      const filterJson = JSON.stringify({ base: policy.packetFilter(me) });
+      if (filterJson !== state.filterJson) {
+        fields.push(['PacketFilters', filterJson]);
+        state.filterJson = filterJson;
+      }
+      const ssh = policy.sshPolicy(me);
+      const sshJson = ssh ? JSON.stringify(ssh) : '';
+      if (sshJson !== state.sshJson) {
+        fields.push(['SSHPolicy', ssh ? sshJson : '{"rules":[]}']);
+        state.sshJson = sshJson;
+      }
+    }
+
+    const newUsers = new Set<number>();
+    const changed: string[] = [];
+    for (const id of [...full].sort((a, b) => a - b)) {
+      const p = tailnet.node(id);
+      if (!p) continue;
+      state.peers.add(id);
+      patches.delete(id);
+      const uid = userIdOf(p);
+      if (!state.userIds.has(uid)) {
+        state.userIds.add(uid);
+        newUsers.add(uid);
+      }
+      changed.push(this.peerJson(me, p, policy, opts));
+    }
+    if (usersChanged) for (const uid of state.userIds) newUsers.add(uid);
+    if (newUsers.size) fields.push(['UserProfiles', this.profilesJson(newUsers)]);
+    if (changed.length) fields.push(['PeersChanged', `[${changed.join(',')}]`]);
+    if (removed.size) {
+      for (const id of removed) state.peers.delete(id);
+      fields.push(['PeersRemoved', JSON.stringify([...removed].sort((a, b) => a - b))]);
+    }
+    const patchList: PeerChange[] = [];
+    for (const [id, patch] of [...patches].sort((a, b) => a[0] - b[0])) {
+      const p = tailnet.node(id);
+      if (p) patchList.push(this.peerChange(p, patch));
+    }
+    if (patchList.length) fields.push(['PeersChangedPatch', JSON.stringify(patchList)]);
+    if (fields.length === 0) return null;
+    fields.push(['ControlTime', JSON.stringify(opts.now.toISOString())]);
+    return assemble(fields);
+  }
+
+  /** Drops cached renderings of a removed node. */
+  forget(id: NodeID): void {
+    this.peerCache.forget(id);
+  }
+
+  private peerChange(p: NodeRecord, patch: NodePatch): PeerChange {
+    const c: PeerChange = { NodeID: p.id };
+    if (patch.endpoints) c.Endpoints = p.endpoints;
+    if (patch.discoKey) c.DiscoKey = p.discoKey;
+    if (patch.derpRegion) c.DERPRegion = homeDerpRegion(p);
+    if (patch.online) c.Online = this.ctx.tailnet.isOnline(p.id);
+    if (patch.lastSeen && p.lastSeen) c.LastSeen = p.lastSeen.toISOString();
+    if (patch.nodeKey) c.Key = p.nodeKey;
+    if (patch.keyExpiry) c.KeyExpiry = p.expiry ? p.expiry.toISOString() : '0001-01-01T00:00:00Z';
+    return c;
+  }
+
+  private peerJson(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
+    const routes = policy.peerRoutes(viewer, p.id);
+    const capMap = policy.peerCapMap(viewer, p.id);
+    const online = this.ctx.tailnet.isOnline(p.id);
+    if (!routes && !capMap) return this.peerCache.get(p, online, opts);
+    return JSON.stringify(renderNode(p, opts, { online, routes, capMap }));
+  }
+
+  private selfJson(self: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
+    const routes = policy.peerRoutes(self.id, self.id);
+    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap: policy.selfCapMap(self.id) }));
+  }
+
+  private profilesJson(userIds: Set<number>): string {
+    const out: unknown[] = [];
+    for (const uid of [...userIds].sort((a, b) => a - b)) {
+      if (uid === TAGGED_DEVICES_USER_ID) out.push(TAGGED_DEVICES_PROFILE);
+      else {
+        const u = this.ctx.tailnet.user(uid);
+        if (u) out.push(userProfile(u));
+      }
+    }
+    return JSON.stringify(out);
+  }
+}

@@ -1,0 +1,32 @@
+// Validation of the names admins and clients choose: user names, tags, DNS labels.
+
+/** Lower-cases and reduces a hostname to a DNS label: [a-z0-9-], at most 63, no leading/trailing '-'. */
+export function sanitizeLabel(hostname: string): string {
+  const label = hostname
+    .toLowerCase()
+    .split('.')[0]!
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/-+/g, '-')
+    .slice(0, 63)
+    .replace(/^-+|-+$/g, '');
+  return label;
+}
+
+/** Why a user name is unusable, or null when it is fine. */
+export function validateUserName(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (name.length > 255) return 'longer than 255 characters';
+  if (/\s/.test(name)) return 'must not contain whitespace';
+  if (!/^[\p{L}\p{N}._@+\-']+$/u.test(name)) return "may contain only letters, digits and . _ @ + - '";
+  if ((name.match(/@/g) ?? []).length > 1) return "contains more than one '@'";
+  return null;
+}
+
+/** Why a tag is unusable, or null when it is fine. Tags are "tag:<name>". */
+export function validateTag(tag: string): string | null {
+  if (!tag.startsWith('tag:')) return 'tags start with "tag:"';
+  const name = tag.slice(4);
+  if (name.length === 0) return 'empty tag name';
+  if (!/^[A-Za-z][A-Za-z0-9-]*$/.test(name)) return 'a tag name starts with a letter and contains only letters, digits and "-"';
+  return null;
+}

@@ -1,0 +1,471 @@
+// The tailnet in memory: users, nodes and pre-auth keys, loaded from the store at
+// start and written through on every change. Map building reads only this.
+// Every mutation writes the database first and updates memory only when that
+// succeeded, so a failed write leaves no half-applied state.
+
+import type { NewNode, Store } from '../db/store.js';
+import type { NodeID } from '../tailcfg/types.js';
+import { AdminError, type AdminService, type CreatedPreAuthKey, type NodeView } from './admin.js';
+import type { EventListener, NodePatch, TailnetEvent } from './events.js';
+import { AddressPool, type Allocation } from './ipalloc.js';
+import type { NodeRecord, PreAuthKeyRecord, UserRecord } from './model.js';
+import { newSecret, secretMatches, secretPrefix } from './secrets.js';
+import { sanitizeLabel, validateUserName, validateTag } from './names.js';
+
+export const PREAUTH_KEY_KIND = 'hskey-auth';
+
+export interface TailnetOptions {
+  prefixV4: string | null;
+  prefixV6: string | null;
+  allocation: Allocation;
+  log?: (msg: string) => void;
+}
+
+export type PreAuthKeyCheck =
+  | { ok: true; key: PreAuthKeyRecord }
+  | { ok: false; error: string };
+
+/** What a new node needs beyond what the tailnet fills in itself. */
+export type NodeRegistration = Omit<NewNode, 'ipv4' | 'ipv6' | 'givenName'> & { givenName?: string };
+
+export class Tailnet implements AdminService {
+  private readonly users = new Map<number, UserRecord>();
+  private readonly nodes = new Map<NodeID, NodeRecord>();
+  private readonly keys = new Map<number, PreAuthKeyRecord>();
+  private readonly keyIdsByPrefix = new Map<string, number>();
+  private readonly nodesByMachineKey = new Map<string, NodeRecord>();
+  private readonly nodesByNodeKey = new Map<string, NodeRecord>();
+  private readonly givenNames = new Set<string>();
+  /** Open map streams per node: a node is online while it has at least one. */
+  private readonly streams = new Map<NodeID, number>();
+  private readonly listeners = new Set<EventListener>();
+  private pending: TailnetEvent[] = [];
+  private flushScheduled = false;
+  private readonly v4: AddressPool | null;
+  private readonly v6: AddressPool | null;
+  private readonly log: (msg: string) => void;
+
+  private constructor(
+    private readonly store: Store,
+    opts: TailnetOptions,
+  ) {
+    this.v4 = opts.prefixV4 ? new AddressPool(opts.prefixV4, opts.allocation) : null;
+    this.v6 = opts.prefixV6 ? new AddressPool(opts.prefixV6, opts.allocation) : null;
+    this.log = opts.log ?? (() => {});
+  }
+
+  static async load(store: Store, opts: TailnetOptions): Promise<Tailnet> {
+    const t = new Tailnet(store, opts);
+    const snap = await store.loadAll();
+    for (const u of snap.users) t.users.set(u.id, u);
+    for (const k of snap.preAuthKeys) t.putKey(k);
+    for (const n of snap.nodes) t.indexNode(n);
+    return t;
+  }
+
+  // ---- events ----
+
+  subscribe(listener: EventListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Queues an event; listeners get all events of one turn of the event loop together. */
+  emit(event: TailnetEvent): void {
+    this.pending.push(event);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      const batch = this.pending;
+      this.pending = [];
+      for (const l of this.listeners) {
+        try {
+          l(batch);
+        } catch (err) {
+          this.log(`event listener failed: ${(err as Error).message}`);
+        }
+      }
+    });
+  }
+
+  // ---- reads ----
+
+  user(id: number): UserRecord | undefined {
+    return this.users.get(id);
+  }
+  userByName(name: string): UserRecord | undefined {
+    for (const u of this.users.values()) if (u.name === name) return u;
+    return undefined;
+  }
+  allUsers(): IterableIterator<UserRecord> {
+    return this.users.values();
+  }
+  node(id: NodeID): NodeRecord | undefined {
+    return this.nodes.get(id);
+  }
+  nodeByMachineKey(mkey: string): NodeRecord | undefined {
+    return this.nodesByMachineKey.get(mkey);
+  }
+  nodeByNodeKey(nkey: string): NodeRecord | undefined {
+    return this.nodesByNodeKey.get(nkey);
+  }
+  allNodes(): IterableIterator<NodeRecord> {
+    return this.nodes.values();
+  }
+  nodeCount(): number {
+    return this.nodes.size;
+  }
+  preAuthKey(id: number): PreAuthKeyRecord | undefined {
+    return this.keys.get(id);
+  }
+  isOnline(id: NodeID): boolean {
+    return (this.streams.get(id) ?? 0) > 0;
+  }
+
+  // ---- node lifecycle used by the control protocol ----
+
+  /** Checks a pre-auth key as a client presented it; never reveals which part failed beyond what helps the admin. */
+  checkPreAuthKey(token: string, now = new Date()): PreAuthKeyCheck {
+    const prefix = secretPrefix(PREAUTH_KEY_KIND, token);
+    const id = prefix ? this.keyIdsByPrefix.get(prefix) : undefined;
+    const candidate = id !== undefined ? this.keys.get(id) : undefined;
+    if (!candidate || !secretMatches(token, candidate.keyHash)) {
+      return { ok: false, error: 'invalid pre-auth key: not known to this server' };
+    }
+    if (candidate.expiration && candidate.expiration.getTime() <= now.getTime()) {
+      return { ok: false, error: 'pre-auth key expired' };
+    }
+    if (!candidate.reusable && candidate.used) {
+      return { ok: false, error: 'pre-auth key has already been used' };
+    }
+    return { ok: true, key: candidate };
+  }
+
+  /** Marks a single-use key used; false when another registration won the race. */
+  async claimPreAuthKey(key: PreAuthKeyRecord): Promise<boolean> {
+    if (key.reusable) {
+      if (!key.used) {
+        const updated = await this.store.updatePreAuthKey(key.id, { used: true });
+        this.keys.set(key.id, updated);
+      }
+      return true;
+    }
+    const won = await this.store.claimPreAuthKey(key.id);
+    if (won) this.keys.set(key.id, { ...key, used: true });
+    return won;
+  }
+
+  /** Undoes a claim whose registration failed afterwards. */
+  async releasePreAuthKey(id: number): Promise<void> {
+    const updated = await this.store.updatePreAuthKey(id, { used: false });
+    this.keys.set(id, updated);
+  }
+
+  /** Creates a node with fresh addresses and a unique given name. */
+  async addNode(reg: NodeRegistration): Promise<NodeRecord> {
+    const ipv4 = this.v4 ? this.v4.allocate() : null;
+    let ipv6: string | null = null;
+    let givenName: string | null = null;
+    try {
+      ipv6 = this.v6 ? this.v6.allocate() : null;
+      // Reserved before the write so concurrent registrations never pick the same name.
+      givenName = this.uniqueGivenName(reg.givenName ?? reg.hostname);
+      this.givenNames.add(givenName);
+      const created = await this.store.createNode({ ...reg, givenName, ipv4, ipv6 });
+      this.indexNode(created);
+      this.emit({ kind: 'nodeAdded', nodeId: created.id });
+      return created;
+    } catch (err) {
+      if (ipv4) this.v4!.release(ipv4);
+      if (ipv6) this.v6!.release(ipv6);
+      if (givenName) this.givenNames.delete(givenName);
+      throw err;
+    }
+  }
+
+  /**
+   * Writes a change to a node. `patch` names the fields that changed when they fit
+   * a PeerChange; otherwise peers get the whole node again.
+   */
+  async updateNode(id: NodeID, changes: Partial<NewNode>, patch?: NodePatch): Promise<NodeRecord> {
+    const before = this.nodes.get(id);
+    if (!before) throw new AdminError(404, `node ${id} not found`);
+    const after = await this.store.updateNode(id, changes);
+    this.unindexNode(before);
+    this.indexNode(after);
+    this.emit(patch ? { kind: 'nodePatched', nodeId: id, patch } : { kind: 'nodeChanged', nodeId: id });
+    return after;
+  }
+
+  async removeNode(id: NodeID): Promise<void> {
+    const n = this.nodes.get(id);
+    if (!n) throw new AdminError(404, `node ${id} not found`);
+    await this.store.deleteNode(id);
+    this.unindexNode(n);
+    if (n.ipv4) this.v4?.release(n.ipv4);
+    if (n.ipv6) this.v6?.release(n.ipv6);
+    this.streams.delete(id);
+    this.emit({ kind: 'nodeRemoved', nodeId: id });
+  }
+
+  /** A map stream for the node opened. Returns a function to call when it closes. */
+  streamOpened(id: NodeID): () => void {
+    const count = (this.streams.get(id) ?? 0) + 1;
+    this.streams.set(id, count);
+    if (count === 1) this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true } });
+    let closed = false;
+    return () => {
+      if (closed) return;
+      closed = true;
+      const left = (this.streams.get(id) ?? 1) - 1;
+      if (left > 0) {
+        this.streams.set(id, left);
+        return;
+      }
+      this.streams.delete(id);
+      if (!this.nodes.has(id)) return;
+      this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true, lastSeen: true } });
+      // Last-seen is informational: persist it without holding anything up.
+      this.updateNode(id, { lastSeen: new Date() }, { lastSeen: true }).catch((err) =>
+        this.log(`could not record last-seen of node ${id}: ${(err as Error).message}`),
+      );
+    };
+  }
+
+  // ---- AdminService: users ----
+
+  listUsers(filter?: { id?: number; name?: string; email?: string }): UserRecord[] {
+    return [...this.users.values()]
+      .filter(
+        (u) =>
+          (filter?.id === undefined || u.id === filter.id) &&
+          (filter?.name === undefined || u.name === filter.name) &&
+          (filter?.email === undefined || u.email === filter.email),
+      )
+      .sort((a, b) => a.id - b.id);
+  }
+
+  async createUser(input: { name: string; displayName?: string; email?: string; pictureUrl?: string }): Promise<UserRecord> {
+    const problem = validateUserName(input.name);
+    if (problem) throw new AdminError(400, `invalid user name ${JSON.stringify(input.name)}: ${problem}`);
+    if (this.userByName(input.name)) throw new AdminError(409, `user ${JSON.stringify(input.name)} already exists`);
+    const u = await this.store.createUser({
+      name: input.name,
+      displayName: input.displayName ?? '',
+      email: input.email ?? '',
+      providerId: '',
+      provider: '',
+      profilePicUrl: input.pictureUrl ?? '',
+    });
+    this.users.set(u.id, u);
+    this.emit({ kind: 'userChanged', userId: u.id });
+    return u;
+  }
+
+  async renameUser(id: number, newName: string): Promise<UserRecord> {
+    const u = this.requireUser(id);
+    const problem = validateUserName(newName);
+    if (problem) throw new AdminError(400, `invalid user name ${JSON.stringify(newName)}: ${problem}`);
+    const clash = this.userByName(newName);
+    if (clash && clash.id !== id) throw new AdminError(409, `user ${JSON.stringify(newName)} already exists`);
+    const updated = await this.store.updateUser(u.id, { name: newName });
+    this.users.set(id, updated);
+    this.emit({ kind: 'userChanged', userId: id });
+    return updated;
+  }
+
+  async deleteUser(id: number): Promise<void> {
+    const u = this.requireUser(id);
+    const owned = [...this.nodes.values()].filter((n) => n.userId === id).length;
+    if (owned > 0) {
+      throw new AdminError(409, `user ${JSON.stringify(u.name)} still owns ${owned} node(s); delete or move them first`);
+    }
+    await this.store.deleteUser(id);
+    this.users.delete(id);
+    for (const k of [...this.keys.values()]) {
+      if (k.userId === id) {
+        this.keys.delete(k.id);
+        this.keyIdsByPrefix.delete(k.prefix);
+      }
+    }
+    this.emit({ kind: 'userChanged', userId: id });
+  }
+
+  // ---- AdminService: pre-auth keys ----
+
+  listPreAuthKeys(userId?: number): PreAuthKeyRecord[] {
+    return [...this.keys.values()].filter((k) => userId === undefined || k.userId === userId).sort((a, b) => a.id - b.id);
+  }
+
+  async createPreAuthKey(input: {
+    userId: number | null;
+    reusable: boolean;
+    ephemeral: boolean;
+    expiration: Date | null;
+    tags: string[];
+  }): Promise<CreatedPreAuthKey> {
+    if (input.userId !== null) this.requireUser(input.userId);
+    if (input.userId === null && input.tags.length === 0) {
+      throw new AdminError(400, 'a pre-auth key needs a user or at least one tag');
+    }
+    for (const t of input.tags) {
+      const problem = validateTag(t);
+      if (problem) throw new AdminError(400, `invalid tag ${JSON.stringify(t)}: ${problem}`);
+    }
+    if (input.expiration && input.expiration.getTime() <= Date.now()) {
+      throw new AdminError(400, 'expiration is in the past');
+    }
+    const secret = newSecret(PREAUTH_KEY_KIND);
+    const record = await this.store.createPreAuthKey({
+      prefix: secret.prefix,
+      keyHash: secret.hash,
+      userId: input.userId,
+      reusable: input.reusable,
+      ephemeral: input.ephemeral,
+      used: false,
+      tags: [...new Set(input.tags)].sort(),
+      expiration: input.expiration,
+    });
+    this.putKey(record);
+    return { key: secret.token, record };
+  }
+
+  async expirePreAuthKey(ref: { id?: number; key?: string; userId?: number }): Promise<PreAuthKeyRecord> {
+    const k = this.findKey(ref);
+    const updated = await this.store.updatePreAuthKey(k.id, { expiration: new Date() });
+    this.keys.set(k.id, updated);
+    return updated;
+  }
+
+  async deletePreAuthKey(ref: { id?: number; key?: string; userId?: number }): Promise<void> {
+    const k = this.findKey(ref);
+    await this.store.deletePreAuthKey(k.id);
+    this.keys.delete(k.id);
+    this.keyIdsByPrefix.delete(k.prefix);
+  }
+
+  // ---- AdminService: nodes ----
+
+  listNodes(filter?: { userId?: number }): NodeView[] {
+    return [...this.nodes.values()]
+      .filter((n) => filter?.userId === undefined || n.userId === filter.userId)
+      .sort((a, b) => a.id - b.id)
+      .map((n) => this.view(n));
+  }
+
+  getNode(id: number): NodeView {
+    return this.view(this.requireNode(id));
+  }
+
+  async deleteNode(id: number): Promise<void> {
+    this.requireNode(id);
+    await this.removeNode(id);
+  }
+
+  async expireNode(id: number, at?: Date): Promise<NodeView> {
+    this.requireNode(id);
+    const n = await this.updateNode(id, { expiry: at ?? new Date() }, { keyExpiry: true });
+    return this.view(n);
+  }
+
+  async renameNode(id: number, newName: string): Promise<NodeView> {
+    const n = this.requireNode(id);
+    const label = sanitizeLabel(newName);
+    if (label !== newName.toLowerCase() || label === '') {
+      throw new AdminError(400, `invalid node name ${JSON.stringify(newName)}: use letters, digits and '-' (at most 63), e.g. ${JSON.stringify(label || 'node')}`);
+    }
+    if (label === n.givenName) return this.view(n);
+    if (this.givenNames.has(label)) throw new AdminError(409, `node name ${JSON.stringify(label)} is already in use`);
+    return this.view(await this.updateNode(id, { givenName: label }));
+  }
+
+  async setNodeTags(id: number, tags: string[]): Promise<NodeView> {
+    this.requireNode(id);
+    for (const t of tags) {
+      const problem = validateTag(t);
+      if (problem) throw new AdminError(400, `invalid tag ${JSON.stringify(t)}: ${problem}`);
+    }
+    const clean = [...new Set(tags)].sort();
+    // Tagged nodes belong to their tags, not to a user (Tailscale's model).
+    return this.view(await this.updateNode(id, { tags: clean }));
+  }
+
+  async setApprovedRoutes(id: number, routes: string[]): Promise<NodeView> {
+    this.requireNode(id);
+    return this.view(await this.updateNode(id, { approvedRoutes: [...new Set(routes)].sort() }));
+  }
+
+  async moveNode(id: number, userId: number): Promise<NodeView> {
+    this.requireNode(id);
+    this.requireUser(userId);
+    return this.view(await this.updateNode(id, { userId }));
+  }
+
+  // ---- internals ----
+
+  private view(n: NodeRecord): NodeView {
+    return {
+      ...n,
+      online: this.isOnline(n.id),
+      user: n.userId !== null ? (this.users.get(n.userId) ?? null) : null,
+      preAuthKey: n.authKeyId !== null ? (this.keys.get(n.authKeyId) ?? null) : null,
+    };
+  }
+
+  private requireUser(id: number): UserRecord {
+    const u = this.users.get(id);
+    if (!u) throw new AdminError(404, `user ${id} not found`);
+    return u;
+  }
+
+  private requireNode(id: number): NodeRecord {
+    const n = this.nodes.get(id);
+    if (!n) throw new AdminError(404, `node ${id} not found`);
+    return n;
+  }
+
+  private findKey(ref: { id?: number; key?: string; userId?: number }): PreAuthKeyRecord {
+    let k: PreAuthKeyRecord | undefined;
+    if (ref.id !== undefined) k = this.keys.get(ref.id);
+    else if (ref.key) {
+      const prefix = secretPrefix(PREAUTH_KEY_KIND, ref.key) ?? ref.key;
+      const id = this.keyIdsByPrefix.get(prefix);
+      k = id !== undefined ? this.keys.get(id) : undefined;
+    }
+    if (!k || (ref.userId !== undefined && k.userId !== ref.userId)) throw new AdminError(404, 'pre-auth key not found');
+    return k;
+  }
+
+  private uniqueGivenName(hostname: string): string {
+    const base = sanitizeLabel(hostname) || 'node';
+    const taken = (name: string) => this.givenNames.has(name);
+    if (!taken(base)) return base;
+    for (let i = 2; ; i++) {
+      const suffix = `-${i}`;
+      const candidate = base.slice(0, 63 - suffix.length) + suffix;
+      if (!taken(candidate)) return candidate;
+    }
+  }
+
+  private putKey(k: PreAuthKeyRecord): void {
+    this.keys.set(k.id, k);
+    this.keyIdsByPrefix.set(k.prefix, k.id);
+  }
+
+  private indexNode(n: NodeRecord): void {
+    this.nodes.set(n.id, n);
+    this.nodesByMachineKey.set(n.machineKey, n);
+    this.nodesByNodeKey.set(n.nodeKey, n);
+    this.givenNames.add(n.givenName);
+    if (n.ipv4) this.v4?.markUsed(n.ipv4);
+    if (n.ipv6) this.v6?.markUsed(n.ipv6);
+  }
+
+  private unindexNode(n: NodeRecord): void {
+    this.nodes.delete(n.id);
+    if (this.nodesByMachineKey.get(n.machineKey) === n) this.nodesByMachineKey.delete(n.machineKey);
+    if (this.nodesByNodeKey.get(n.nodeKey) === n) this.nodesByNodeKey.delete(n.nodeKey);
+    this.givenNames.delete(n.givenName);
+  }
+}
