@@ -160,3 +160,65 @@ export function hostPrefix(addr: string): string {
   if (!a) throw new Error(`invalid IP address ${JSON.stringify(addr)}`);
   return `${formatAddress(a.value, a.family)}/${a.family === 4 ? 32 : 128}`;
 }
+
+/** Whether `s` is a bare IPv4 or IPv6 address. */
+export function isIP(s: string): boolean {
+  return parseAddress(s) !== null;
+}
+
+/** Number of addresses in the prefix. */
+export function prefixSize(p: ParsedPrefix): bigint {
+  return 1n << BigInt(p.bits - p.length);
+}
+
+/**
+ * Addresses of `p` in ascending order, from `from` (default: the network address).
+ * Lazy, so that a /48 can be walked without materialising it.
+ */
+export function* prefixAddresses(p: ParsedPrefix, from?: bigint): Generator<bigint> {
+  const first = maskPrefix(p).value;
+  const last = first + prefixSize(p) - 1n;
+  for (let v = from !== undefined && from > first ? from : first; v <= last; v++) yield v;
+}
+
+/** The 32 hex nibbles of an IPv6 address, most significant first (ip6.arpa names read them reversed). */
+export function ipv6Nibbles(value: bigint): string[] {
+  return value.toString(16).padStart(32, '0').split('');
+}
+
+export interface HostPort {
+  /** Brackets removed; empty when the address binds every interface (":8080"). */
+  host: string;
+  port: number;
+}
+
+/** Go's net.SplitHostPort shapes ("h:p", "[v6]:p", ":p") with a numeric port; null when malformed. */
+export function splitHostPort(s: string): HostPort | null {
+  let host: string;
+  let portText: string;
+  if (s.startsWith('[')) {
+    const end = s.indexOf(']');
+    if (end < 0 || s[end + 1] !== ':') return null;
+    host = s.slice(1, end);
+    if (parseAddress(host)?.family !== 6) return null;
+    portText = s.slice(end + 2);
+  } else {
+    const colon = s.lastIndexOf(':');
+    if (colon < 0) return null;
+    host = s.slice(0, colon);
+    // An unbracketed host holding ':' would be an ambiguous IPv6 literal.
+    if (host.includes(':')) return null;
+    portText = s.slice(colon + 1);
+    if (host !== '' && parseAddress(host) === null && !isHostname(host)) return null;
+  }
+  if (!/^\d{1,5}$/.test(portText)) return null;
+  const port = Number(portText);
+  return port > 65535 ? null : { host, port };
+}
+
+/** RFC 1123 host name: letters, digits and inner hyphens; labels ≤ 63, total ≤ 253; one trailing dot allowed. */
+export function isHostname(s: string): boolean {
+  const name = s.endsWith('.') ? s.slice(0, -1) : s;
+  if (name.length === 0 || name.length > 253) return false;
+  return name.split('.').every((l) => /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$/.test(l));
+}
