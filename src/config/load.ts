@@ -1,0 +1,190 @@
+// Loading the configuration: defaults, then the file (YAML or JSON, headscale's layout),
+// then SWITCHBOARD_* / HEADSCALE_* environment variables, then validation.
+//
+// Relative paths: like headscale, the noise and DERP keys, the SQLite file, the policy file
+// and TLS files resolve against the directory of the config file; unix_socket and
+// derp.paths resolve against the working directory (headscale hands those to the OS as
+// written). Without a file everything resolves against the working directory (`cwd`).
+
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { LineCounter, parseDocument, isScalar, type Document } from 'yaml';
+import { parseDuration } from '../util/duration.js';
+import { coerce, fromEnvText } from './coerce.js';
+import { ConfigError } from './errors.js';
+import { migrateLegacyKeys } from './legacy.js';
+import { SCHEMA, defaultFor, leaves, type Leaf, type Section } from './schema.js';
+import type { Config, DefaultsMode, LoadedConfig } from './types.js';
+import { validateConfig } from './validate.js';
+
+export { ConfigError } from './errors.js';
+export type { Config, LoadedConfig, DefaultsMode } from './types.js';
+
+export interface LoadConfigOptions {
+  /** Config file; else $SWITCHBOARD_CONFIG, else $HEADSCALE_CONFIG, else built-in defaults only. */
+  path?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** 'dev' (default without a file): runnable as is, data under ./data. 'headscale' (default
+   * with a file): headscale's own defaults, so a file means the same as it does there. */
+  defaults?: DefaultsMode;
+}
+
+/** Where each explicitly set key came from ("config.yaml:12" or "from SWITCHBOARD_X"). */
+export type Origins = Map<string, string>;
+
+interface FileSource {
+  raw: Record<string, unknown>;
+  doc: Document;
+  lines: LineCounter;
+  file: string;
+}
+
+const ENV_PREFIXES = ['SWITCHBOARD_', 'HEADSCALE_'] as const;
+
+export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  const chosen = opts.path ?? env['SWITCHBOARD_CONFIG'] ?? env['HEADSCALE_CONFIG'] ?? null;
+  const file = chosen ? resolve(cwd, chosen) : null;
+  const mode: DefaultsMode = opts.defaults ?? (file ? 'headscale' : 'dev');
+
+  const warnings: string[] = [];
+  const values = new Map<string, unknown>();
+  const origins: Origins = new Map();
+
+  if (file) {
+    const src = readConfigFile(file, warnings);
+    warnings.push(...migrateLegacyKeys(src.raw));
+    walk(src.raw, SCHEMA, [], src, values, origins, warnings);
+  }
+  applyEnv(env, values, origins, warnings);
+
+  const config = build(values, mode, cwd, file ? dirname(file) : cwd);
+  validateConfig(config, { origins, warnings });
+  return { config, warnings, path: file };
+}
+
+function readConfigFile(file: string, warnings: string[]): FileSource {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(file, code === 'ENOENT' ? 'config file not found' : `cannot read config file: ${(e as Error).message}`);
+  }
+  const lines = new LineCounter();
+  // JSON is YAML too, so one parser serves headscale's config.yaml and config.json.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    const err = doc.errors[0]!;
+    const pos = err.linePos?.[0];
+    throw new ConfigError(file, err.message.split('\n')[0]!, pos ? `line ${pos.line}` : undefined);
+  }
+  for (const w of doc.warnings) warnings.push(`${file}: ${w.message.split('\n')[0]}`);
+  const raw: unknown = doc.toJS();
+  if (raw === null || raw === undefined) return { raw: {}, doc, lines, file };
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, 'expected a mapping of keys at the top level');
+  return { raw: raw as Record<string, unknown>, doc, lines, file };
+}
+
+/** "file:line" of the value at `path`, plus its text as written (for scalars). */
+function locate(src: FileSource, path: string[]): { where: string; source?: string } {
+  const node = src.doc.getIn(path, true) as { range?: [number, number, number]; source?: string } | undefined;
+  if (!node || !node.range) return { where: src.file };
+  const line = src.lines.linePos(node.range[0]).line;
+  return { where: `${src.file}:${line}`, source: isScalar(node) && typeof node.source === 'string' ? node.source : undefined };
+}
+
+function walk(
+  raw: Record<string, unknown>,
+  section: Section,
+  prefix: string[],
+  src: FileSource,
+  values: Map<string, unknown>,
+  origins: Origins,
+  warnings: string[],
+): void {
+  for (const [k, v] of Object.entries(raw)) {
+    const path = [...prefix, k];
+    const key = path.join('.');
+    const child = section.children[k];
+    if (!child) {
+      warnings.push(`unknown key ${key} (ignored) at ${locate(src, path).where}`);
+      continue;
+    }
+    if (child.kind === 'ignored') {
+      warnings.push(`${key}: ${child.why} (ignored)`);
+      continue;
+    }
+    if (child.kind === 'section') {
+      if (v === null) continue;
+      if (typeof v !== 'object' || Array.isArray(v)) {
+        throw new ConfigError(key, `expected a mapping of keys, got ${Array.isArray(v) ? 'a list' : JSON.stringify(v)}`, locate(src, path).where);
+      }
+      walk(v as Record<string, unknown>, child, path, src, values, origins, warnings);
+      continue;
+    }
+    const { where, source } = locate(src, path);
+    const value = coerce(v, child, key, where, source);
+    if (value !== undefined) {
+      values.set(key, value);
+      origins.set(key, where);
+    }
+  }
+}
+
+/** SWITCHBOARD_<PATH> and HEADSCALE_<PATH> for every known key; SWITCHBOARD_ wins. */
+export function envNamesFor(path: string[]): string[] {
+  const tail = path.join('_').toUpperCase();
+  return ENV_PREFIXES.map((p) => p + tail);
+}
+
+function applyEnv(env: NodeJS.ProcessEnv, values: Map<string, unknown>, origins: Origins, warnings: string[]): void {
+  const known = new Set<string>(['SWITCHBOARD_CONFIG']);
+  for (const { path, leaf } of leaves()) {
+    const names = envNamesFor(path);
+    names.forEach((n) => known.add(n));
+    const name = names.find((n) => env[n] !== undefined);
+    if (!name) continue;
+    const key = path.join('.');
+    const where = `from ${name}`;
+    const value = coerce(fromEnvText(env[name]!, leaf, name), leaf, key, where);
+    if (value !== undefined) {
+      values.set(key, value);
+      origins.set(key, where);
+    }
+  }
+  // Only names that start like a known section are likely typos of ours; other
+  // SWITCHBOARD_* variables may belong to other parts of the program.
+  const sections = Object.keys(SCHEMA.children).map((k) => `SWITCHBOARD_${k.toUpperCase()}_`);
+  for (const name of Object.keys(env)) {
+    if (known.has(name) || !sections.some((s) => name.startsWith(s))) continue;
+    warnings.push(`unknown environment variable ${name} (ignored)`);
+  }
+}
+
+function build(values: Map<string, unknown>, mode: DefaultsMode, cwd: string, configDir: string): Config {
+  const out: Record<string, unknown> = {};
+  for (const { path, leaf } of leaves()) {
+    const key = path.join('.');
+    let v = values.has(key) ? values.get(key) : defaultFor(leaf, mode);
+    v = finish(v, leaf, key, cwd, configDir, values.has(key));
+    let cur = out;
+    for (const k of path.slice(0, -1)) cur = (cur[k] ??= {}) as Record<string, unknown>;
+    const last = path[path.length - 1]!;
+    cur[last] = v;
+    if (leaf.kind === 'duration') cur[`${last}_ms`] = parseDuration(v as string);
+  }
+  return out as unknown as Config;
+}
+
+function finish(v: unknown, leaf: Leaf, key: string, cwd: string, configDir: string, explicit: boolean): unknown {
+  if (leaf.kind === 'path' && typeof v === 'string' && v !== '' && !isAbsolute(v)) {
+    // Built-in defaults (./data/...) always live under the working directory.
+    return resolve(explicit && leaf.base === 'config' ? configDir : cwd, v);
+  }
+  if (key === 'derp.paths') return (v as string[]).map((p) => resolve(cwd, p));
+  if (key === 'database.type' && v === 'sqlite3') return 'sqlite';
+  return v;
+}

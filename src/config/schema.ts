@@ -1,0 +1,212 @@
+// The known key tree: every key's type and its defaults. The loader, the environment
+// override lookup and the unknown-key warnings all walk this one table, so adding a key
+// here is the whole job of supporting it (plus its field in types.ts).
+
+import type { DefaultsMode } from './types.js';
+
+export type LeafKind =
+  | 'string'
+  | 'bool'
+  | 'int'
+  /** Integer or empty (→ null). */
+  | 'optionalInt'
+  | 'duration'
+  | 'path'
+  | 'list'
+  /** Map of string → string. */
+  | 'map'
+  /** Map of string → list of strings. */
+  | 'listMap'
+  | 'records'
+  /** Unix file mode: "0770", "0o770" or a number read as octal digits. */
+  | 'fileMode'
+  /** Boolean or a string (postgres sslmode). */
+  | 'boolOrString'
+  /** String, or empty/null for "off" (prefixes). */
+  | 'nullableString';
+
+export interface Leaf {
+  kind: LeafKind;
+  /** Allowed values for strings (compared as written). */
+  oneOf?: readonly string[];
+  min?: number;
+  max?: number;
+  /** For paths: relative values resolve against the config file's directory or the process cwd. */
+  base?: 'config' | 'cwd';
+  /** Default per mode; a plain value applies to both. */
+  def: unknown;
+}
+
+/** A headscale key that switchboard accepts but does not act on; setting it warns. */
+export interface Ignored {
+  kind: 'ignored';
+  why: string;
+}
+
+export interface Section {
+  kind: 'section';
+  children: Record<string, Node>;
+}
+
+export type Node = Leaf | Ignored | Section;
+
+export function isDefaults(def: unknown): def is { dev: unknown; headscale: unknown } {
+  return typeof def === 'object' && def !== null && !Array.isArray(def) && 'dev' in def && 'headscale' in def;
+}
+
+export function defaultFor(leaf: Leaf, mode: DefaultsMode): unknown {
+  const v = isDefaults(leaf.def) ? leaf.def[mode] : leaf.def;
+  // Fresh copies so callers can never share a default list or map by accident.
+  return typeof v === 'object' && v !== null ? structuredClone(v) : v;
+}
+
+const sec = (children: Record<string, Node>): Section => ({ kind: 'section', children });
+const str = (def: unknown, oneOf?: readonly string[]): Leaf => ({ kind: 'string', def, oneOf });
+const bool = (def: unknown): Leaf => ({ kind: 'bool', def });
+const int = (def: unknown, min = 0, max = Number.MAX_SAFE_INTEGER): Leaf => ({ kind: 'int', def, min, max });
+const dur = (def: unknown): Leaf => ({ kind: 'duration', def });
+const path = (def: unknown, base: 'config' | 'cwd'): Leaf => ({ kind: 'path', def, base });
+const list = (def: unknown): Leaf => ({ kind: 'list', def });
+const ignored = (why: string): Ignored => ({ kind: 'ignored', why });
+const dm = (dev: unknown, headscale: unknown) => ({ dev, headscale });
+
+const NOT_USED = 'not used by switchboard';
+
+export const LOG_LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
+
+export const SCHEMA: Section = sec({
+  server_url: str('http://127.0.0.1:8080'),
+  listen_addr: str('127.0.0.1:8080'),
+  metrics_listen_addr: str('127.0.0.1:9090'),
+  grpc_listen_addr: str(''),
+  grpc_allow_insecure: bool(false),
+  trusted_proxies: ignored(NOT_USED),
+  noise: sec({
+    // headscale resolves its key paths against the config file's directory.
+    private_key_path: path(dm('./data/noise_private.key', ''), 'config'),
+  }),
+  prefixes: sec({
+    v4: { kind: 'nullableString', def: dm('100.64.0.0/10', null) },
+    v6: { kind: 'nullableString', def: dm('fd7a:115c:a1e0::/48', null) },
+    allocation: str('sequential', ['sequential', 'random']),
+  }),
+  database: sec({
+    type: str('sqlite', ['sqlite', 'sqlite3', 'postgres']),
+    debug: bool(false),
+    gorm: ignored('GORM tuning has no equivalent in switchboard'),
+    sqlite: sec({
+      path: path(dm('./data/db.sqlite', ''), 'config'),
+      write_ahead_log: bool(true),
+      wal_autocheckpoint: int(1000),
+    }),
+    postgres: sec({
+      host: str(''),
+      port: { kind: 'optionalInt', def: null, min: 1, max: 65535 },
+      name: str(''),
+      user: str(''),
+      pass: str(''),
+      ssl: { kind: 'boolOrString', def: false },
+      max_open_conns: int(10),
+      max_idle_conns: int(10),
+      conn_max_idle_time_secs: int(3600),
+    }),
+  }),
+  derp: sec({
+    server: sec({
+      enabled: bool(false),
+      region_id: int(999, 1),
+      region_code: str(dm('switchboard', 'headscale')),
+      region_name: str(dm('Switchboard Embedded DERP', 'Headscale Embedded DERP')),
+      verify_clients: bool(true),
+      stun_listen_addr: str(dm('127.0.0.1:3478', '')),
+      private_key_path: path(dm('./data/derp_server_private.key', ''), 'config'),
+      automatically_add_embedded_derp_region: bool(true),
+      ipv4: str(''),
+      ipv6: str(''),
+      stun: ignored('the embedded STUN listener follows derp.server.stun_listen_addr'),
+    }),
+    urls: list([]),
+    paths: { kind: 'list', def: [] },
+    auto_update_enabled: bool(dm(true, false)),
+    update_frequency: dur(dm('24h', '3h')),
+  }),
+  disable_check_updates: bool(false),
+  ephemeral_node_inactivity_timeout: dur(dm('30m', '120s')),
+  node: sec({
+    expiry: dur('0'),
+    // Folded into ephemeral_node_inactivity_timeout by legacy.ts before this table is read.
+    ephemeral: sec({ inactivity_timeout: ignored('read as ephemeral_node_inactivity_timeout') }),
+    routes: ignored('HA route probing is not implemented'),
+  }),
+  node_update_check_interval: ignored('removed from headscale; switchboard pushes changes as they happen'),
+  preauth_keys: ignored(NOT_USED),
+  tuning: ignored('headscale performance tuning has no equivalent in switchboard'),
+  cli: ignored('settings of the headscale CLI client'),
+  dns: sec({
+    magic_dns: bool(true),
+    base_domain: str(dm('switchboard.internal', '')),
+    override_local_dns: bool(true),
+    nameservers: sec({
+      global: list(dm(['1.1.1.1', '1.0.0.1', '2606:4700:4700::1111', '2606:4700:4700::1001'], [])),
+      split: { kind: 'listMap', def: {} },
+    }),
+    search_domains: list([]),
+    extra_records: { kind: 'records', def: [] },
+    extra_records_path: ignored('extra records from a file are not supported yet; use dns.extra_records'),
+  }),
+  // unix_socket is resolved against cwd like headscale (which passes it to net.Listen as is).
+  unix_socket: path(dm('./data/switchboard.sock', '/var/run/headscale/headscale.sock'), 'cwd'),
+  unix_socket_permission: { kind: 'fileMode', def: 0o770 },
+  policy: sec({
+    mode: str('file', ['file', 'database']),
+    path: path('', 'config'),
+  }),
+  log: sec({
+    level: str('info', LOG_LEVELS),
+    format: str('text', ['text', 'json']),
+  }),
+  oidc: sec({
+    only_start_if_oidc_is_available: bool(true),
+    issuer: str(''),
+    client_id: str(''),
+    client_secret: str(''),
+    client_secret_path: str(''),
+    scope: list(['openid', 'profile', 'email']),
+    extra_params: { kind: 'map', def: {} },
+    allowed_domains: list([]),
+    allowed_groups: list([]),
+    allowed_users: list([]),
+    email_verified_required: bool(true),
+    expiry: dur('180d'),
+    use_expiry_from_token: bool(false),
+    pkce: sec({
+      enabled: bool(false),
+      method: str('S256', ['plain', 'S256']),
+    }),
+    strip_email_domain: ignored('removed from headscale in v0.26'),
+    map_legacy_users: ignored('removed from headscale in v0.26'),
+  }),
+  logtail: sec({ enabled: bool(false) }),
+  taildrop: sec({ enabled: bool(true) }),
+  auto_update: ignored(NOT_USED),
+  randomize_client_port: bool(false),
+  tls_cert_path: path('', 'config'),
+  tls_key_path: path('', 'config'),
+  tls_letsencrypt_hostname: str(''),
+  tls_letsencrypt_cache_dir: path('', 'config'),
+  tls_letsencrypt_challenge_type: str('HTTP-01', ['HTTP-01', 'TLS-ALPN-01']),
+  tls_letsencrypt_listen: str(':http'),
+  acme_url: str('https://acme-v02.api.letsencrypt.org/directory'),
+  acme_email: str(''),
+});
+
+/** Every leaf with its dotted path, in table order. */
+export function leaves(node: Section = SCHEMA, prefix: string[] = []): Array<{ path: string[]; leaf: Leaf }> {
+  const out: Array<{ path: string[]; leaf: Leaf }> = [];
+  for (const [key, child] of Object.entries(node.children)) {
+    const p = [...prefix, key];
+    if (child.kind === 'section') out.push(...leaves(child, p));
+    else if (child.kind !== 'ignored') out.push({ path: p, leaf: child });
+  }
+  return out;
+}

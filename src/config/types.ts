@@ -1,0 +1,149 @@
+// The loaded configuration. Key names are headscale's (snake_case, nested the same way) so a
+// headscale config file maps onto it one to one and docs/grep work across both projects.
+//
+// Durations keep the text as written (e.g. "30m") and gain a sibling `<key>_ms` with the
+// value in milliseconds; code should read the `_ms` field.
+// Paths are absolute after loading (see load.ts for which base a relative path uses).
+
+export type LogLevel = 'panic' | 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
+export interface DNSExtraRecord {
+  name: string;
+  /** "A" or "AAAA"; the only types Tailscale clients answer. */
+  type: 'A' | 'AAAA';
+  value: string;
+}
+
+export interface Config {
+  server_url: string;
+  listen_addr: string;
+  /** Empty string disables the metrics listener (as in headscale). */
+  metrics_listen_addr: string;
+  /** Accepted for headscale compatibility; switchboard serves no gRPC. */
+  grpc_listen_addr: string;
+  grpc_allow_insecure: boolean;
+
+  noise: { private_key_path: string };
+
+  prefixes: {
+    /** Masked canonical prefix text, e.g. "100.64.0.0/10"; null when that family is off. */
+    v4: string | null;
+    v6: string | null;
+    allocation: 'sequential' | 'random';
+  };
+
+  database: {
+    /** "sqlite3" in a file is normalised to "sqlite". */
+    type: 'sqlite' | 'postgres';
+    debug: boolean;
+    sqlite: { path: string; write_ahead_log: boolean; wal_autocheckpoint: number };
+    postgres: {
+      /** Host name, or a directory holding the Unix socket (then port is null). */
+      host: string;
+      port: number | null;
+      name: string;
+      user: string;
+      pass: string;
+      /** true/false for require/disable, or a libpq sslmode string. */
+      ssl: boolean | string;
+      max_open_conns: number;
+      max_idle_conns: number;
+      conn_max_idle_time_secs: number;
+    };
+  };
+
+  derp: {
+    server: {
+      enabled: boolean;
+      region_id: number;
+      region_code: string;
+      region_name: string;
+      verify_clients: boolean;
+      stun_listen_addr: string;
+      private_key_path: string;
+      automatically_add_embedded_derp_region: boolean;
+      /** Public addresses advertised for the embedded node; "" when unset. */
+      ipv4: string;
+      ipv6: string;
+    };
+    urls: string[];
+    /** Absolute paths of DERP map files. */
+    paths: string[];
+    auto_update_enabled: boolean;
+    update_frequency: string;
+    update_frequency_ms: number;
+  };
+
+  disable_check_updates: boolean;
+  ephemeral_node_inactivity_timeout: string;
+  ephemeral_node_inactivity_timeout_ms: number;
+
+  node: {
+    /** Default key expiry for new nodes; "0" means never. */
+    expiry: string;
+    expiry_ms: number;
+  };
+
+  dns: {
+    magic_dns: boolean;
+    base_domain: string;
+    override_local_dns: boolean;
+    nameservers: {
+      /** Plain IPs, "ip:port", or http(s)/tls URLs (DNS over HTTPS/TLS). */
+      global: string[];
+      /** Domain → nameservers for split DNS. */
+      split: Record<string, string[]>;
+    };
+    search_domains: string[];
+    extra_records: DNSExtraRecord[];
+  };
+
+  unix_socket: string;
+  /** File mode bits, e.g. 0o770 (written as "0770" in the file). */
+  unix_socket_permission: number;
+
+  policy: { mode: 'file' | 'database'; path: string };
+
+  log: { level: LogLevel; format: 'text' | 'json' };
+
+  oidc: {
+    only_start_if_oidc_is_available: boolean;
+    issuer: string;
+    client_id: string;
+    client_secret: string;
+    client_secret_path: string;
+    scope: string[];
+    extra_params: Record<string, string>;
+    allowed_domains: string[];
+    allowed_groups: string[];
+    allowed_users: string[];
+    email_verified_required: boolean;
+    expiry: string;
+    expiry_ms: number;
+    use_expiry_from_token: boolean;
+    pkce: { enabled: boolean; method: 'plain' | 'S256' };
+  };
+
+  logtail: { enabled: boolean };
+  taildrop: { enabled: boolean };
+  randomize_client_port: boolean;
+
+  /** Accepted so headscale files load; TLS is not served yet (a warning says so when set). */
+  tls_cert_path: string;
+  tls_key_path: string;
+  tls_letsencrypt_hostname: string;
+  tls_letsencrypt_cache_dir: string;
+  tls_letsencrypt_challenge_type: 'HTTP-01' | 'TLS-ALPN-01';
+  tls_letsencrypt_listen: string;
+  acme_url: string;
+  acme_email: string;
+}
+
+export interface LoadedConfig {
+  config: Config;
+  warnings: string[];
+  /** Absolute path of the file read, or null when running on built-in defaults. */
+  path: string | null;
+}
+
+export type DefaultsMode = 'dev' | 'headscale';
