@@ -1,0 +1,95 @@
+// Per-node packet filter compilation: each rule reduced to the destinations that concern
+// the node (its own addresses, the subnets it serves, "*"), same-source rules merged.
+import type { CapGrant, FilterRule, NetPortRange } from '../tailcfg/types.js';
+import { formatPrefix, formatRange, anyOverlap } from './ipset.js';
+import { ALL_PORTS, type PortRange } from './ports.js';
+import type { Selection } from './resolve.js';
+import type { RuleDef } from './rules.js';
+import { nodeAddrText } from './srcips.js';
+import type { NodeRec, TailnetIndex } from './tailnet.js';
+import { INTERNET_RANGES } from './internet.js';
+
+export interface RuleState {
+  def: RuleDef;
+  src: Selection;
+  dsts: Selection[];
+  /** Cached source strings; undefined when stale. */
+  srcText?: string[];
+  srcNodes?: Set<number>;
+}
+
+function portsFor(def: RuleDef, di: number, gi: number): PortRange[] {
+  return def.dst[di].ports ?? def.groups[gi].ports ?? [ALL_PORTS];
+}
+
+function push(out: NetPortRange[], ip: string, ports: PortRange[]): void {
+  for (const p of ports) out.push({ IP: ip, Ports: { First: p.First, Last: p.Last } });
+}
+
+/** DstPorts of group `gi` of a rule that concern node `rec` (autogroup:self excluded). */
+export function dstPortsFor(st: RuleState, gi: number, rec: NodeRec): NetPortRange[] {
+  const out: NetPortRange[] = [];
+  st.dsts.forEach((sel, di) => {
+    const ports = portsFor(st.def, di, gi);
+    if (sel.all || sel.any) push(out, '*', ports);
+    if (sel.nodes.has(rec.node.id)) for (const a of rec.addrs) push(out, nodeAddrText(a), ports);
+    for (const p of sel.prefixes) {
+      if (anyOverlap([p.range], rec.addrs) || anyOverlap([p.range], rec.subnets)) push(out, formatRange(p.range), ports);
+    }
+    if (sel.internet && rec.exitApproved) for (const r of INTERNET_RANGES) push(out, r, ports);
+  });
+  return out;
+}
+
+export function hasSelfDst(st: RuleState): boolean {
+  return st.dsts.some((d) => d.self);
+}
+
+/** Source nodes that reach `rec` through autogroup:self (same user, untagged). */
+export function selfSources(st: RuleState, rec: NodeRec, srcNodes: Set<number>, idx: TailnetIndex): Set<number> {
+  const out = new Set<number>();
+  if (rec.tagged || rec.node.userId === null) return out;
+  for (const id of idx.byUser.get(rec.node.userId) ?? []) if (srcNodes.has(id)) out.add(id);
+  return out;
+}
+
+export function selfDstPorts(st: RuleState, gi: number, rec: NodeRec): NetPortRange[] {
+  const out: NetPortRange[] = [];
+  st.dsts.forEach((sel, di) => {
+    if (sel.self) for (const a of rec.addrs) push(out, nodeAddrText(a), portsFor(st.def, di, gi));
+  });
+  return out;
+}
+
+/** Does an app grant's destination cover this node? */
+export function capDstCovers(st: RuleState, rec: NodeRec): boolean {
+  for (const sel of st.dsts) {
+    if (sel.all || sel.any || sel.nodes.has(rec.node.id)) return true;
+    for (const p of sel.prefixes) if (anyOverlap([p.range], rec.addrs)) return true;
+  }
+  return false;
+}
+
+export function capGrantFor(app: Record<string, unknown[]>, rec: NodeRec): CapGrant {
+  return { Dsts: rec.addrs.map(formatPrefix), CapMap: structuredClone(app) };
+}
+
+/** Merges DstPorts-rules with identical sources and protocols into the first of them. */
+export function mergeRules(rules: FilterRule[]): FilterRule[] {
+  const out: FilterRule[] = [];
+  const byKey = new Map<string, FilterRule>();
+  for (const r of rules) {
+    if (!r.DstPorts) {
+      out.push(r);
+      continue;
+    }
+    const key = `${r.SrcIPs.join(' ')}|${(r.IPProto ?? []).join(',')}`;
+    const prev = byKey.get(key);
+    if (prev) prev.DstPorts!.push(...r.DstPorts);
+    else {
+      byKey.set(key, r);
+      out.push(r);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,375 @@
+// Policy document parsing: HuJSON text to a validated, typed Policy. Only checks that need
+// no tailnet state live here; anything that needs nodes waits for compilation.
+import JSON5 from 'json5';
+import { fail, PolicyError } from './errors.js';
+import { parsePrefix, type Range } from './ipset.js';
+import { parsePorts, parseProto, type PortRange } from './ports.js';
+import { validateStatic } from './validate.js';
+
+export interface AclEntry {
+  action: string;
+  src: string[];
+  dst: { alias: string; ports: PortRange[]; raw: string }[];
+  proto?: number[];
+}
+
+export interface IpSpec {
+  proto?: number[];
+  ports: PortRange[];
+}
+
+export interface GrantEntry {
+  src: string[];
+  dst: string[];
+  ip: IpSpec[];
+  app: Record<string, unknown[]> | null;
+  via: string[];
+}
+
+export interface SshEntry {
+  action: 'accept' | 'check';
+  src: string[];
+  dst: string[];
+  users: string[];
+  checkPeriod?: number;
+  acceptEnv?: string[];
+}
+
+export interface NodeAttrEntry {
+  target: string[];
+  attr: string[];
+  app?: Record<string, unknown[]>;
+}
+
+export interface PolicyTest {
+  src: string;
+  proto?: string;
+  accept: string[];
+  deny: string[];
+  malformed?: boolean;
+}
+
+export interface SshTest {
+  src: string;
+  dst: string[];
+  accept: string[];
+  check: string[];
+  deny: string[];
+  malformed?: boolean;
+}
+
+/** A rule of the unified rule list: ACL entries and grants both compile to these. */
+export interface Rule {
+  kind: 'acl' | 'grant';
+  src: string[];
+  dst: { alias: string; ports: PortRange[] }[];
+  /** Per-protocol split for grants; ACL rules hold one element. */
+  ipSpecs: { proto?: number[]; ports: PortRange[] | null }[];
+  app: Record<string, unknown[]> | null;
+  via: string[];
+}
+
+export interface Policy {
+  groups: Record<string, string[]>;
+  hosts: Record<string, Range>;
+  tagOwners: Record<string, string[]>;
+  acls: AclEntry[];
+  grants: GrantEntry[];
+  ssh: SshEntry[];
+  nodeAttrs: NodeAttrEntry[];
+  autoApprovers: { routes: Record<string, string[]>; exitNode: string[] };
+  tests: PolicyTest[];
+  sshTests: SshTest[];
+  randomizeClientPort: boolean;
+}
+
+const TOP_KEYS = [
+  'groups', 'hosts', 'tagOwners', 'acls', 'grants', 'ssh', 'nodeAttrs', 'autoApprovers',
+  'tests', 'sshTests', 'randomizeClientPort', 'derpMap', 'disableIPv4', 'OneCGNATRoute',
+  'postures', 'defaultSrcPosture', 'ipsets', 'attrsDelegation',
+];
+
+type Obj = Record<string, unknown>;
+
+/** Go's encoding/json matches field names case-insensitively; Tailscale inherits that. */
+function pickKeys(o: Obj, allowed: string[], where: string): Obj {
+  const out: Obj = {};
+  for (const [k, v] of Object.entries(o)) {
+    const canon = allowed.find((a) => a.toLowerCase() === k.toLowerCase());
+    if (!canon) fail(`${where}unknown field "${k}"`);
+    out[canon] = v;
+  }
+  return out;
+}
+
+function asObj(v: unknown, what: string): Obj {
+  if (v === null || v === undefined) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) fail(`${what}: expected an object`);
+  return v as Obj;
+}
+
+function asArr(v: unknown, what: string): unknown[] {
+  if (v === null || v === undefined) return [];
+  if (!Array.isArray(v)) fail(`${what}: expected a list`);
+  return v;
+}
+
+function asStrList(v: unknown, what: string): string[] {
+  return asArr(v, what).map((x) => {
+    if (typeof x !== 'string') fail(`${what}: expected a string, got ${JSON.stringify(x)}`);
+    return x;
+  });
+}
+
+const TAG_RE = /^tag:[A-Za-z][A-Za-z0-9-]*$/;
+
+export function validateTagName(t: string, where: string): void {
+  if (!t.startsWith('tag:')) fail(`${where}: tag names must start with 'tag:'`);
+  if (!/^tag:[A-Za-z]/.test(t)) fail(`${where}: tag names must start with a letter, after 'tag:'`);
+  if (!TAG_RE.test(t)) fail(`${where}: tag names can only contain numbers, letters, or dashes`);
+}
+
+function parseDuration(s: string): number {
+  // Go time.ParseDuration subset: sequences of <number><unit>.
+  const units: Record<string, number> = { ns: 1e-9, us: 1e-6, 'µs': 1e-6, ms: 1e-3, s: 1, m: 60, h: 3600 };
+  if (s === '0') return 0;
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let total = 0;
+  let pos = 0;
+  let m: RegExpExecArray | null;
+  if (s === '') fail(`time: invalid duration ""`);
+  while ((m = re.exec(s))) {
+    total += Number(m[1]) * units[m[2]];
+    pos = re.lastIndex;
+  }
+  if (pos !== s.length) fail(`time: invalid duration "${s}"`);
+  return total;
+}
+
+export function formatGoDuration(sec: number): string {
+  const h = Math.floor(sec / 3600);
+  const m = Math.floor((sec % 3600) / 60);
+  const s = sec - h * 3600 - m * 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+function splitDst(raw: string, where: string): { alias: string; ports: PortRange[] } {
+  const i = raw.lastIndexOf(':');
+  if (i < 0) fail(`${where}="${raw}": port range "${raw}": invalid first integer`.replace(/port range "[^"]*"/, `missing port`));
+  const alias = raw.slice(0, i);
+  const portStr = raw.slice(i + 1);
+  try {
+    return { alias, ports: parsePorts(portStr) };
+  } catch (e) {
+    if (e instanceof PolicyError) fail(`dst="${raw}": ${e.message}`);
+    throw e;
+  }
+}
+
+function parseAcl(v: unknown, idx: number): AclEntry {
+  const o = pickKeys(asObj(v, `acls[${idx}]`), ['action', 'src', 'dst', 'proto', 'users', 'ports', 'srcPosture'], '');
+  const action = o.action;
+  if (action !== 'accept') {
+    if (typeof action === 'string' && action !== '') fail(`action="${action}" is not supported`);
+    fail('action must be specified');
+  }
+  const src = asStrList(o.src, 'src');
+  const dstRaw = asStrList(o.dst ?? o.ports, 'dst');
+  const dst = dstRaw.map((d) => {
+    // An alias without ":port" is reported as a bad port range named after the last label.
+    if (!d.includes(':')) fail(`dst="${d}": port range "${d.replace(/^.*:/, '')}": invalid first integer`);
+    const s = splitDst(d, 'dst');
+    return { ...s, raw: d };
+  });
+  let proto: number[] | undefined;
+  if (o.proto !== undefined && o.proto !== null && o.proto !== '') {
+    if (typeof o.proto !== 'string' && typeof o.proto !== 'number') fail(`proto: expected a string`);
+    proto = parseProto(String(o.proto));
+  }
+  return { action, src, dst, proto };
+}
+
+function parseIpSpec(s: string): IpSpec {
+  if (s === '*') return { ports: [{ First: 0, Last: 65535 }] };
+  const i = s.lastIndexOf(':');
+  if (i < 0) return { ports: parsePorts(s) };
+  const proto = parseProto(s.slice(0, i));
+  return { proto, ports: parsePorts(s.slice(i + 1)) };
+}
+
+function validateCapName(name: string): void {
+  const slash = name.indexOf('/');
+  if (slash <= 0 || name.includes('://')) fail('capability name must have the form {domain}/{path}');
+  const domain = name.slice(0, slash).toLowerCase();
+  if (domain === 'tailscale.com' || domain.endsWith('.tailscale.com')) {
+    // A few tailscale.com capabilities are meant to be granted by policy.
+    const allowed = ['tailscale.com/cap/drive', 'tailscale.com/cap/kubernetes', 'tailscale.com/cap/tsidp', 'tailscale.com/cap/relay', 'tailscale.com/cap/webui', 'tailscale.com/cap/drive-sharer', 'tailscale.com/cap/golink'];
+    if (!allowed.includes(name)) fail('capability name must not be in the tailscale.com domain');
+  }
+}
+
+function parseGrant(v: unknown, idx: number): GrantEntry {
+  const o = pickKeys(asObj(v, `grants[${idx}]`), ['src', 'dst', 'ip', 'app', 'via', 'srcPosture'], '');
+  const src = asStrList(o.src, 'src');
+  const dst = asStrList(o.dst, 'dst');
+  const ipRaw = asStrList(o.ip, 'ip');
+  const appObj = o.app === undefined || o.app === null ? null : asObj(o.app, 'app');
+  if (ipRaw.length === 0 && (!appObj || Object.keys(appObj).length === 0)) fail('ip and app can not both be empty');
+  const ip = ipRaw.map(parseIpSpec);
+  let app: Record<string, unknown[]> | null = null;
+  if (appObj && Object.keys(appObj).length > 0) {
+    app = {};
+    for (const [k, vals] of Object.entries(appObj)) {
+      validateCapName(k);
+      app[k] = asArr(vals, `app["${k}"]`);
+    }
+  }
+  const via = asStrList(o.via, 'via');
+  for (const d of dst) {
+    if (d === '0.0.0.0/0' || d === '::/0') fail(`dst "${d}": to allow all IP addresses, use "*" or "autogroup:internet"`);
+  }
+  if (app && dst.includes('autogroup:internet')) fail('cannot use app grants with autogroup:internet');
+  return { src, dst, ip, app, via };
+}
+
+function parseSsh(v: unknown, idx: number): SshEntry {
+  const o = pickKeys(asObj(v, `ssh[${idx}]`), ['action', 'src', 'dst', 'users', 'checkPeriod', 'acceptEnv', 'srcPosture', 'recorder', 'enforceRecorder'], '');
+  const action = o.action;
+  if (action === undefined || action === null || action === '') fail('action must be specified');
+  if (action !== 'accept' && action !== 'check') fail(`${JSON.stringify(action)} is not a valid action`);
+  const src = asStrList(o.src, 'src');
+  const dst = asStrList(o.dst, 'dst');
+  const users = asStrList(o.users, 'users');
+  if (users.length === 0) fail('users must be specified');
+  for (const u of users) {
+    if (u === '' || u === '*' || /\s/.test(u)) fail(`user ${JSON.stringify(u)} is not valid`);
+  }
+  const out: SshEntry = { action, src, dst, users };
+  if (o.checkPeriod !== undefined && o.checkPeriod !== null) {
+    const cp = String(o.checkPeriod);
+    const secs = cp === 'always' ? 0 : parseDuration(cp);
+    if (secs > 168 * 3600) fail(`checkPeriod ${formatGoDuration(secs)} is above the max (168h)`);
+    out.checkPeriod = secs;
+  }
+  if (o.acceptEnv !== undefined && o.acceptEnv !== null) out.acceptEnv = asStrList(o.acceptEnv, 'acceptEnv');
+  return out;
+}
+
+function parseNodeAttr(v: unknown, idx: number): NodeAttrEntry {
+  const o = pickKeys(asObj(v, `nodeAttrs[${idx}]`), ['target', 'attr', 'app'], '');
+  const out: NodeAttrEntry = { target: asStrList(o.target, 'target'), attr: asStrList(o.attr, 'attr') };
+  if (o.app !== undefined && o.app !== null) {
+    const app = asObj(o.app, 'app');
+    out.app = {};
+    for (const [k, vals] of Object.entries(app)) out.app[k] = asArr(vals, `app["${k}"]`);
+  }
+  return out;
+}
+
+function parseTest(v: unknown): PolicyTest {
+  // Malformed test entries fail like failing tests do, so keep them and flag them.
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { src: '', accept: [], deny: [], malformed: true };
+  const o = v as Obj;
+  const t: PolicyTest = { src: '', accept: [], deny: [] };
+  try {
+    for (const [k, val] of Object.entries(o)) {
+      const lk = k.toLowerCase();
+      if (lk === 'src') t.src = String(val ?? '');
+      else if (lk === 'proto') t.proto = String(val ?? '');
+      else if (lk === 'accept') t.accept = asStrList(val, 'accept');
+      else if (lk === 'deny') t.deny = asStrList(val, 'deny');
+      else if (lk === 'srcpostureattrs') continue;
+      else t.malformed = true;
+    }
+  } catch {
+    t.malformed = true;
+  }
+  if (typeof o.src !== 'string' || o.src === '') t.malformed = true;
+  return t;
+}
+
+function parseSshTest(v: unknown): SshTest {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { src: '', dst: [], accept: [], check: [], deny: [], malformed: true };
+  const o = v as Obj;
+  const t: SshTest = { src: '', dst: [], accept: [], check: [], deny: [] };
+  try {
+    for (const [k, val] of Object.entries(o)) {
+      const lk = k.toLowerCase();
+      if (lk === 'src') t.src = String(val ?? '');
+      else if (lk === 'dst') t.dst = asStrList(val, 'dst');
+      else if (lk === 'accept') t.accept = asStrList(val, 'accept');
+      else if (lk === 'check') t.check = asStrList(val, 'check');
+      else if (lk === 'deny') t.deny = asStrList(val, 'deny');
+      else t.malformed = true;
+    }
+  } catch {
+    t.malformed = true;
+  }
+  for (const d of t.dst) {
+    if (d === 'autogroup:internet' || d === '*') fail(`SSH tests dst contains disallowed element "${d}"`);
+  }
+  if (t.src === '') t.malformed = true;
+  return t;
+}
+
+export function parsePolicy(text: string): Policy {
+  let raw: unknown;
+  try {
+    raw = JSON5.parse(text);
+  } catch (e) {
+    throw new PolicyError(`parsing policy: ${(e as Error).message}`);
+  }
+  const top = pickKeys(asObj(raw, 'policy'), TOP_KEYS, '');
+
+  const groups: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(asObj(top.groups, 'groups'))) {
+    if (!k.startsWith('group:')) fail(`groups["${k}"]: group names must start with "group:"`);
+    groups[k] = asStrList(v, `groups["${k}"]`);
+  }
+  // Nested groups are refused by Tailscale; name the first cycle or nesting found.
+  for (const [k, members] of Object.entries(groups)) {
+    for (const m of members) {
+      if (m.startsWith('group:')) fail(`groups["${k}"]: "${m}": group members cannot be recursive`);
+    }
+  }
+
+  const hosts: Record<string, Range> = {};
+  for (const [k, v] of Object.entries(asObj(top.hosts, 'hosts'))) {
+    if (typeof v !== 'string') fail(`hosts["${k}"]: expected a string`);
+    const r = parsePrefix(v);
+    if (!r) fail(`hosts["${k}"]: "${v}": invalid IP address or CIDR prefix`);
+    hosts[k] = r;
+  }
+
+  const tagOwners: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(asObj(top.tagOwners, 'tagOwners'))) {
+    validateTagName(k, `tagOwners["${k}"]`);
+    tagOwners[k] = asStrList(v, `tagOwners["${k}"]`);
+  }
+
+  const acls = asArr(top.acls, 'acls').map(parseAcl);
+  const grants = asArr(top.grants, 'grants').map(parseGrant);
+  const ssh = asArr(top.ssh, 'ssh').map(parseSsh);
+  const nodeAttrs = asArr(top.nodeAttrs, 'nodeAttrs').map(parseNodeAttr);
+
+  const aa = pickKeys(asObj(top.autoApprovers, 'autoApprovers'), ['routes', 'exitNode', 'services'], 'autoApprovers: ');
+  const routes: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(asObj(aa.routes, 'autoApprovers.routes'))) {
+    if (!parsePrefix(k)) fail(`autoApprovers.routes: "${k}": invalid CIDR prefix`);
+    routes[k] = asStrList(v, `autoApprovers.routes["${k}"]`);
+  }
+  const exitNode = asStrList(aa.exitNode, 'autoApprovers.exitNode');
+
+  const tests = asArr(top.tests, 'tests').map(parseTest);
+  const sshTests = asArr(top.sshTests, 'sshTests').map(parseSshTest);
+
+  const policy: Policy = {
+    groups, hosts, tagOwners, acls, grants, ssh, nodeAttrs,
+    autoApprovers: { routes, exitNode }, tests, sshTests,
+    randomizeClientPort: top.randomizeClientPort === true,
+  };
+  validateStatic(policy);
+  return policy;
+}

@@ -1,0 +1,114 @@
+// CLI helpers: check a policy text, and compile it against a tailnet description into the
+// per-node shape the compatibility corpus records (one object per node name).
+import { CompiledPolicy, type CapMap, type CompileOptions } from './compiled.js';
+import { PolicyError } from './errors.js';
+import { parsePolicy } from './parse.js';
+import type { PolicyNode, PolicyUser, TailnetSettings } from './tailnet.js';
+import { evaluateTests } from './tests.js';
+
+export interface PreviewNodeInput {
+  name: string;
+  user: string | null;
+  tags?: string[];
+  ipv4?: string | null;
+  ipv6?: string | null;
+  routableIPs?: string[];
+  approvedRoutes?: string[];
+  id?: number;
+}
+
+export interface PreviewTailnet {
+  users: PolicyUser[];
+  nodes: PreviewNodeInput[];
+  tailnet?: { settings?: Record<string, unknown>; dns?: unknown } & Record<string, unknown>;
+}
+
+export interface PreviewNode {
+  packetFilter: unknown[];
+  peers: string[];
+  peerRoutes?: Record<string, { allowedIPs: string[]; primaryRoutes: string[] }>;
+  selfRoutes?: { allowedIPs: string[]; primaryRoutes: string[] };
+  sshPolicy: unknown[] | null;
+  capMap: CapMap;
+  peerCapMaps?: Record<string, CapMap>;
+  whois: Record<string, CapMap>;
+  addresses?: string[];
+  peerAddresses?: Record<string, string[]>;
+  autoApprovedRoutes?: string[];
+}
+
+export function checkPolicyText(text: string): { ok: true } | { ok: false; error: string } {
+  try {
+    parsePolicy(text);
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}
+
+export function toPolicyNodes(t: PreviewTailnet): PolicyNode[] {
+  const byName = new Map(t.users.map((u) => [u.name, u.id]));
+  return t.nodes.map((n, i) => ({
+    id: n.id ?? i + 1,
+    name: n.name,
+    userId: n.user === null ? null : byName.get(n.user) ?? null,
+    tags: n.tags ?? [],
+    ipv4: n.ipv4 ?? null,
+    ipv6: n.ipv6 ?? null,
+    routableIPs: n.routableIPs ?? [],
+    approvedRoutes: n.approvedRoutes ?? [],
+  }));
+}
+
+function settingsOf(t: PreviewTailnet): TailnetSettings {
+  const s = (t.tailnet?.settings ?? {}) as Record<string, unknown>;
+  return { ...s, devicesAutoUpdatesOn: s.devices_auto_updates_on === true };
+}
+
+export function compileForPreview(
+  policyText: string,
+  tailnetJson: PreviewTailnet,
+  opts: CompileOptions = {},
+): { nodes: Record<string, PreviewNode> } | { error: string } {
+  try {
+    const policy = parsePolicy(policyText);
+    const nodes = toPolicyNodes(tailnetJson);
+    const compiled = new CompiledPolicy(policy, { users: tailnetJson.users, nodes, settings: settingsOf(tailnetJson) }, {
+      baseURL: 'https://unused',
+      ...opts,
+    });
+    evaluateTests(compiled);
+    const name = new Map(nodes.map((n) => [n.id, n.name]));
+    const out: Record<string, PreviewNode> = {};
+    for (const n of nodes) {
+      const peers = compiled.peers(n.id);
+      const pn: PreviewNode = {
+        packetFilter: compiled.packetFilter(n.id),
+        peers: peers.map((p) => name.get(p)!).sort(),
+        sshPolicy: compiled.sshPolicy(n.id)?.rules ?? null,
+        capMap: compiled.capMap(n.id),
+        whois: {},
+      };
+      const pr: NonNullable<PreviewNode['peerRoutes']> = {};
+      const pc: Record<string, CapMap> = {};
+      for (const p of peers) {
+        const v = compiled.peerRoutes(n.id, p);
+        if (v.allowedIPs.length || v.primaryRoutes.length) pr[name.get(p)!] = v;
+        const cm = compiled.peerCapMap(n.id, p);
+        if (Object.keys(cm).length) pc[name.get(p)!] = cm;
+        const w = compiled.whois(n.id, p);
+        if (Object.keys(w).length) pn.whois[name.get(p)!] = w;
+      }
+      if (Object.keys(pr).length) pn.peerRoutes = pr;
+      if (Object.keys(pc).length) pn.peerCapMaps = pc;
+      const sr = compiled.selfRoutes(n.id);
+      if (sr.allowedIPs.length || sr.primaryRoutes.length) pn.selfRoutes = sr;
+      pn.autoApprovedRoutes = compiled.autoApprovedRoutes(n);
+      out[n.name] = pn;
+    }
+    return { nodes: out };
+  } catch (e) {
+    if (e instanceof PolicyError) return { error: e.message };
+    throw e;
+  }
+}
