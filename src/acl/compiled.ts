@@ -6,11 +6,12 @@ import {
   capDstCovers, capGrantFor, dstPortsFor, hasSelfDst, mergeRules, selfDstPorts, selfSources, type RuleState,
 } from './filter.js';
 import type { Policy } from './parse.js';
+import { overlaps, parsePrefix } from './ipset.js';
 import { nodeInSource, nodeIsDestination, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
 import { sourceStrings } from './srcips.js';
-import { TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
+import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy } from './ssh.js';
 import { nodeCapMap, peerCapMapOf } from './capabilities.js';
 import { autoApprovedRoutes } from './autoapprove.js';
@@ -24,6 +25,10 @@ export interface CompileOptions {
 export type NodeChange = PolicyNode | { removed: number };
 
 export type CapMap = Record<string, unknown[] | null>;
+
+function ruleKey(src: string[], proto?: number[]): string {
+  return `ip|${src.join(' ')}|${proto ? proto.join(',') : ''}`;
+}
 
 const ALLOW_ALL: FilterRule[] = [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }];
 
@@ -69,6 +74,28 @@ export class CompiledPolicy {
     return this.rules;
   }
 
+  private keyPos?: Map<string, number>;
+
+  /** Position of the first rule (in policy order) having each source/protocol key. */
+  private keyPositions(): Map<string, number> {
+    if (!this.keyPos) {
+      const m = new Map<string, number>();
+      this.rules.forEach((st, ri) => {
+        const src = this.srcText(st);
+        for (const g of st.def.groups) {
+          const k = ruleKey(src, g.proto);
+          if (!m.has(k)) m.set(k, ri);
+        }
+        if (st.def.app) {
+          const k = `cap|${src.join(' ')}`;
+          if (!m.has(k)) m.set(k, ri);
+        }
+      });
+      this.keyPos = m;
+    }
+    return this.keyPos;
+  }
+
   srcText(st: RuleState): string[] {
     return (st.srcText ??= sourceStrings(st.src, this.idx));
   }
@@ -79,7 +106,12 @@ export class CompiledPolicy {
       if (st.src.all || st.src.any) for (const id of this.idx.nodes.keys()) s.add(id);
       else {
         for (const id of st.src.nodes) if (this.idx.nodes.has(id)) s.add(id);
-        if (st.src.prefixes.length) for (const rec of this.idx.nodes.values()) if (nodeInSource(st.src, rec)) s.add(rec.node.id);
+        // Routers count as sources when a source prefix covers a subnet they serve.
+        if (st.src.prefixes.length) {
+          for (const rec of this.idx.nodes.values()) {
+            if (nodeInSource(st.src, rec) || rec.subnets.some((r) => st.src.prefixes.some((p) => overlaps(p.range, r)))) s.add(rec.node.id);
+          }
+        }
       }
       st.srcNodes = s;
     }
@@ -100,35 +132,44 @@ export class CompiledPolicy {
     let out: FilterRule[];
     if (!this.policy) out = structuredClone(ALLOW_ALL);
     else {
-      const rules: FilterRule[] = [];
-      for (const st of this.rules) {
+      // Rules with the same sources and protocols are merged at the position of the first
+      // of them in the whole policy (not only among the rules this node receives).
+      const keyPos = this.keyPositions();
+      const parts: { pos: number; key: string; rule: FilterRule }[] = [];
+      const add = (key: string, fallback: number, rule: FilterRule) => parts.push({ pos: keyPos.get(key) ?? fallback, key, rule });
+      this.rules.forEach((st, ri) => {
         const src = this.srcText(st);
         st.def.groups.forEach((g, gi) => {
           const dp = dstPortsFor(st, gi, rec);
           if (dp.length && src.length) {
-            const r: FilterRule = { SrcIPs: src, DstPorts: dp };
+            const r: FilterRule = { SrcIPs: [...src], DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
-            rules.push(r);
+            add(ruleKey(src, g.proto), ri, r);
           }
           if (hasSelfDst(st)) {
             const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
             const sdp = selfDstPorts(st, gi, rec);
             if (ss.size && sdp.length) {
-              const r: FilterRule = { SrcIPs: sourceStrings(st.src, this.idx, ss), DstPorts: sdp };
+              const sIPs = sourceStrings(st.src, this.idx, ss);
+              const r: FilterRule = { SrcIPs: sIPs, DstPorts: sdp };
               if (g.proto) r.IPProto = [...g.proto];
-              rules.push(r);
+              add(ruleKey(sIPs, g.proto), ri + 0.5, r);
             }
           }
         });
         if (st.def.app && src.length && capDstCovers(st, rec)) {
-          rules.push({ SrcIPs: src, CapGrant: [capGrantFor(st.def.app, rec)] });
+          add(`cap|${src.join(' ')}`, ri, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
         }
         if (st.def.app && hasSelfDst(st)) {
           const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
-          if (ss.size) rules.push({ SrcIPs: sourceStrings(st.src, this.idx, ss), CapGrant: [capGrantFor(st.def.app, rec)] });
+          if (ss.size) {
+            const sIPs = sourceStrings(st.src, this.idx, ss);
+            add(`cap|${sIPs.join(' ')}`, ri + 0.5, { SrcIPs: sIPs, CapGrant: [capGrantFor(st.def.app, rec)] });
+          }
         }
-      }
-      out = mergeRules(rules.map((r) => ({ ...r, SrcIPs: [...r.SrcIPs] })));
+      });
+      parts.sort((a, b) => a.pos - b.pos);
+      out = mergeRules(parts);
     }
     this.filterCache.set(id, out);
     return out;
@@ -170,7 +211,31 @@ export class CompiledPolicy {
     const rec = this.requireNode(peer);
     const via = this.policy ? viaRoutesFor(this, this.requireNode(viewer), rec) : null;
     if (via) return via;
-    return peerRouteView(rec, this.primaryMap());
+    const v = this.requireNode(viewer);
+    const view = peerRouteView(rec, this.primaryMap());
+    // A route reaches the viewer's AllowedIPs only if some rule lets the viewer use it.
+    const ok = (r: string) => this.canUseRoute(v, r);
+    return { allowedIPs: view.allowedIPs.filter(ok), primaryRoutes: view.primaryRoutes.filter(ok) };
+  }
+
+  canUseRoute(viewer: NodeRec, route: string): boolean {
+    if (!this.policy) return true;
+    const exit = isExitRoute(route);
+    const range = parsePrefix(route);
+    if (!range) return false;
+    for (const st of this.rules) {
+      // Return traffic: the viewer is a destination of a rule whose sources include the route.
+      if (!exit && this.ruleTargets(st, viewer)) {
+        if (st.src.all || st.src.any || st.src.prefixes.some((p) => overlaps(p.range, range))) return true;
+      }
+      if (!this.srcNodes(st).has(viewer.node.id)) continue;
+      for (const d of st.dsts) {
+        if (d.all || d.any) return true;
+        if (exit && d.internet) return true;
+        if (!exit && d.prefixes.some((p) => overlaps(p.range, range))) return true;
+      }
+    }
+    return false;
   }
 
   selfRoutes(id: number): RouteView {
@@ -250,6 +315,7 @@ export class CompiledPolicy {
         if (!srcChanged) continue;
         const prevSrc = st.srcNodes;
         st.srcText = undefined;
+        this.keyPos = undefined;
         st.srcNodes = undefined;
         // Every node receiving this rule sees new SrcIPs.
         for (const rec of this.idx.nodes.values()) if (this.ruleTargets(st, rec)) affected.add(rec.node.id);

@@ -74,22 +74,17 @@ export function capGrantFor(app: Record<string, unknown[]>, rec: NodeRec): CapGr
   return { Dsts: rec.addrs.map(formatPrefix), CapMap: structuredClone(app) };
 }
 
-/** Merges DstPorts-rules with identical sources and protocols into the first of them. */
-export function mergeRules(rules: FilterRule[]): FilterRule[] {
+/** Merges entries sharing a key into the first of them (DstPorts or CapGrant appended). */
+export function mergeRules(parts: { key: string; rule: FilterRule }[]): FilterRule[] {
   const out: FilterRule[] = [];
   const byKey = new Map<string, FilterRule>();
-  for (const r of rules) {
-    if (!r.DstPorts) {
-      out.push(r);
-      continue;
-    }
-    const key = `${r.SrcIPs.join(' ')}|${(r.IPProto ?? []).join(',')}`;
+  for (const { key, rule } of parts) {
     const prev = byKey.get(key);
-    if (prev) prev.DstPorts!.push(...r.DstPorts);
-    else {
-      byKey.set(key, r);
-      out.push(r);
-    }
+    if (!prev) {
+      byKey.set(key, rule);
+      out.push(rule);
+    } else if (rule.DstPorts) prev.DstPorts!.push(...rule.DstPorts);
+    else if (rule.CapGrant) prev.CapGrant!.push(...rule.CapGrant);
   }
   return out;
 }

@@ -73,6 +73,12 @@ export function compileForPreview(
   try {
     const policy = parsePolicy(policyText);
     const nodes = toPolicyNodes(tailnetJson);
+    // Routes the policy auto-approves count as approved, as they would on registration.
+    const probe = new CompiledPolicy(policy, { users: tailnetJson.users, nodes: [] });
+    for (const n of nodes) {
+      const auto = probe.autoApprovedRoutes(n);
+      n.approvedRoutes = [...new Set([...n.approvedRoutes, ...auto])].filter((r) => n.routableIPs.includes(r));
+    }
     const compiled = new CompiledPolicy(policy, { users: tailnetJson.users, nodes, settings: settingsOf(tailnetJson) }, {
       baseURL: 'https://unused',
       ...opts,

@@ -24,8 +24,8 @@ export function nodeAddrText(r: Range): string {
 /** Distinct source strings for a selection, node addresses bare, prefixes as written. */
 export function sourceStrings(sel: Selection, idx: TailnetIndex, only?: Set<number>): string[] {
   const out = new Set<string>();
-  if (sel.any) out.add('*');
-  if (sel.all) for (const s of wildcardSources(idx)) out.add(s);
+  if (sel.any && !only) out.add('*');
+  if (sel.all && !only) for (const s of wildcardSources(idx)) out.add(s);
   const ids = only ?? sel.nodes;
   for (const id of ids) {
     const rec = idx.nodes.get(id);

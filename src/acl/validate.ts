@@ -21,12 +21,13 @@ function checkAliasSyntax(p: Policy, list: string[]): void {
 }
 
 /** autogroup:self only works when every source is a user-kind principal. */
-function checkSelfUsage(p: Policy, src: string[], dst: string[]): void {
+function checkSelfUsage(p: Policy, src: string[], dst: string[], allowWildcard = false): void {
   if (src.includes('autogroup:self')) fail('"autogroup:self" not valid on the src side of a rule');
   if (!dst.includes('autogroup:self')) return;
   for (const s of src) {
     const a = classifyAlias(s, p.hosts);
-    const ok = a.kind === 'user' || a.kind === 'userDomain' || a.kind === 'group' || (a.kind === 'autogroup' && a.name === 'member');
+    // ACLs accept "*" next to autogroup:self (it narrows to the same user); grants do not.
+    const ok = (allowWildcard && a.kind === 'wildcard') || a.kind === 'user' || a.kind === 'userDomain' || a.kind === 'group' || (a.kind === 'autogroup' && a.name === 'member');
     if (!ok) fail('autogroup:self can only be used with users, groups, or supported autogroups');
   }
 }
@@ -41,7 +42,7 @@ export function validateStatic(p: Policy): void {
   for (const r of p.acls) {
     checkTagsExist(p, r.src, 'src');
     checkTagsExist(p, r.dst.map((d) => d.alias), 'dst');
-    checkSelfUsage(p, r.src, r.dst.map((d) => d.alias));
+    checkSelfUsage(p, r.src, r.dst.map((d) => d.alias), true);
     checkAliasSyntax(p, r.src);
     checkAliasSyntax(p, r.dst.map((d) => d.alias));
   }
