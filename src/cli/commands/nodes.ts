@@ -1,0 +1,199 @@
+// `nodes`: list, list-routes, register, expire, rename, delete, tag, approve-routes, move —
+// headscale's names, aliases and flags.
+
+import { Command, Option } from 'commander';
+import type { NodeJson } from '../../api/shapes.js';
+import { collectList, collectTags, parseId, parseRfc3339, parseUserRef, type UserRef } from '../args.js';
+import type { CliContext } from '../context.js';
+import { CliError } from '../errors.js';
+import { renderTable, shortKey, tableTime } from '../table.js';
+import { findUser } from './users.js';
+
+export function nodesTable(nodes: NodeJson[], now = new Date()): string {
+  return renderTable(
+    ['ID', 'Hostname', 'Name', 'MachineKey', 'NodeKey', 'User', 'Tags', 'IP addresses', 'Ephemeral', 'Last seen', 'Expiration', 'Connected', 'Expired'],
+    nodes.map((n) => [
+      n.id,
+      n.name,
+      n.givenName,
+      shortKey(n.machineKey),
+      shortKey(n.nodeKey),
+      n.user?.name ?? '',
+      n.tags.join('\n'),
+      n.ipAddresses.join('\n'),
+      String(n.preAuthKey?.ephemeral ?? false),
+      tableTime(n.lastSeen),
+      n.expiry ? tableTime(n.expiry) : 'N/A',
+      n.online ? 'online' : 'offline',
+      n.expiry && new Date(n.expiry).getTime() < now.getTime() ? 'yes' : 'no',
+    ]),
+  );
+}
+
+export function routesTable(nodes: NodeJson[]): string {
+  return renderTable(
+    ['ID', 'Hostname', 'Approved', 'Available', 'Serving (Primary)'],
+    nodes.map((n) => [n.id, n.givenName, n.approvedRoutes.join('\n'), n.availableRoutes.join('\n'), n.subnetRoutes.join('\n')]),
+  );
+}
+
+const identifier = () => new Option('-i, --identifier <id>', 'Node identifier (ID)').argParser(parseId).makeOptionMandatory();
+
+export function registerNodes(program: Command, ctx: CliContext): void {
+  const nodes = program.command('nodes').aliases(['node', 'machine', 'machines']).description('Manage the nodes of Switchboard');
+
+  nodes
+    .command('list')
+    .aliases(['ls', 'show'])
+    .description('List nodes')
+    .option('-u, --user <user>', 'Filter by user (name)')
+    .option('-t, --tags', 'Show tags (kept for older headscale scripts; the Tags column is always shown)')
+    .action(async (opts: { user?: string }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const { nodes: list } = await client.request<{ nodes: NodeJson[] }>('GET', '/api/v1/node', {
+        query: { user: opts.user },
+      });
+      ctx.printList(cmd, list, () => nodesTable(list));
+    });
+
+  nodes
+    .command('list-routes')
+    .aliases(['lsr', 'routes'])
+    .description('List routes available on nodes')
+    .option('-i, --identifier <id>', 'Node identifier (ID)', parseId)
+    .action(async (opts: { identifier?: number }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const { nodes: all } = await client.request<{ nodes: NodeJson[] }>('GET', '/api/v1/node');
+      const list = all
+        .filter((n) => opts.identifier === undefined || n.id === String(opts.identifier))
+        .filter((n) => n.approvedRoutes.length + n.availableRoutes.length + n.subnetRoutes.length > 0);
+      ctx.printList(cmd, list, () => routesTable(list));
+    });
+
+  nodes
+    .command('register')
+    .description('Registers a node waiting for approval (by the key shown on its login page) to a user')
+    .addOption(new Option('-u, --user <user>', 'User').makeOptionMandatory())
+    .addOption(new Option('-k, --key <key>', 'Key').makeOptionMandatory())
+    .action(async (opts: { user: string; key: string }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const { node } = await client.request<{ node: NodeJson }>('POST', '/api/v1/node/register', {
+        query: { user: opts.user, key: opts.key },
+      });
+      ctx.print(cmd, node, `Node ${node.givenName} registered`);
+    });
+
+  nodes
+    .command('expire')
+    .aliases(['logout', 'exp', 'e'])
+    .description('Expire (log out) a node in your network, forcing it to re-authenticate; --disable makes it never expire')
+    .addOption(identifier())
+    .option('-e, --expiry <time>', 'Set expiry to this RFC 3339 time (e.g. 2025-08-27T10:00:00Z); default now', parseRfc3339)
+    .option('-d, --disable', 'Disable key expiry (node will never expire)')
+    .action(async (opts: { identifier: number; expiry?: Date; disable?: boolean }, cmd: Command) => {
+      if (opts.disable && opts.expiry) throw new CliError('give either --expiry or --disable, not both');
+      const client = await ctx.client(cmd);
+      const now = new Date();
+      const { node } = await client.request<{ node: NodeJson }>('POST', `/api/v1/node/${opts.identifier}/expire`, {
+        query: opts.disable ? { disableExpiry: true } : { expiry: (opts.expiry ?? now).toISOString() },
+      });
+      const human = opts.disable
+        ? 'Node expiry disabled'
+        : !opts.expiry || opts.expiry.getTime() <= now.getTime()
+          ? 'Node expired'
+          : 'Node expiration updated';
+      ctx.print(cmd, node, human);
+    });
+
+  nodes
+    .command('rename')
+    .description('Renames a node in your network (its MagicDNS name)')
+    .argument('<NEW_NAME>', 'new name for the node')
+    .addOption(identifier())
+    .action(async (newName: string, opts: { identifier: number }, cmd: Command) => {
+      if (newName.trim() === '') throw new CliError('NEW_NAME must not be empty');
+      const client = await ctx.client(cmd);
+      const { node } = await client.request<{ node: NodeJson }>(
+        'POST',
+        `/api/v1/node/${opts.identifier}/rename/${encodeURIComponent(newName)}`,
+      );
+      ctx.print(cmd, node, 'Node renamed');
+    });
+
+  nodes
+    .command('delete')
+    .aliases(['del'])
+    .description('Delete a node; asks first unless --force')
+    .addOption(identifier())
+    .action(async (opts: { identifier: number }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const { node } = await client.request<{ node: NodeJson }>('GET', `/api/v1/node/${opts.identifier}`);
+      const ok = await ctx.confirm(cmd, `Do you want to remove the node ${node.name}?`, `delete node ${node.name}`);
+      if (!ok) {
+        ctx.print(cmd, { Result: 'Node not deleted' }, 'Node not deleted');
+        return;
+      }
+      await client.request('DELETE', `/api/v1/node/${opts.identifier}`);
+      ctx.print(cmd, { Result: 'Node deleted' }, 'Node deleted');
+    });
+
+  nodes
+    .command('tag')
+    .aliases(['tags', 't'])
+    .description('Set the tags of a node (replaces its tags; a tagged node is owned by its tags)')
+    .addOption(identifier())
+    .addOption(
+      new Option('-t, --tags <tags>', 'List of tags to set on the node (comma-separated, e.g. tag:web,tag:prod)')
+        .argParser(collectTags)
+        .makeOptionMandatory(),
+    )
+    .action(async (opts: { identifier: number; tags: string[] }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const { node } = await client.request<{ node: NodeJson }>('POST', `/api/v1/node/${opts.identifier}/tags`, {
+        body: { tags: opts.tags },
+      });
+      ctx.print(cmd, node, 'Node updated');
+    });
+
+  nodes
+    .command('approve-routes')
+    .description('Set the approved routes of a node (replaces them; --routes "" removes all)')
+    .addOption(identifier())
+    .addOption(
+      new Option(
+        '-r, --routes <routes>',
+        'Routes to approve, comma-separated (e.g. "10.0.0.0/8,192.168.0.0/24"; empty string removes all)',
+      )
+        .argParser(collectList)
+        .makeOptionMandatory(),
+    )
+    .action(async (opts: { identifier: number; routes: string[] }, cmd: Command) => {
+      for (const r of opts.routes) {
+        if (!/^[0-9a-fA-F.:]+\/\d{1,3}$/.test(r)) {
+          throw new CliError(`--routes: ${JSON.stringify(r)} is not a CIDR prefix like 10.0.0.0/8`);
+        }
+      }
+      const client = await ctx.client(cmd);
+      const { node } = await client.request<{ node: NodeJson }>(
+        'POST',
+        `/api/v1/node/${opts.identifier}/approve_routes`,
+        { body: { routes: opts.routes } },
+      );
+      ctx.print(cmd, node, 'Node updated');
+    });
+
+  nodes
+    .command('move')
+    .aliases(['mv'])
+    .description('Move node to another user')
+    .addOption(identifier())
+    .addOption(new Option('-u, --user <user>', 'New owner (name or ID)').argParser(parseUserRef).makeOptionMandatory())
+    .action(async (opts: { identifier: number; user: UserRef }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const user = await findUser(client, opts.user);
+      const { node } = await client.request<{ node: NodeJson }>('POST', `/api/v1/node/${opts.identifier}/user`, {
+        body: { user: user.id },
+      });
+      ctx.print(cmd, node, 'Node moved to another user');
+    });
+}

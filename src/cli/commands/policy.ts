@@ -1,0 +1,90 @@
+// `policy`: get and set talk to the server; check and compile run locally on files, so a
+// policy can be validated (or previewed against a described tailnet) before it is deployed.
+
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import type { CliContext } from '../context.js';
+import { CliError, ExitWithCode } from '../errors.js';
+import { formatMachine } from '../output.js';
+
+async function readText(path: string, flag: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new CliError(`${flag}: cannot read ${path}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+}
+
+interface PolicyResponse {
+  policy: string;
+  updatedAt: string | null;
+}
+
+export function registerPolicy(program: Command, ctx: CliContext): void {
+  const policy = program.command('policy').description('Manage the ACL policy of Switchboard');
+
+  policy
+    .command('get')
+    .aliases(['show', 'view', 'fetch'])
+    .description('Print the current ACL policy (HuJSON as stored; -o gives {policy, updatedAt})')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const res = await client.request<PolicyResponse>('GET', '/api/v1/policy');
+      ctx.print(cmd, res, res.policy);
+    });
+
+  policy
+    .command('set')
+    .aliases(['put', 'update'])
+    .description('Replace the ACL policy with the contents of a file (works when the policy lives in the database)')
+    .addOption(new Option('-f, --file <path>', 'Path to a policy file in HuJSON format').makeOptionMandatory())
+    .action(async (opts: { file: string }, cmd: Command) => {
+      const text = await readText(opts.file, '--file');
+      const client = await ctx.client(cmd);
+      const res = await client.request<PolicyResponse>('PUT', '/api/v1/policy', { body: { policy: text } });
+      ctx.print(cmd, res, 'Policy updated.');
+    });
+
+  policy
+    .command('check')
+    .description('Check a policy file for errors (locally; the server is not contacted)')
+    .addOption(new Option('-f, --file <path>', 'Path to a policy file in HuJSON format').makeOptionMandatory())
+    .action(async (opts: { file: string }, cmd: Command) => {
+      const text = await readText(opts.file, '--file');
+      const { checkPolicyText } = await import('../../acl/index.js');
+      const result = checkPolicyText(text);
+      if (!result.ok) throw new CliError(`policy is invalid: ${result.error}`);
+      ctx.print(cmd, { valid: true }, 'Policy is valid');
+    });
+
+  policy
+    .command('compile')
+    .description(
+      'Compile a policy against a tailnet described in a JSON file and print what each node would get\n' +
+        '(packet filter, peers, SSH policy, capabilities). Runs locally.',
+    )
+    .addOption(new Option('--policy <path>', 'Path to a policy file in HuJSON format').makeOptionMandatory())
+    .addOption(
+      new Option('--tailnet <path>', 'Path to a JSON file with {"users": [...], "nodes": [...]}').makeOptionMandatory(),
+    )
+    .action(async (opts: { policy: string; tailnet: string }, cmd: Command) => {
+      const policyText = await readText(opts.policy, '--policy');
+      const tailnetText = await readText(opts.tailnet, '--tailnet');
+      let tailnet: unknown;
+      try {
+        tailnet = JSON.parse(tailnetText);
+      } catch (err) {
+        throw new CliError(`--tailnet: ${opts.tailnet} is not valid JSON: ${(err as Error).message}`);
+      }
+      if (!tailnet || typeof tailnet !== 'object' || !Array.isArray((tailnet as { users?: unknown }).users) || !Array.isArray((tailnet as { nodes?: unknown }).nodes)) {
+        throw new CliError(`--tailnet: ${opts.tailnet} must be a JSON object with "users" and "nodes" arrays`);
+      }
+      const { compileForPreview } = await import('../../acl/index.js');
+      const result = compileForPreview(policyText, tailnet as Parameters<typeof compileForPreview>[1]);
+      // The result is the output even when refused, so it goes to stdout in the chosen format.
+      const format = ctx.globals(cmd).output ?? 'json';
+      ctx.io.stdout(`${formatMachine(result, format)}\n`);
+      if ('error' in result) throw new ExitWithCode(1);
+    });
+}

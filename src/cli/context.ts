@@ -1,0 +1,60 @@
+// What every command needs: the global flags (-c, -o, --force), a lazily created API client,
+// and printing in the requested format. One instance per CLI run; nothing global.
+
+import type { Command } from 'commander';
+import { ApiClient } from './client.js';
+import { confirm } from './confirm.js';
+import { resolveEndpoint } from './endpoint.js';
+import { formatMachine, type OutputFormat } from './output.js';
+
+export interface CliIO {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  env: NodeJS.ProcessEnv;
+}
+
+export interface GlobalOptions {
+  config?: string;
+  output?: OutputFormat;
+  force: boolean;
+}
+
+export class CliContext {
+  private clientPromise: Promise<ApiClient> | null = null;
+
+  constructor(readonly io: CliIO) {}
+
+  globals(cmd: Command): GlobalOptions {
+    const o = cmd.optsWithGlobals<{ config?: string; output?: OutputFormat; force?: boolean }>();
+    return { config: o.config, output: o.output, force: o.force === true };
+  }
+
+  client(cmd: Command): Promise<ApiClient> {
+    const { config } = this.globals(cmd);
+    this.clientPromise ??= resolveEndpoint({
+      env: this.io.env,
+      configPath: config,
+      warn: (msg) => this.io.stderr(`${msg}\n`),
+    }).then((ep) => new ApiClient(ep));
+    return this.clientPromise;
+  }
+
+  /** Prints `value` in the machine format asked for, or `human` by default. */
+  print(cmd: Command, value: unknown, human: string): void {
+    const { output } = this.globals(cmd);
+    this.io.stdout(`${output ? formatMachine(value, output) : human}\n`);
+  }
+
+  /** Like print, but the human form is a table built only when needed. */
+  printList(cmd: Command, value: unknown, table: () => string): void {
+    const { output } = this.globals(cmd);
+    this.io.stdout(`${output ? formatMachine(value, output) : table()}\n`);
+  }
+
+  /** True when --force is given or the user says yes. */
+  async confirm(cmd: Command, question: string, what: string): Promise<boolean> {
+    if (this.globals(cmd).force) return true;
+    return confirm({ stdin: this.io.stdin, stderr: this.io.stderr }, question, what);
+  }
+}

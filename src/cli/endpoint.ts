@@ -1,0 +1,56 @@
+// Where the CLI sends its requests. A remote address + API key from the environment wins
+// (headscale's HEADSCALE_CLI_ADDRESS / HEADSCALE_CLI_API_KEY are honoured too, so existing
+// scripts keep working); otherwise the unix socket named in the config file.
+
+import type { Endpoint } from './client.js';
+import { CliError } from './errors.js';
+
+export interface EndpointSources {
+  env: NodeJS.ProcessEnv;
+  configPath: string | undefined;
+  /** Receives config warnings worth showing the user. */
+  warn: (msg: string) => void;
+}
+
+function envValue(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[`SWITCHBOARD_${name}`] ?? env[`HEADSCALE_${name}`];
+  return v && v.trim() !== '' ? v.trim() : undefined;
+}
+
+/** Reads the remote endpoint from the environment; null when none is configured. */
+export function remoteEndpoint(env: NodeJS.ProcessEnv): Endpoint | null {
+  const address = envValue(env, 'CLI_ADDRESS');
+  if (!address) return null;
+  const apiKey = envValue(env, 'CLI_API_KEY');
+  if (!apiKey) {
+    throw new CliError('SWITCHBOARD_CLI_API_KEY must be set when SWITCHBOARD_CLI_ADDRESS is (remote access needs an API key)');
+  }
+  // headscale's address is host:port for gRPC over TLS; a bare host:port here means HTTPS too.
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(address) ? address : `https://${address}`;
+  let url: URL;
+  try {
+    url = new URL(withScheme);
+  } catch {
+    throw new CliError(`SWITCHBOARD_CLI_ADDRESS ${JSON.stringify(address)} is not a URL or host:port`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new CliError(`SWITCHBOARD_CLI_ADDRESS must use http or https, not ${url.protocol.replace(':', '')}`);
+  }
+  const insecure = /^(1|true|yes)$/i.test(envValue(env, 'CLI_INSECURE') ?? '');
+  return { kind: 'remote', url, apiKey, insecure };
+}
+
+export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {
+  const remote = remoteEndpoint(src.env);
+  if (remote) return remote;
+  // Loaded lazily: commands that never talk to the server should not pay for config parsing.
+  const { loadConfig } = await import('../config/load.js');
+  let loaded: Awaited<ReturnType<typeof loadConfig>>;
+  try {
+    loaded = await loadConfig({ path: src.configPath });
+  } catch (err) {
+    throw new CliError(`loading configuration: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  for (const w of loaded.warnings ?? []) src.warn(`warning: ${typeof w === 'string' ? w : JSON.stringify(w)}`);
+  return { kind: 'socket', path: loaded.config.unix_socket };
+}
