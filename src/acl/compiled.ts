@@ -12,7 +12,7 @@ import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './
 import { ruleDefs } from './rules.js';
 import { sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
-import { buildSshPolicy } from './ssh.js';
+import { buildSshPolicy, checkSshDomains } from './ssh.js';
 import { nodeCapMap, peerCapMapOf } from './capabilities.js';
 import { autoApprovedRoutes } from './autoapprove.js';
 import { viaRoutesFor } from './via.js';
@@ -48,6 +48,7 @@ export class CompiledPolicy {
     this.idx = tailnet instanceof TailnetIndex ? tailnet : new TailnetIndex(tailnet);
     this.opts = opts;
     if (policy) {
+      checkSshDomains(policy.ssh, this.idx);
       this.rules = ruleDefs(policy).map((def) => ({
         def,
         src: select(policy, this.idx, def.src),
@@ -139,6 +140,7 @@ export class CompiledPolicy {
       const add = (key: string, fallback: number, rule: FilterRule) => parts.push({ pos: keyPos.get(key) ?? fallback, key, rule });
       this.rules.forEach((st, ri) => {
         const src = this.srcText(st);
+        // The autogroup:self part sorts before the rest when it is listed first.
         st.def.groups.forEach((g, gi) => {
           const dp = dstPortsFor(st, gi, rec);
           if (dp.length && src.length) {
@@ -153,7 +155,7 @@ export class CompiledPolicy {
               const sIPs = sourceStrings(st.src, this.idx, ss);
               const r: FilterRule = { SrcIPs: sIPs, DstPorts: sdp };
               if (g.proto) r.IPProto = [...g.proto];
-              add(ruleKey(sIPs, g.proto), ri + 0.5, r);
+              add(ruleKey(sIPs, g.proto), st.dsts[0]?.self ? ri - 0.5 : ri + 0.5, r);
             }
           }
         });

@@ -236,15 +236,17 @@ function parseGrant(v: unknown, idx: number): GrantEntry {
 
 function parseSsh(v: unknown, idx: number): SshEntry {
   const o = pickKeys(asObj(v, `ssh[${idx}]`), ['action', 'src', 'dst', 'users', 'checkPeriod', 'acceptEnv', 'srcPosture', 'recorder', 'enforceRecorder'], '');
-  const action = o.action;
+  // Tailscale trims surrounding whitespace in SSH rule words.
+  const trim = (l: string[]) => l.map((x) => x.trim());
+  const action = typeof o.action === 'string' ? o.action.trim() : o.action;
   if (action === undefined || action === null || action === '') fail('action must be specified');
   if (action !== 'accept' && action !== 'check') fail(`${JSON.stringify(action)} is not a valid action`);
-  const src = asStrList(o.src, 'src');
-  const dst = asStrList(o.dst, 'dst');
-  const users = asStrList(o.users, 'users');
+  const src = trim(asStrList(o.src, 'src'));
+  const dst = trim(asStrList(o.dst, 'dst'));
+  const users = trim(asStrList(o.users, 'users'));
   if (users.length === 0) fail('users must be specified');
   for (const u of users) {
-    if (u === '' || u === '*' || /\s/.test(u)) fail(`user ${JSON.stringify(u)} is not valid`);
+    if (u === '' || u === '*') fail(`user ${JSON.stringify(u)} is not valid`);
   }
   const out: SshEntry = { action, src, dst, users };
   if (o.checkPeriod !== undefined && o.checkPeriod !== null) {

@@ -1,7 +1,105 @@
-import type { SSHPolicy } from '../tailcfg/types.js';
+// Tailscale SSH: the per-destination SSHPolicy. Check rules come before accept rules;
+// "localpart:*@domain" users become one extra rule per source user whose login matches.
+import type { SSHAction, SSHPolicy, SSHPrincipal, SSHRule } from '../tailcfg/types.js';
 import type { CompiledPolicy } from './compiled.js';
-import type { NodeRec } from './tailnet.js';
+import { fail } from './errors.js';
+import type { SshEntry } from './parse.js';
+import { select, nodeInSource } from './resolve.js';
+import { nodeAddrText } from './srcips.js';
+import type { NodeRec, TailnetIndex } from './tailnet.js';
 
-export function buildSshPolicy(_c: CompiledPolicy, _rec: NodeRec): SSHPolicy | null {
-  return null;
+function action(e: SshEntry, baseURL: string): SSHAction {
+  if (e.action === 'check') {
+    return { holdAndDelegate: `${baseURL}/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER` };
+  }
+  return { accept: true, allowAgentForwarding: true, allowLocalPortForwarding: true, allowRemotePortForwarding: true };
+}
+
+function localpartDomain(u: string): string | null {
+  return u.startsWith('localpart:*@') ? u.slice('localpart:*@'.length) : null;
+}
+
+/** localpart domains must belong to the tailnet; refused otherwise, in Tailscale's words. */
+export function checkSshDomains(entries: SshEntry[], idx: TailnetIndex): void {
+  const own = idx.domain();
+  for (const e of entries) {
+    for (const u of e.users) {
+      const d = localpartDomain(u);
+      if (d === null) continue;
+      // Tailscale reports a non-lowercase domain under its passkey pseudo-domain.
+      if (d !== d.toLowerCase()) fail('PASSKEY is not associated with this Tailnet and cannot be used in user:*@<domain> expressions');
+      if (d !== own) fail(`${d} is not associated with this Tailnet and cannot be used in user:*@<domain> expressions`);
+    }
+  }
+}
+
+function sshUsers(users: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const u of users) {
+    if (localpartDomain(u) !== null) continue;
+    if (u === 'autogroup:nonroot') out['*'] = '=';
+    else out[u] = u;
+  }
+  // Root is denied unless named explicitly.
+  if (!('root' in out)) out.root = '';
+  return out;
+}
+
+function principals(ids: number[], idx: TailnetIndex): SSHPrincipal[] {
+  const out: SSHPrincipal[] = [];
+  for (const id of ids) for (const a of idx.nodes.get(id)?.addrs ?? []) out.push({ nodeIP: nodeAddrText(a) });
+  return out;
+}
+
+export function buildSshPolicy(c: CompiledPolicy, rec: NodeRec): SSHPolicy | null {
+  const p = c.policy!;
+  const idx = c.idx;
+  const base = c.opts.baseURL ?? '';
+  const checks: SSHRule[] = [];
+  const accepts: SSHRule[] = [];
+  for (const e of p.ssh) {
+    const dst = select(p, idx, e.dst);
+    const direct = dst.all || dst.nodes.has(rec.node.id);
+    const viaSelf = dst.self && !rec.tagged && rec.node.userId !== null;
+    if (!direct && !viaSelf) continue;
+    const src = select(p, idx, e.src);
+    let srcIds = [...idx.nodes.values()].filter((n) => nodeInSource(src, n)).sort((a, b) => a.seq - b.seq);
+    if (!direct) srcIds = srcIds.filter((n) => !n.tagged && n.node.userId === rec.node.userId);
+    if (!srcIds.length) continue;
+    const act = action(e, base);
+    const users = sshUsers(e.users);
+    const domains = e.users.map(localpartDomain).filter((d): d is string => d !== null);
+    const target = e.action === 'check' ? checks : accepts;
+    const mk = (ids: number[], u: Record<string, string>): SSHRule => {
+      const r: SSHRule = { principals: principals(ids, idx), sshUsers: u, action: { ...act } };
+      if (e.acceptEnv && e.acceptEnv.length) r.acceptEnv = [...e.acceptEnv];
+      return r;
+    };
+    if (!domains.length) {
+      target.push(mk(srcIds.map((n) => n.node.id), users));
+      continue;
+    }
+    // Per source user: the shared users, then the user's own login name if it matches.
+    const groups = new Map<number | null, number[]>();
+    for (const n of srcIds) {
+      const k = n.tagged ? null : n.node.userId;
+      const g = groups.get(k) ?? [];
+      g.push(n.node.id);
+      groups.set(k, g);
+    }
+    const keys = [...groups.keys()].sort((a, b) => (a ?? Infinity) - (b ?? Infinity));
+    for (const k of keys) {
+      const ids = groups.get(k)!;
+      target.push(mk(ids, users));
+      const u = k === null ? undefined : idx.users.get(k);
+      if (!u) continue;
+      const at = u.email.lastIndexOf('@');
+      if (at > 0 && domains.includes(u.email.slice(at + 1))) {
+        const local = u.email.slice(0, at);
+        target.push(mk(ids, { [local]: local }));
+      }
+    }
+  }
+  const rules = [...checks, ...accepts];
+  return rules.length ? { rules } : null;
 }
