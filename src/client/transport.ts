@@ -1,0 +1,234 @@
+import http from 'node:http';
+import https from 'node:https';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { WebSocket } from 'ws';
+import type { EarlyNoise } from '../tailcfg/types.js';
+import { NoiseConn } from '../noise/conn.js';
+import { createInitiation, parseServerFrameHeader, peerErrorFromFrame, type ControlInitiation } from '../noise/control-handshake.js';
+import { readEarlyPayload } from '../noise/early-payload.js';
+import { NoiseError } from '../noise/errors.js';
+import { KEY_PREFIX, formatMachinePublic, parseMachinePublic, publicFromPrivate, toRawKey } from '../noise/keys.js';
+import { HEADER_LEN, MSG_TYPE_ERROR, MSG_TYPE_RESPONSE, RESPONSE_PAYLOAD_LEN } from '../noise/messages.js';
+import { readExact } from '../noise/read-exact.js';
+import { WebSocketDuplex } from '../noise/websocket-duplex.js';
+
+// Mirrors src/control/ts2021.ts; duplicated as literals so the client needn't import server code.
+const UPGRADE_PROTOCOL = 'tailscale-control-protocol';
+const HANDSHAKE_HEADER = 'X-Tailscale-Handshake';
+const DEFAULT_VERSION = 113;
+const MAX_ERROR_BODY = 4096;
+
+export interface DialControlOptions {
+  /** Raw 32 bytes or "privkey:<hex>". */
+  machinePrivateKey: Uint8Array | string;
+  /** Raw 32 bytes or "mkey:<hex>"; fetched from GET /key?v=N when absent. */
+  serverPublicKey?: Uint8Array | string;
+  /** Capability version sent in the initiation header; default 113. */
+  protocolVersion?: number;
+  /** Use GET /ts2021 over WebSocket (as browser clients do) instead of the POST upgrade. */
+  webSocket?: boolean;
+  /** Limit for the whole dial, default 10 s. */
+  timeoutMs?: number;
+}
+
+export interface ControlConnection {
+  /** HTTP/2 (prior knowledge) over the Noise channel. */
+  session: http2.ClientHttp2Session;
+  conn: NoiseConn;
+  /** The server's early payload, or null if it went straight to HTTP/2. */
+  earlyNoise: EarlyNoise | null;
+  /** Our machine public key, "mkey:<hex>". */
+  machineKey: string;
+  /** The server key we authenticated, "mkey:<hex>". */
+  serverPublicKey: string;
+  protocolVersion: number;
+  handshakeHash: Buffer;
+  close(): Promise<void>;
+}
+
+/** GET /key?v=N and return the server's Noise public key (raw). */
+export async function fetchServerKey(serverUrl: string, capabilityVersion = DEFAULT_VERSION): Promise<Buffer> {
+  const url = new URL(`/key?v=${capabilityVersion}`, serverUrl);
+  const res = await fetch(url);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`fetching server key from ${url}: HTTP ${res.status}: ${text.trim().slice(0, 200)}`);
+  let body: { publicKey?: unknown };
+  try {
+    body = JSON.parse(text) as { publicKey?: unknown };
+  } catch {
+    throw new Error(`fetching server key from ${url}: response is not JSON`);
+  }
+  if (typeof body.publicKey !== 'string') throw new Error(`fetching server key from ${url}: response has no publicKey string`);
+  return parseMachinePublic(body.publicKey);
+}
+
+function readBody(res: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    let n = 0;
+    res.on('data', (d: Buffer) => {
+      if (n < MAX_ERROR_BODY) parts.push(d);
+      n += d.length;
+    });
+    res.on('end', () => resolve(Buffer.concat(parts).toString('utf8').slice(0, MAX_ERROR_BODY).trim()));
+    res.on('error', () => resolve(Buffer.concat(parts).toString('utf8').trim()));
+  });
+}
+
+/** POST /ts2021 with the initiation in a header; resolves with the switched socket. */
+function upgradeOverHttp(url: URL, initiation: Buffer): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const mod = url.protocol === 'https:' ? https : http;
+    const req = mod.request({
+      host: url.hostname,
+      port: url.port || (url.protocol === 'https:' ? 443 : 80),
+      method: 'POST',
+      path: '/ts2021',
+      agent: false,
+      headers: {
+        Upgrade: UPGRADE_PROTOCOL,
+        Connection: 'upgrade',
+        [HANDSHAKE_HEADER]: initiation.toString('base64'),
+        'Content-Length': '0',
+      },
+    });
+    req.on('upgrade', (res: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const next = String(res.headers.upgrade ?? '');
+      if (next !== UPGRADE_PROTOCOL) {
+        socket.destroy();
+        reject(new Error(`server switched to unexpected protocol ${JSON.stringify(next)}`));
+        return;
+      }
+      if (head.length) socket.unshift(head);
+      resolve(socket);
+    });
+    req.on('response', (res: http.IncomingMessage) => {
+      void readBody(res).then((body) =>
+        reject(new Error(`server refused the ts2021 upgrade: HTTP ${res.statusCode} ${res.statusMessage ?? ''}: ${body}`)),
+      );
+    });
+    req.on('error', (err) => reject(new Error(`ts2021 upgrade request failed: ${err.message}`)));
+    req.end();
+  });
+}
+
+/** GET /ts2021 as a WebSocket, initiation in the query, as browser clients do. */
+function upgradeOverWebSocket(url: URL, initiation: Buffer): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    const wsUrl = new URL('/ts2021', url);
+    wsUrl.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+    wsUrl.searchParams.set(HANDSHAKE_HEADER, initiation.toString('base64'));
+    const ws = new WebSocket(wsUrl, [UPGRADE_PROTOCOL], { perMessageDeflate: false });
+    ws.once('open', () => {
+      if (ws.protocol !== UPGRADE_PROTOCOL) {
+        ws.terminate();
+        reject(new Error(`server picked WebSocket subprotocol ${JSON.stringify(ws.protocol)}, want ${UPGRADE_PROTOCOL}`));
+        return;
+      }
+      resolve(new WebSocketDuplex(ws));
+    });
+    ws.once('unexpected-response', (_req, res: http.IncomingMessage) => {
+      void readBody(res).then((body) => {
+        ws.terminate();
+        reject(new Error(`server refused the ts2021 WebSocket upgrade: HTTP ${res.statusCode} ${res.statusMessage ?? ''}: ${body}`));
+      });
+    });
+    ws.once('error', (err) => reject(new Error(`ts2021 WebSocket failed: ${err.message}`)));
+  });
+}
+
+/** Reads the server's response (or error) frame and completes the handshake. */
+async function finishHandshake(stream: Duplex, ci: ControlInitiation): Promise<NoiseConn> {
+  const hdr = await readExact(stream, HEADER_LEN, 'the handshake response header');
+  const { type, length } = parseServerFrameHeader(hdr);
+  if (type === MSG_TYPE_ERROR) {
+    throw peerErrorFromFrame(length ? await readExact(stream, length, 'the server error message') : Buffer.alloc(0));
+  }
+  if (type !== MSG_TYPE_RESPONSE) throw new NoiseError('BAD_TYPE', `unexpected handshake response message type ${type}`);
+  if (length !== RESPONSE_PAYLOAD_LEN) throw new NoiseError('BAD_LENGTH', `wrong length ${length} received for handshake response`);
+  const body = await readExact(stream, length, 'the handshake response');
+  const done = ci.complete(Buffer.concat([hdr, body]));
+  return new NoiseConn(stream, {
+    send: done.send,
+    recv: done.recv,
+    protocolVersion: ci.protocolVersion,
+    handshakeHash: done.handshakeHash,
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout: () => void): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      onTimeout();
+      reject(new Error(`${what} timed out after ${ms} ms`));
+    }, ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/**
+ * Opens a ts2021 control connection: upgrade, Noise handshake, optional early
+ * payload, then an HTTP/2 client session over the secured channel.
+ */
+export async function dialControl(serverUrl: string, opts: DialControlOptions): Promise<ControlConnection> {
+  const url = new URL(serverUrl);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`control URL must be http:// or https://, got ${url.protocol}`);
+  }
+  const version = opts.protocolVersion ?? DEFAULT_VERSION;
+  const machinePriv = toRawKey(opts.machinePrivateKey, KEY_PREFIX.machinePrivate);
+  const serverPub =
+    opts.serverPublicKey === undefined ? await fetchServerKey(serverUrl, version) : toRawKey(opts.serverPublicKey, KEY_PREFIX.machinePublic);
+  const ci = createInitiation(machinePriv, serverPub, version);
+
+  let stream: Duplex | undefined;
+  let conn: NoiseConn | undefined;
+  const abort = () => {
+    conn?.destroy();
+    stream?.destroy();
+  };
+  const setup = async () => {
+    stream = await (opts.webSocket ? upgradeOverWebSocket(url, ci.initiationBytes) : upgradeOverHttp(url, ci.initiationBytes));
+    conn = await finishHandshake(stream, ci);
+    const earlyNoise = await readEarlyPayload(conn);
+    const c = conn;
+    const session = http2.connect(`http://${url.host}`, { createConnection: () => c });
+    await new Promise<void>((resolve, reject) => {
+      session.once('connect', () => resolve());
+      session.once('error', reject);
+    });
+    return { session, earlyNoise, conn: c };
+  };
+  try {
+    const { session, earlyNoise, conn: c } = await withTimeout(setup(), opts.timeoutMs ?? 10_000, 'ts2021 dial', abort);
+    // Errors after setup surface on the session; keep the raw stream from crashing the process.
+    c.on('error', () => {});
+    session.on('error', () => {});
+    return {
+      session,
+      conn: c,
+      earlyNoise,
+      machineKey: formatMachinePublic(publicFromPrivate(machinePriv)),
+      serverPublicKey: formatMachinePublic(serverPub),
+      protocolVersion: version,
+      handshakeHash: c.handshakeHash as Buffer,
+      close: () =>
+        new Promise<void>((resolve) => {
+          if (session.closed || session.destroyed) {
+            c.destroy();
+            resolve();
+            return;
+          }
+          session.close(() => {
+            c.destroy();
+            resolve();
+          });
+        }),
+    };
+  } catch (err) {
+    abort();
+    throw err;
+  }
+}

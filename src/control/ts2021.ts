@@ -1,0 +1,253 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { MIN_CAPABILITY_VERSION } from '../tailcfg/types.js';
+import { NoiseConn } from '../noise/conn.js';
+import { checkInitiationFraming, respondToInitiation, type ControlResponderResult } from '../noise/control-handshake.js';
+import { EARLY_NOISE_MIN_VERSION, encodeEarlyPayload } from '../noise/early-payload.js';
+import { isNoiseError } from '../noise/errors.js';
+import { formatChallengePublic, formatMachinePublic, generateKeyPair, type KeyPair } from '../noise/keys.js';
+import { WebSocketDuplex } from '../noise/websocket-duplex.js';
+
+/** Names fixed by controlhttpcommon. */
+export const TS2021_PATH = '/ts2021';
+export const UPGRADE_PROTOCOL = 'tailscale-control-protocol';
+export const HANDSHAKE_HEADER = 'X-Tailscale-Handshake';
+
+// A 101-byte initiation is 136 base64 characters; anything far beyond is junk.
+const MAX_HANDSHAKE_B64 = 1024;
+const STRICT_BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** An established control connection, handed to the caller to serve HTTP/2 on. */
+export interface Ts2021Connection {
+  /** Plaintext stream; give it to `http2Server.emit('connection', conn)`. */
+  conn: NoiseConn;
+  /** The client's machine key, "mkey:<hex>". */
+  machineKey: string;
+  machinePublicKey: Buffer;
+  /** Version from the initiation header (the client's capability version). */
+  protocolVersion: number;
+  handshakeHash: Buffer;
+  /** The NodeKeyChallenge key pair announced in the early payload (private half for verifying). */
+  challenge: KeyPair;
+  /** Whether the early payload was sent (protocol version >= 49). */
+  earlyNoiseSent: boolean;
+  transport: 'upgrade' | 'websocket';
+  remoteAddress: string | undefined;
+}
+
+/** A refused ts2021 attempt, for logging. */
+export interface Ts2021Rejection {
+  status: number;
+  message: string;
+  remoteAddress: string | undefined;
+}
+
+export interface Ts2021Options {
+  /** The server's Noise static private key (raw 32 bytes). */
+  serverPrivateKey: Uint8Array;
+  onConnection(c: Ts2021Connection): void;
+  onReject?(r: Ts2021Rejection): void;
+  /** Errors on an established connection (bad records, resets...). The connection is already destroyed. */
+  onConnectionError?(err: Error, c: Ts2021Connection): void;
+  /** Default MIN_CAPABILITY_VERSION (113). */
+  minProtocolVersion?: number;
+  /** Send the early payload over WebSocket too (Tailscale's server doesn't; clients accept it). Default true. */
+  earlyNoiseOverWebSocket?: boolean;
+}
+
+export type HandshakeCheck =
+  | { ok: true; result: ControlResponderResult }
+  | { ok: false; status: 400; message: string };
+
+/**
+ * Validates a base64 handshake and runs the responder. Never throws: every
+ * problem comes back as a 400 with a message naming it.
+ */
+export function checkHandshake(
+  b64: string | string[] | undefined | null,
+  serverPrivateKey: Uint8Array,
+  minProtocolVersion: number = MIN_CAPABILITY_VERSION,
+  source = `${HANDSHAKE_HEADER} header`,
+): HandshakeCheck {
+  const bad = (message: string): HandshakeCheck => ({ ok: false, status: 400, message });
+  if (b64 === undefined || b64 === null || b64 === '') return bad(`missing ${source}`);
+  if (Array.isArray(b64)) return bad(`more than one ${source}`);
+  if (b64.length > MAX_HANDSHAKE_B64) {
+    return bad(`${source} too large: ${b64.length} characters, a handshake initiation is 136`);
+  }
+  if (!STRICT_BASE64.test(b64)) return bad(`invalid ${source}: not padded standard base64`);
+  const bytes = Buffer.from(b64, 'base64');
+  let version: number;
+  try {
+    version = checkInitiationFraming(bytes);
+  } catch (err) {
+    return bad(`invalid handshake initiation in ${source}: ${(err as Error).message}`);
+  }
+  if (version < minProtocolVersion) {
+    return bad(
+      `client protocol version ${version} is too old: this server requires capability version ${minProtocolVersion} or newer; please upgrade Tailscale`,
+    );
+  }
+  try {
+    return { ok: true, result: respondToInitiation(serverPrivateKey, bytes) };
+  } catch (err) {
+    if (!isNoiseError(err)) throw err;
+    return bad(`noise handshake failed: ${err.message}`);
+  }
+}
+
+function rawHttpError(socket: Duplex, status: number, message: string): void {
+  const reason = status === 405 ? 'Method Not Allowed' : 'Bad Request';
+  const body = message + '\n';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+}
+
+function offersSubprotocol(header: string | undefined): boolean {
+  return (header ?? '').split(',').some((p) => p.trim() === UPGRADE_PROTOCOL);
+}
+
+export interface Ts2021Handler {
+  /** Call from http.Server 'upgrade'. Returns false if the request isn't for /ts2021. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Call from http.Server 'request': explains that /ts2021 needs an upgrade. Returns false for other paths. */
+  handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Stops the WebSocket helper; established connections are left alone. */
+  close(): void;
+}
+
+export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
+  const minVersion = opts.minProtocolVersion ?? MIN_CAPABILITY_VERSION;
+  const wss = new WebSocketServer({
+    noServer: true,
+    perMessageDeflate: false, // Noise records don't compress
+    maxPayload: 1 << 20,
+    handleProtocols: (protocols) => (protocols.has(UPGRADE_PROTOCOL) ? UPGRADE_PROTOCOL : false),
+  });
+
+  const reject = (socket: Duplex, remoteAddress: string | undefined, status: number, message: string) => {
+    opts.onReject?.({ status, message, remoteAddress });
+    rawHttpError(socket, status, message);
+  };
+
+  /** Wraps the secured stream, sends the early payload and hands it over. */
+  const establish = (
+    inner: Duplex,
+    r: ControlResponderResult,
+    transport: 'upgrade' | 'websocket',
+    remoteAddress: string | undefined,
+    initialData: Buffer | undefined,
+    sendEarly: boolean,
+  ) => {
+    const conn = new NoiseConn(inner, {
+      send: r.send,
+      recv: r.recv,
+      protocolVersion: r.protocolVersion,
+      peerPublicKey: r.clientMachineKey,
+      handshakeHash: r.handshakeHash,
+      initialData,
+    });
+    const challenge = generateKeyPair();
+    const earlyNoiseSent = sendEarly && r.protocolVersion >= EARLY_NOISE_MIN_VERSION;
+    if (earlyNoiseSent) conn.write(encodeEarlyPayload({ NodeKeyChallenge: formatChallengePublic(challenge.publicKey) }));
+    const info: Ts2021Connection = {
+      conn,
+      machineKey: formatMachinePublic(r.clientMachineKey),
+      machinePublicKey: r.clientMachineKey,
+      protocolVersion: r.protocolVersion,
+      handshakeHash: r.handshakeHash,
+      challenge,
+      earlyNoiseSent,
+      transport,
+      remoteAddress,
+    };
+    // Always listen, so a hostile peer's garbage can never become an uncaught error.
+    conn.on('error', (err) => opts.onConnectionError?.(err, info));
+    opts.onConnection(info);
+  };
+
+  const upgradeNative = (req: IncomingMessage, socket: Duplex, head: Buffer, remoteAddress: string | undefined) => {
+    if (req.method !== 'POST') {
+      reject(socket, remoteAddress, 405, `ts2021 upgrade must use POST, got ${req.method}`);
+      return;
+    }
+    const check = checkHandshake(req.headers[HANDSHAKE_HEADER.toLowerCase()], opts.serverPrivateKey, minVersion);
+    if (!check.ok) {
+      reject(socket, remoteAddress, check.status, check.message);
+      return;
+    }
+    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; cork?: () => void; uncork?: () => void };
+    s.setNoDelay?.(true);
+    // One segment for the 101, the Noise response and the early payload, as controlhttp's corkConn does.
+    socket.cork();
+    socket.write(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${UPGRADE_PROTOCOL}\r\nConnection: upgrade\r\nDate: ${new Date().toUTCString()}\r\n\r\n`,
+    );
+    socket.write(check.result.responseBytes);
+    establish(socket, check.result, 'upgrade', remoteAddress, head.length ? Buffer.from(head) : undefined, true);
+    process.nextTick(() => socket.uncork());
+  };
+
+  const upgradeWebSocket = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, remoteAddress: string | undefined) => {
+    if (req.method !== 'GET') {
+      reject(socket, remoteAddress, 405, `ts2021 WebSocket upgrade must use GET, got ${req.method}`);
+      return;
+    }
+    if (!offersSubprotocol(req.headers['sec-websocket-protocol'])) {
+      reject(socket, remoteAddress, 400, `client must speak the ${UPGRADE_PROTOCOL} WebSocket subprotocol`);
+      return;
+    }
+    // Browsers can't set headers on WebSockets, so the handshake rides in the query.
+    // A '+' left unescaped arrives as a space; put it back rather than fail.
+    const param = url.searchParams.get(HANDSHAKE_HEADER)?.replace(/ /g, '+');
+    const check = checkHandshake(param, opts.serverPrivateKey, minVersion, `${HANDSHAKE_HEADER} query parameter`);
+    if (!check.ok) {
+      reject(socket, remoteAddress, check.status, check.message);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      const duplex = new WebSocketDuplex(ws, remoteAddress);
+      duplex.write(check.result.responseBytes);
+      establish(duplex, check.result, 'websocket', remoteAddress, undefined, opts.earlyNoiseOverWebSocket ?? true);
+    });
+  };
+
+  return {
+    handleUpgrade(req, socket, head) {
+      const url = new URL(req.url ?? '/', 'http://unused');
+      if (url.pathname !== TS2021_PATH) return false;
+      const remoteAddress = req.socket?.remoteAddress;
+      // Until a NoiseConn owns the socket, a reset must not become an uncaught error.
+      socket.on('error', () => socket.destroy());
+      try {
+        const next = String(req.headers.upgrade ?? '').toLowerCase();
+        if (next === UPGRADE_PROTOCOL) upgradeNative(req, socket, head, remoteAddress);
+        else if (next === 'websocket') upgradeWebSocket(req, socket, head, url, remoteAddress);
+        else if (next === '') reject(socket, remoteAddress, 400, 'missing next protocol in Upgrade header');
+        else reject(socket, remoteAddress, 400, `unknown next protocol ${JSON.stringify(next.slice(0, 64))} in Upgrade header; want ${UPGRADE_PROTOCOL}`);
+      } catch (err) {
+        // Defensive: nothing above should throw, but never let it escape the server.
+        reject(socket, remoteAddress, 400, `ts2021 upgrade failed: ${(err as Error).message}`);
+      }
+      return true;
+    },
+
+    handleRequest(req, res) {
+      const url = new URL(req.url ?? '/', 'http://unused');
+      if (url.pathname !== TS2021_PATH) return false;
+      const body =
+        `ts2021 requires an HTTP upgrade (Upgrade: ${UPGRADE_PROTOCOL} with Connection: upgrade, or a WebSocket); ` +
+        'if this server is behind a reverse proxy, make it pass Upgrade and Connection through\n';
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+      res.end(body);
+      return true;
+    },
+
+    close() {
+      wss.close();
+    },
+  };
+}
