@@ -47,7 +47,7 @@ export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {
   const { loadConfig } = await import('../config/load.js');
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    loaded = await loadConfig({ path: src.configPath });
+    loaded = await loadConfig({ path: src.configPath, env: src.env });
   } catch (err) {
     throw new CliError(`loading configuration: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -1,0 +1,132 @@
+// A real stack for API and CLI tests: SQLite store in a temp dir, the real Tailnet, the API
+// handler on a TCP port (API key required) and on a unix socket (trusted).
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiKeyService, createApiHandler, type PolicyService } from '../../src/api/index.js';
+import { createStore } from '../../src/db/index.js';
+import type { Store } from '../../src/db/store.js';
+import { Tailnet } from '../../src/state/tailnet.js';
+
+export interface Stack {
+  dir: string;
+  store: Store;
+  tailnet: Tailnet;
+  apiKeys: ApiKeyService;
+  tcpUrl: string;
+  socketPath: string;
+  logs: string[];
+  close(): Promise<void>;
+}
+
+export async function startStack(opts: { policy?: PolicyService } = {}): Promise<Stack> {
+  const dir = await mkdtemp(join(tmpdir(), 'switchboard-api-'));
+  const store = await createStore({ type: 'sqlite', path: join(dir, 'db.sqlite') });
+  await store.migrate();
+  const tailnet = await Tailnet.load(store, {
+    prefixV4: '100.64.0.0/10',
+    prefixV6: 'fd7a:115c:a1e0::/48',
+    allocation: 'sequential',
+  });
+  const apiKeys = await ApiKeyService.load(store);
+  const logs: string[] = [];
+  const handler = createApiHandler({ admin: tailnet, apiKeys, policy: opts.policy, log: (m) => logs.push(m) });
+  const serve = (trusted: boolean) =>
+    http.createServer((req, res) => {
+      if (!handler(req, res, { trusted })) {
+        res.statusCode = 404;
+        res.end('not an API path');
+      }
+    });
+  const tcp = serve(false);
+  await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
+  const socketPath = join(dir, 'switchboard.sock');
+  const unix = serve(true);
+  await new Promise<void>((r) => unix.listen(socketPath, r));
+  const port = (tcp.address() as AddressInfo).port;
+  return {
+    dir,
+    store,
+    tailnet,
+    apiKeys,
+    tcpUrl: `http://127.0.0.1:${port}`,
+    socketPath,
+    logs,
+    async close() {
+      tcp.closeAllConnections();
+      unix.closeAllConnections();
+      await new Promise((r) => tcp.close(r));
+      await new Promise((r) => unix.close(r));
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Reply {
+  status: number;
+  body: any;
+  text: string;
+  headers: http.IncomingHttpHeaders;
+}
+
+/** One HTTP request over TCP (`url`) or the unix socket (`socketPath`). */
+export function call(
+  target: { url: string } | { socketPath: string },
+  method: string,
+  path: string,
+  opts: { body?: unknown; rawBody?: string; token?: string; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { ...opts.headers };
+    if (opts.token !== undefined) headers['authorization'] = `Bearer ${opts.token}`;
+    const payload = opts.rawBody ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body));
+    if (payload !== undefined) headers['content-type'] = 'application/json';
+    const reqOpts = 'url' in target ? { method, headers } : { method, headers, socketPath: target.socketPath, path };
+    const req =
+      'url' in target ? http.request(new URL(path, target.url), reqOpts) : http.request(reqOpts);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body, text, headers: res.headers });
+      });
+    });
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
+let machineCounter = 0;
+
+/** Registers a node straight into the tailnet, as the control protocol would. */
+export async function addNode(stack: Stack, userId: number | null, hostname: string, extra: { routes?: string[]; tags?: string[] } = {}) {
+  const n = ++machineCounter;
+  const hex = (seed: number) => seed.toString(16).padStart(2, '0').repeat(32);
+  return stack.tailnet.addNode({
+    machineKey: `mkey:${hex(n)}`,
+    nodeKey: `nodekey:${hex(n + 100)}`,
+    discoKey: `discokey:${hex(n + 200)}`,
+    endpoints: [],
+    hostinfo: { Hostname: hostname, RoutableIPs: extra.routes ?? [] },
+    hostname,
+    userId,
+    registerMethod: 'authkey',
+    tags: extra.tags ?? [],
+    authKeyId: null,
+    ephemeral: false,
+    expiry: null,
+    lastSeen: null,
+    approvedRoutes: [],
+  });
+}
