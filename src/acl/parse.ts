@@ -81,6 +81,8 @@ export interface Policy {
   tests: PolicyTest[];
   sshTests: SshTest[];
   randomizeClientPort: boolean;
+  /** Neither "acls" nor "grants" given: Tailscale then allows all traffic. */
+  implicitAllowAll: boolean;
 }
 
 const TOP_KEYS = [
@@ -371,6 +373,7 @@ export function parsePolicy(text: string): Policy {
     groups, hosts, tagOwners, acls, grants, ssh, nodeAttrs,
     autoApprovers: { routes, exitNode }, tests, sshTests,
     randomizeClientPort: top.randomizeClientPort === true,
+    implicitAllowAll: top.acls === undefined && top.grants === undefined,
   };
   validateStatic(policy);
   return policy;

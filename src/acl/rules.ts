@@ -26,6 +26,9 @@ function protoKey(p?: number[]): string {
 
 export function ruleDefs(p: Policy): RuleDef[] {
   const out: RuleDef[] = [];
+  if (p.implicitAllowAll) {
+    out.push({ kind: 'acl', pos: 0, src: ['*'], dst: [{ alias: '*', ports: null }], groups: [{ ports: null }], app: null, via: [] });
+  }
   p.acls.forEach((a, pos) => {
     out.push({
       kind: 'acl', pos, src: a.src,

@@ -3,8 +3,8 @@
 import type { SSHAction, SSHPolicy, SSHPrincipal, SSHRule } from '../tailcfg/types.js';
 import type { CompiledPolicy } from './compiled.js';
 import { fail } from './errors.js';
-import type { SshEntry } from './parse.js';
-import { select, nodeInSource } from './resolve.js';
+import type { Policy, SshEntry } from './parse.js';
+import { select, nodeInSource, type Selection } from './resolve.js';
 import { nodeAddrText } from './srcips.js';
 import type { NodeRec, TailnetIndex } from './tailnet.js';
 
@@ -51,6 +51,22 @@ function principals(ids: number[], idx: TailnetIndex): SSHPrincipal[] {
   return out;
 }
 
+/**
+ * Source nodes in principal order. autogroup:tagged lists a node once per tag it carries,
+ * as the control plane does, so multi-tag nodes repeat.
+ */
+function sourceNodes(p: Policy, idx: TailnetIndex, aliases: string[], sel: Selection): NodeRec[] {
+  const byOrder = (a: NodeRec, b: NodeRec) => a.seq - b.seq;
+  const all = [...idx.nodes.values()].filter((n) => nodeInSource(sel, n)).sort(byOrder);
+  if (!aliases.includes('autogroup:tagged')) return all;
+  const out: NodeRec[] = [];
+  for (const n of all) {
+    const times = n.tagged && !aliases.some((a) => a !== 'autogroup:tagged' && nodeInSource(select(p, idx, [a]), n)) ? n.node.tags.length : 1;
+    for (let i = 0; i < times; i++) out.push(n);
+  }
+  return out;
+}
+
 export function buildSshPolicy(c: CompiledPolicy, rec: NodeRec): SSHPolicy | null {
   const p = c.policy!;
   const idx = c.idx;
@@ -59,16 +75,20 @@ export function buildSshPolicy(c: CompiledPolicy, rec: NodeRec): SSHPolicy | nul
   const accepts: SSHRule[] = [];
   for (const e of p.ssh) {
     const dst = select(p, idx, e.dst);
+    const domains = e.users.map(localpartDomain).filter((d): d is string => d !== null);
+    const src = select(p, idx, e.src);
     const direct = dst.all || dst.nodes.has(rec.node.id);
     const viaSelf = dst.self && !rec.tagged && rec.node.userId !== null;
-    if (!direct && !viaSelf) continue;
-    const src = select(p, idx, e.src);
-    let srcIds = [...idx.nodes.values()].filter((n) => nodeInSource(src, n)).sort((a, b) => a.seq - b.seq);
-    if (!direct) srcIds = srcIds.filter((n) => !n.tagged && n.node.userId === rec.node.userId);
+    // With localpart users, Tailscale also delivers the rule to the sources themselves,
+    // limited to the source's own user (or the tagged node itself).
+    const asSource = domains.length > 0 && nodeInSource(src, rec);
+    if (!direct && !viaSelf && !asSource) continue;
+    let srcIds = sourceNodes(p, idx, e.src, src);
+    if (!direct && viaSelf) srcIds = srcIds.filter((n) => !n.tagged && n.node.userId === rec.node.userId);
+    else if (!direct) srcIds = srcIds.filter((n) => (rec.tagged ? n.node.id === rec.node.id : !n.tagged && n.node.userId === rec.node.userId));
     if (!srcIds.length) continue;
     const act = action(e, base);
     const users = sshUsers(e.users);
-    const domains = e.users.map(localpartDomain).filter((d): d is string => d !== null);
     const target = e.action === 'check' ? checks : accepts;
     const mk = (ids: number[], u: Record<string, string>): SSHRule => {
       const r: SSHRule = { principals: principals(ids, idx), sshUsers: u, action: { ...act } };
