@@ -75,11 +75,12 @@ function readConfigFile(file: string, warnings: string[]): FileSource {
   }
   const lines = new LineCounter();
   // JSON is YAML too, so one parser serves headscale's config.yaml and config.json.
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false });
+  const doc = parseDocument(text, { lineCounter: lines });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
     const pos = err.linePos?.[0];
-    throw new ConfigError(file, err.message.split('\n')[0]!, pos ? `line ${pos.line}` : undefined);
+    const problem = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(file, problem, pos ? `line ${pos.line}` : undefined);
   }
   for (const w of doc.warnings) warnings.push(`${file}: ${w.message.split('\n')[0]}`);
   const raw: unknown = doc.toJS();
