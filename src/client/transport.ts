@@ -50,9 +50,14 @@ export interface ControlConnection {
 /** GET /key?v=N and return the server's Noise public key (raw). */
 export async function fetchServerKey(serverUrl: string, capabilityVersion = DEFAULT_VERSION): Promise<Buffer> {
   const url = new URL(`/key?v=${capabilityVersion}`, serverUrl);
-  const res = await fetch(url);
-  const text = await res.text();
-  if (res.status !== 200) throw new Error(`fetching server key from ${url}: HTTP ${res.status}: ${text.trim().slice(0, 200)}`);
+  // A fresh connection every time: a pooled keep-alive socket may belong to a server that restarted.
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = (url.protocol === 'https:' ? https : http).get(url, { agent: false }, (res) => {
+      readBody(res).then((body) => resolve({ status: res.statusCode ?? 0, text: body }), reject);
+    });
+    req.on('error', (err) => reject(new Error(`fetching server key from ${url}: ${err.message}`)));
+  });
+  if (status !== 200) throw new Error(`fetching server key from ${url}: HTTP ${status}: ${text.trim().slice(0, 200)}`);
   let body: { publicKey?: unknown };
   try {
     body = JSON.parse(text) as { publicKey?: unknown };

@@ -1,0 +1,236 @@
+// A Tailscale control client in TypeScript: what tailscaled does towards its control
+// server (register, lite updates, streamed map polls), for tests and benchmarks.
+
+import type { ClientHttp2Session } from 'node:http2';
+import { EventEmitter } from 'node:events';
+import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPrivate } from '../noise/keys.js';
+import type { Hostinfo, MapRequest, MapResponse, RegisterRequest, RegisterResponse } from '../tailcfg/types.js';
+import { readMapFrames } from './frames.js';
+import { NetMap } from './netmap.js';
+import { dialControl } from './transport.js';
+
+export const CLIENT_CAPABILITY_VERSION = 113;
+
+export interface ClientOptions {
+  serverUrl: string;
+  hostname: string;
+  machinePrivateKey?: Buffer;
+  nodePrivateKey?: Buffer;
+  discoPrivateKey?: Buffer;
+  webSocket?: boolean;
+  capabilityVersion?: number;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}: ${body.trim()}`);
+  }
+}
+
+/** Events: 'map' (MapResponse, after the netmap applied it), 'end' (Error | null). */
+export class TailscaleClient extends EventEmitter {
+  readonly machinePrivateKey: Buffer;
+  nodePrivateKey: Buffer;
+  readonly discoPrivateKey: Buffer;
+  readonly netmap = new NetMap();
+  hostinfo: Hostinfo;
+  endpoints: string[] = [];
+  private session: ClientHttp2Session | null = null;
+  private closeTransport: (() => void) | null = null;
+  private streamAbort: (() => void) | null = null;
+  /** Resolves when the current stream ends. */
+  streamDone: Promise<Error | null> = Promise.resolve(null);
+  readonly version: number;
+
+  constructor(readonly opts: ClientOptions) {
+    super();
+    this.machinePrivateKey = opts.machinePrivateKey ?? generatePrivateKey();
+    this.nodePrivateKey = opts.nodePrivateKey ?? generatePrivateKey();
+    this.discoPrivateKey = opts.discoPrivateKey ?? generatePrivateKey();
+    this.version = opts.capabilityVersion ?? CLIENT_CAPABILITY_VERSION;
+    this.hostinfo = {
+      IPNVersion: '1.80.3-switchboard-test',
+      BackendLogID: generatePrivateKey().toString('hex'),
+      OS: 'linux',
+      Hostname: opts.hostname,
+      GoArch: 'amd64',
+    };
+  }
+
+  get nodeKey(): string {
+    return formatNodePublic(publicFromPrivate(this.nodePrivateKey));
+  }
+
+  get discoKey(): string {
+    return formatDiscoPublic(publicFromPrivate(this.discoPrivateKey));
+  }
+
+  async connect(): Promise<void> {
+    if (this.session && !this.session.closed && !this.session.destroyed) return;
+    const t = await dialControl(this.opts.serverUrl, {
+      machinePrivateKey: this.machinePrivateKey,
+      protocolVersion: this.version,
+      webSocket: this.opts.webSocket,
+    });
+    this.session = t.session;
+    this.closeTransport = t.close;
+    t.session.on('error', () => {});
+  }
+
+  /** POSTs JSON inside the Noise channel; resolves with status and body. */
+  async post(path: string, body: unknown): Promise<{ status: number; body: Buffer }> {
+    await this.connect();
+    const s = this.session!;
+    return new Promise((resolve, reject) => {
+      const req = s.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
+      let status = 0;
+      const chunks: Buffer[] = [];
+      req.on('response', (h) => (status = Number(h[':status'])));
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
+      req.on('error', reject);
+      req.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+    });
+  }
+
+  async register(opts: { authKey?: string; expiry?: Date; oldNodeKey?: string; ephemeral?: boolean } = {}): Promise<RegisterResponse> {
+    const req: RegisterRequest = {
+      Version: this.version,
+      NodeKey: this.nodeKey,
+      Hostinfo: this.hostinfo,
+      Ephemeral: opts.ephemeral ?? false,
+    };
+    if (opts.oldNodeKey) req.OldNodeKey = opts.oldNodeKey;
+    if (opts.authKey) req.Auth = { AuthKey: opts.authKey };
+    if (opts.expiry) req.Expiry = opts.expiry.toISOString();
+    const res = await this.post('/machine/register', req);
+    if (res.status !== 200) throw new HttpError(res.status, res.body.toString());
+    return JSON.parse(res.body.toString()) as RegisterResponse;
+  }
+
+  /** Replaces the node key (as `tailscale up --force-reauth` does), registering with OldNodeKey. */
+  async rotateNodeKey(): Promise<RegisterResponse> {
+    const old = this.nodeKey;
+    this.nodePrivateKey = generatePrivateKey();
+    return this.register({ oldNodeKey: old });
+  }
+
+  async logout(): Promise<RegisterResponse> {
+    return this.register({ expiry: new Date(Date.now() - 1000) });
+  }
+
+  private mapRequest(stream: boolean, omitPeers: boolean): MapRequest {
+    return {
+      Version: this.version,
+      Compress: 'zstd',
+      KeepAlive: true,
+      NodeKey: this.nodeKey,
+      DiscoKey: this.discoKey,
+      Stream: stream,
+      Hostinfo: this.hostinfo,
+      Endpoints: this.endpoints,
+      EndpointTypes: this.endpoints.map(() => 1),
+      OmitPeers: omitPeers,
+    };
+  }
+
+  /** A lite update: tells the server our endpoints/hostinfo without asking for a map. */
+  async liteUpdate(): Promise<void> {
+    const res = await this.post('/machine/map', this.mapRequest(false, true));
+    if (res.status !== 200) throw new HttpError(res.status, res.body.toString());
+  }
+
+  /** One non-streaming full map. */
+  async fetchMap(): Promise<MapResponse> {
+    const res = await this.post('/machine/map', this.mapRequest(false, false));
+    if (res.status !== 200) throw new HttpError(res.status, res.body.toString());
+    const size = res.body.readUInt32LE(0);
+    const { decompress } = await import('zstd-napi');
+    return JSON.parse(decompress(res.body.subarray(4, 4 + size)).toString()) as MapResponse;
+  }
+
+  /**
+   * Opens the streaming poll. Resolves once the first map has been applied.
+   * Every later frame updates `netmap` and is emitted as 'map'.
+   */
+  async startStream(): Promise<MapResponse> {
+    await this.connect();
+    const s = this.session!;
+    const req = s.request({ ':method': 'POST', ':path': '/machine/map', 'content-type': 'application/json' });
+    req.end(JSON.stringify(this.mapRequest(true, false)));
+    this.streamAbort = () => req.close();
+    const pending: { resolve: ((m: MapResponse) => void) | null; reject: ((e: Error) => void) | null } = { resolve: null, reject: null };
+    const firstMap = new Promise<MapResponse>((resolve, reject) => {
+      pending.resolve = resolve;
+      pending.reject = reject;
+    });
+    const settle = (m: MapResponse | null, err: Error | null) => {
+      const { resolve, reject } = pending;
+      pending.resolve = pending.reject = null;
+      if (m) resolve?.(m);
+      else if (err) reject?.(err);
+    };
+    req.on('response', (h) => {
+      const status = Number(h[':status']);
+      if (status !== 200) {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => settle(null, new HttpError(status, Buffer.concat(chunks).toString())));
+      }
+    });
+    this.streamDone = (async () => {
+      try {
+        for await (const m of readMapFrames(req, true)) {
+          this.netmap.apply(m);
+          if (!m.KeepAlive) settle(m, null);
+          this.emit('map', m);
+        }
+        this.emit('end', null);
+        settle(null, new Error('map stream ended before the first map'));
+        return null;
+      } catch (err) {
+        this.emit('end', err);
+        settle(null, err as Error);
+        return err as Error;
+      }
+    })();
+    return firstMap;
+  }
+
+  /** Waits until `pred(netmap)` holds, checking after every map frame. */
+  waitFor(pred: (nm: NetMap) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    if (pred(this.netmap)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const onMap = () => {
+        if (pred(this.netmap)) {
+          cleanup();
+          resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.off('map', onMap);
+      };
+      this.on('map', onMap);
+    });
+  }
+
+  stopStream(): void {
+    this.streamAbort?.();
+    this.streamAbort = null;
+  }
+
+  close(): void {
+    this.stopStream();
+    this.closeTransport?.();
+    this.session = null;
+    this.closeTransport = null;
+  }
+}

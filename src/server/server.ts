@@ -1,0 +1,298 @@
+// The composition root: wires configuration, store, tailnet, policy, map building,
+// the control protocol and the admin surfaces into listening servers.
+
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import http from 'node:http';
+import http2 from 'node:http2';
+import type { Duplex } from 'node:stream';
+import { dirname } from 'node:path';
+import { createApiHandler, ApiKeyService, type ApiHandler } from '../api/index.js';
+import type { Config } from '../config/types.js';
+import { machineHandler, type MachineContext } from '../control/machine.js';
+import { SessionHub } from '../control/sessions.js';
+import { handleKeyRequest } from '../control/key.js';
+import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
+import { createStore, type Store, type StoreOptions } from '../db/index.js';
+import { loadDerpMap } from '../derp/map.js';
+import { buildDNSConfig } from '../dns/config.js';
+import { AllowAllPolicy } from '../mapresponse/allowall.js';
+import { MapBuilder } from '../mapresponse/builder.js';
+import type { PolicyView } from '../mapresponse/policyview.js';
+import { Registry } from '../metrics/registry.js';
+import { Tailnet } from '../state/tailnet.js';
+import type { DERPMap, DNSConfig } from '../tailcfg/types.js';
+import { KeyedLock } from '../util/keyedlock.js';
+import { parseListenAddr } from '../util/listen.js';
+import type { Logger } from '../util/log.js';
+import { bootstrapIfEmpty, type Bootstrap } from './bootstrap.js';
+import { startEphemeralCollector } from './ephemeral.js';
+import { loadOrCreateNoiseKey } from './noisekey.js';
+import { publicFromPrivate } from '../noise/keys.js';
+
+/** Tailscale's clients expect a keep-alive about once a minute; 50 s leaves margin for their 120 s watchdog. */
+export const KEEPALIVE_MS = 50_000;
+
+export interface ServerOptions {
+  config: Config;
+  log: Logger;
+  /** Called once on the first start of an empty database with the join command. */
+  onBootstrap?: (b: Bootstrap) => void;
+}
+
+export function storeOptions(cfg: Config): StoreOptions {
+  if (cfg.database.type === 'sqlite') return { type: 'sqlite', path: cfg.database.sqlite.path };
+  const pg = cfg.database.postgres;
+  return {
+    type: 'postgres',
+    host: pg.host,
+    port: pg.port ?? 5432,
+    name: pg.name,
+    user: pg.user,
+    pass: pg.pass,
+    ssl: pg.ssl,
+    maxOpenConns: pg.max_open_conns,
+  };
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function listenSocket(server: http.Server, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: http.Server | null): Promise<void> {
+  if (!server || !server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+export class SwitchboardServer {
+  private readonly noiseConns = new Set<Duplex>();
+  private http: http.Server | null = null;
+  private socket: http.Server | null = null;
+  private metrics: http.Server | null = null;
+  private stopEphemeral: () => void = () => {};
+  private policyView: PolicyView;
+  private derpMap: DERPMap;
+  private readonly dnsConfig: DNSConfig | undefined;
+  private readonly hub: SessionHub;
+  private readonly registry = new Registry();
+  private readonly api: ApiHandler;
+  private readonly ts2021: Ts2021Handler;
+  /** Where the control server listens, e.g. http://127.0.0.1:8080 */
+  address = '';
+
+  private constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly tailnet: Tailnet,
+    private readonly noisePrivateKey: Buffer,
+    apiKeys: ApiKeyService,
+    derpMap: DERPMap,
+    private readonly log: Logger,
+  ) {
+    this.derpMap = derpMap;
+    this.dnsConfig = buildDNSConfig(config.dns, { v4: config.prefixes.v4, v6: config.prefixes.v6 });
+    this.policyView = new AllowAllPolicy(tailnet);
+    const builder = new MapBuilder({
+      tailnet,
+      policy: () => this.policyView,
+      derpMap: () => this.derpMap,
+      dnsConfig: () => this.dnsConfig,
+      baseDomain: config.dns.base_domain,
+      disableLogTail: !config.logtail.enabled,
+    });
+    this.hub = new SessionHub(tailnet, builder, () => this.policyView, (m) => log.error(m));
+    this.api = createApiHandler({ admin: tailnet, apiKeys, log: (m) => log.info(m) });
+    this.machineContext = {
+      tailnet,
+      builder,
+      hub: this.hub,
+      keepAliveMs: KEEPALIVE_MS,
+      log: (m) => log.info(m),
+      locks: new KeyedLock(),
+    };
+    this.ts2021 = createTs2021Handler({
+      serverPrivateKey: noisePrivateKey,
+      onConnection: (c) => this.serveNoise(c.conn, { machineKey: c.machineKey, protocolVersion: c.protocolVersion }),
+      onReject: (r) => log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`),
+      onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
+    });
+    this.registerMetrics();
+  }
+
+  private readonly machineContext: MachineContext;
+
+  static async start(opts: ServerOptions): Promise<SwitchboardServer> {
+    const { config, log } = opts;
+    const noiseKey = loadOrCreateNoiseKey(config.noise.private_key_path, (m) => log.info(m));
+    const store = await createStore(storeOptions(config));
+    let server: SwitchboardServer | null = null;
+    try {
+      await store.migrate((m) => log.info(m));
+      const tailnet = await Tailnet.load(store, {
+        prefixV4: config.prefixes.v4,
+        prefixV6: config.prefixes.v6,
+        allocation: config.prefixes.allocation,
+        log: (m) => log.warn(m),
+      });
+      const apiKeys = await ApiKeyService.load(store);
+      const derpMap = await loadDerpMap(config.derp, {}).catch((err: Error) => {
+        throw new Error(`derp: ${err.message}`);
+      });
+      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, log);
+      await server.listenAll();
+      const boot = await bootstrapIfEmpty(tailnet, config.server_url);
+      if (boot) opts.onBootstrap?.(boot);
+      server.stopEphemeral = startEphemeralCollector(tailnet, config.ephemeral_node_inactivity_timeout_ms, (m) => log.info(m));
+      return server;
+    } catch (err) {
+      if (server) await server.close();
+      else await store.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The server's public Noise key (raw 32 bytes). */
+  get publicKey(): Buffer {
+    this.noisePublicKey ??= publicFromPrivate(this.noisePrivateKey);
+    return this.noisePublicKey;
+  }
+  private noisePublicKey: Buffer | null = null;
+
+  get sessionCount(): number {
+    return this.hub.size;
+  }
+
+  async close(): Promise<void> {
+    this.stopEphemeral();
+    this.ts2021.close();
+    this.hub.closeAll('server shutting down');
+    for (const c of this.noiseConns) c.destroy();
+    await Promise.all([closeServer(this.http), closeServer(this.socket), closeServer(this.metrics)]);
+    if (this.config.unix_socket && existsSync(this.config.unix_socket)) {
+      try {
+        unlinkSync(this.config.unix_socket);
+      } catch {
+        /* already gone */
+      }
+    }
+    await this.store.close();
+  }
+
+  private async listenAll(): Promise<void> {
+    const cfg = this.config;
+    const main = parseListenAddr(cfg.listen_addr, 'listen_addr');
+    this.http = http.createServer((req, res) => this.handleHttp(req, res));
+    this.http.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
+    this.http.on('clientError', (_err, socket) => socket.destroy());
+    await listen(this.http, main.host, main.port);
+    const addr = this.http.address();
+    if (addr && typeof addr === 'object') {
+      const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      this.address = `http://${host}:${addr.port}`;
+    }
+    this.log.info(`control server listening on ${this.address} (server_url ${cfg.server_url})`);
+
+    if (cfg.unix_socket) {
+      mkdirSync(dirname(cfg.unix_socket), { recursive: true });
+      if (existsSync(cfg.unix_socket)) unlinkSync(cfg.unix_socket); // stale socket of a stopped server
+      this.socket = http.createServer((req, res) => {
+        if (!this.api(req, res, { trusted: true })) this.notFound(res);
+      });
+      await listenSocket(this.socket, cfg.unix_socket);
+      chmodSync(cfg.unix_socket, cfg.unix_socket_permission);
+      this.log.info(`admin API on unix socket ${cfg.unix_socket}`);
+    }
+
+    if (cfg.metrics_listen_addr) {
+      const m = parseListenAddr(cfg.metrics_listen_addr, 'metrics_listen_addr');
+      this.metrics = http.createServer((req, res) => {
+        if ((req.url ?? '').split('?')[0] === '/metrics') {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
+          res.end(this.registry.render());
+        } else this.notFound(res);
+      });
+      await listen(this.metrics, m.host, m.port);
+      this.log.info(`metrics on http://${cfg.metrics_listen_addr}/metrics`);
+    }
+  }
+
+  private notFound(res: http.ServerResponse): void {
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end('not found\n');
+  }
+
+  private handleHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const path = (req.url ?? '/').split('?')[0];
+    if (handleKeyRequest(req, res, this.publicKey)) return;
+    if (path === '/health') {
+      this.store.ping().then(
+        () => {
+          res.writeHead(200, { 'content-type': 'application/health+json' });
+          res.end('{"status":"pass"}');
+        },
+        (err: Error) => {
+          res.writeHead(503, { 'content-type': 'application/health+json' });
+          res.end(JSON.stringify({ status: 'fail', output: err.message }));
+        },
+      );
+      return;
+    }
+    if (this.api(req, res, { trusted: false })) return;
+    if (this.ts2021.handleRequest(req, res)) return;
+    if (path === '/') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' + this.config.server_url + ' --authkey <key>\n');
+      return;
+    }
+    this.notFound(res);
+  }
+
+  private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.ts2021.handleUpgrade(req, socket, head)) return;
+    socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nnot found\n');
+  }
+
+  private serveNoise(conn: Duplex, info: { machineKey: string; protocolVersion: number }): void {
+    this.noiseConns.add(conn);
+    conn.on('close', () => this.noiseConns.delete(conn));
+    conn.on('error', (err) => this.log.debug(`noise connection of ${info.machineKey.slice(0, 16)}…: ${err.message}`));
+    // One HTTP/2 server per connection binds every request to the machine key the handshake proved.
+    const h2 = http2.createServer({ settings: { maxConcurrentStreams: 100 } }, machineHandler(this.machineContext, info));
+    h2.on('sessionError', (err) => this.log.debug(`http2 session error: ${err.message}`));
+    h2.emit('connection', conn);
+  }
+
+  private registerMetrics(): void {
+    const r = this.registry;
+    const t = this.tailnet;
+    r.gauge('switchboard_nodes', 'Registered nodes.', () => t.nodeCount());
+    r.gauge('switchboard_nodes_online', 'Nodes with an open map stream.', () => {
+      let n = 0;
+      for (const node of t.allNodes()) if (t.isOnline(node.id)) n++;
+      return n;
+    });
+    r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
+    r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
+    r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
+    r.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage().rss);
+    r.gauge('process_heap_used_bytes', 'V8 heap in use, in bytes.', () => process.memoryUsage().heapUsed);
+  }
+}
