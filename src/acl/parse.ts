@@ -332,12 +332,15 @@ export function parsePolicy(text: string): Policy {
     if (!k.startsWith('group:')) fail(`groups["${k}"]: group names must start with "group:"`);
     groups[k] = asStrList(v, `groups["${k}"]`);
   }
-  // Nested groups are refused by Tailscale; name the first cycle or nesting found.
-  for (const [k, members] of Object.entries(groups)) {
-    for (const m of members) {
-      if (m.startsWith('group:')) fail(`groups["${k}"]: "${m}": group members cannot be recursive`);
+  // Groups may name groups, but a cycle is refused at the member that closes it.
+  const walk = (g: string, stack: string[]) => {
+    for (const m of groups[g] ?? []) {
+      if (!m.startsWith('group:')) continue;
+      if (stack.includes(m)) fail(`groups["${g}"]: "${m}": group members cannot be recursive`);
+      walk(m, [...stack, m]);
     }
-  }
+  };
+  for (const g of Object.keys(groups).sort()) walk(g, [g]);
 
   const hosts: Record<string, Range> = {};
   for (const [k, v] of Object.entries(asObj(top.hosts, 'hosts'))) {

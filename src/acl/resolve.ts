@@ -23,7 +23,8 @@ export function emptySelection(): Selection {
   return { all: false, any: false, internet: false, self: false, nodes: new Set(), prefixes: [] };
 }
 
-export function usersOf(p: Policy, idx: TailnetIndex, alias: string): number[] {
+export function usersOf(p: Policy, idx: TailnetIndex, alias: string, depth = 0): number[] {
+  if (depth > 32) return [];
   const a = classifyAlias(alias, p.hosts);
   if (a.kind === 'user') {
     const u = idx.userByLogin(a.login);
@@ -35,7 +36,7 @@ export function usersOf(p: Policy, idx: TailnetIndex, alias: string): number[] {
   }
   if (a.kind === 'group') {
     const out: number[] = [];
-    for (const m of p.groups[a.name] ?? []) out.push(...usersOf(p, idx, m));
+    for (const m of p.groups[a.name] ?? []) out.push(...usersOf(p, idx, m, depth + 1));
     return out;
   }
   return [];

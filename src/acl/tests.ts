@@ -1,3 +1,145 @@
+// Evaluation of the policy's "tests" and "sshTests" sections against the compiled result.
+// Like the control plane, any failing or malformed entry refuses the whole policy with one
+// message that does not say which entry failed.
 import type { CompiledPolicy } from './compiled.js';
+import { fail } from './errors.js';
+import { contains, parseAddr, parsePrefix, type Range } from './ipset.js';
+import type { PolicyTest, SshTest } from './parse.js';
+import { parseProto, DEFAULT_PROTOS } from './ports.js';
+import { classifyAlias } from './alias.js';
+import { select } from './resolve.js';
+import type { NodeRec } from './tailnet.js';
+import { nodeAddrText } from './srcips.js';
 
-export function evaluateTests(_c: CompiledPolicy): void {}
+const FAILED = 'test(s) failed';
+
+class TestFailure extends Error {}
+
+function bad(): never {
+  throw new TestFailure();
+}
+
+/** Nodes an alias names; a single address matches the node that owns it. Unknown: failure. */
+function nodesFor(c: CompiledPolicy, alias: string): NodeRec[] {
+  const p = c.policy!;
+  const a = classifyAlias(alias, p.hosts);
+  if (a.kind === 'invalid') bad();
+  if (a.kind === 'tag' && !(a.name in p.tagOwners)) bad();
+  if (a.kind === 'group' && !(a.name in p.groups)) bad();
+  if (a.kind === 'user' && c.idx.userByLogin(a.login) === undefined) bad();
+  if (a.kind === 'autogroup' && !['member', 'tagged'].includes(a.name)) bad();
+  if (a.kind === 'host' || a.kind === 'prefix') {
+    // Only single addresses can be tested; they must belong to a node.
+    if (a.range.lo !== a.range.hi) bad();
+    const owner = [...c.idx.nodes.values()].filter((n) => n.addrs.some((r) => contains(r, a.range)));
+    if (!owner.length) bad();
+    return owner;
+  }
+  const sel = select(p, c.idx, [alias]);
+  return [...c.idx.nodes.values()].filter((n) => sel.nodes.has(n.node.id));
+}
+
+function srcMatches(srcIPs: string[], ip: Range): boolean {
+  for (const s of srcIPs) {
+    if (s === '*') return true;
+    const dash = s.indexOf('-');
+    if (dash > 0) {
+      const lo = parseAddr(s.slice(0, dash));
+      const hi = parseAddr(s.slice(dash + 1));
+      if (lo && hi && lo.v6 === ip.v6 && lo.addr <= ip.lo && ip.hi <= hi.addr) return true;
+      continue;
+    }
+    const r = parsePrefix(s);
+    if (r && contains(r, ip)) return true;
+  }
+  return false;
+}
+
+function allowed(c: CompiledPolicy, src: NodeRec, dst: NodeRec, port: number, proto: number): boolean {
+  for (const rule of c.packetFilter(dst.node.id)) {
+    if (!rule.DstPorts) continue;
+    const protos = rule.IPProto ?? DEFAULT_PROTOS;
+    if (!protos.includes(proto)) continue;
+    if (!src.addrs.some((a) => srcMatches(rule.SrcIPs, a))) continue;
+    for (const d of rule.DstPorts) {
+      if (port < d.Ports.First || port > d.Ports.Last) continue;
+      if (d.IP === '*') return true;
+      const r = parsePrefix(d.IP);
+      if (r && dst.addrs.some((a) => contains(r, a))) return true;
+    }
+  }
+  return false;
+}
+
+function evalTest(c: CompiledPolicy, t: PolicyTest): void {
+  if (t.malformed) bad();
+  if (!t.accept.length && !t.deny.length) bad();
+  let proto = 6;
+  if (t.proto) {
+    let ps: number[];
+    try {
+      ps = parseProto(t.proto);
+    } catch {
+      bad();
+    }
+    // Only port-carrying protocols can be tested.
+    if (![6, 17, 132].includes(ps[0])) bad();
+    proto = ps[0];
+  }
+  const srcs = nodesFor(c, t.src);
+  if (!srcs.length) bad();
+  const check = (dstSpec: string, want: boolean) => {
+    const i = dstSpec.lastIndexOf(':');
+    if (i < 0) bad();
+    const portS = dstSpec.slice(i + 1);
+    if (!/^\d+$/.test(portS)) bad();
+    const port = Number(portS);
+    if (port < 0 || port > 65535) bad();
+    const dsts = nodesFor(c, dstSpec.slice(0, i));
+    if (!dsts.length) bad();
+    for (const s of srcs) for (const d of dsts) if (allowed(c, s, d, port, proto) !== want) bad();
+  };
+  for (const a of t.accept) check(a, true);
+  for (const d of t.deny) check(d, false);
+}
+
+function sshAllows(c: CompiledPolicy, src: NodeRec, dst: NodeRec, user: string, wantCheck: boolean | null): boolean {
+  const pol = c.sshPolicy(dst.node.id);
+  const srcIPs = src.addrs.map(nodeAddrText);
+  for (const r of pol?.rules ?? []) {
+    if (!r.principals.some((p) => p.any || (p.nodeIP && srcIPs.includes(p.nodeIP)))) continue;
+    const mapped = user in r.sshUsers ? r.sshUsers[user] : r.sshUsers['*'] === '=' ? user : '';
+    if (!mapped) continue;
+    const isCheck = !!r.action.holdAndDelegate;
+    if (wantCheck === null || wantCheck === isCheck) return true;
+  }
+  return false;
+}
+
+function evalSshTest(c: CompiledPolicy, t: SshTest): void {
+  if (t.malformed) bad();
+  if (!t.accept.length && !t.check.length && !t.deny.length) bad();
+  const srcs = nodesFor(c, t.src);
+  if (!srcs.length || !t.dst.length) bad();
+  const dsts = t.dst.flatMap((d) => nodesFor(c, d));
+  if (!dsts.length) bad();
+  for (const u of [...t.accept, ...t.check, ...t.deny]) if (u.trim() === '') bad();
+  for (const s of srcs) {
+    for (const d of dsts) {
+      for (const u of t.accept) if (!sshAllows(c, s, d, u, null)) bad();
+      for (const u of t.check) if (!sshAllows(c, s, d, u, true)) bad();
+      for (const u of t.deny) if (sshAllows(c, s, d, u, null)) bad();
+    }
+  }
+}
+
+export function evaluateTests(c: CompiledPolicy): void {
+  if (!c.policy) return;
+  try {
+    for (const t of c.policy.tests) evalTest(c, t);
+    for (const t of c.policy.sshTests) evalSshTest(c, t);
+  } catch (e) {
+    if (e instanceof TestFailure) fail(FAILED);
+    throw e;
+  }
+}
