@@ -6,14 +6,14 @@ import {
   capDstCovers, capGrantFor, dstPortsFor, hasSelfDst, mergeRules, selfDstPorts, selfSources, type RuleState,
 } from './filter.js';
 import type { Policy } from './parse.js';
-import { overlaps, parsePrefix } from './ipset.js';
+import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
 import { nodeInSource, nodeIsDestination, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
 import { sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy, checkSshDomains } from './ssh.js';
-import { nodeCapMap, peerCapMapOf } from './capabilities.js';
+import { CAP_DISABLE_IPV4, hasAttr, nodeCapMap, peerCapMapOf } from './capabilities.js';
 import { autoApprovedRoutes } from './autoapprove.js';
 import { viaRoutesFor } from './via.js';
 
@@ -250,6 +250,14 @@ export class CompiledPolicy {
     const out = this.policy ? buildSshPolicy(this, rec) : null;
     this.sshCache.set(id, out);
     return out;
+  }
+
+  /** Addresses `viewer` sees for `peer`: IPv4 is dropped when either side disables it. */
+  peerAddresses(viewer: number, peer: number): string[] {
+    const v = this.requireNode(viewer);
+    const p = this.requireNode(peer);
+    const noV4 = hasAttr(this, v, CAP_DISABLE_IPV4) || hasAttr(this, p, CAP_DISABLE_IPV4);
+    return p.addrs.filter((a) => !(noV4 && !a.v6)).map(formatPrefix);
   }
 
   capMap(id: number): CapMap {

@@ -262,7 +262,7 @@ function parseSsh(v: unknown, idx: number): SshEntry {
 }
 
 function parseNodeAttr(v: unknown, idx: number): NodeAttrEntry {
-  const o = pickKeys(asObj(v, `nodeAttrs[${idx}]`), ['target', 'attr', 'app'], '');
+  const o = pickKeys(asObj(v, `nodeAttrs[${idx}]`), ['target', 'attr', 'app', 'ipPool'], '');
   const out: NodeAttrEntry = { target: asStrList(o.target, 'target'), attr: asStrList(o.attr, 'attr') };
   if (o.app !== undefined && o.app !== null) {
     const app = asObj(o.app, 'app');

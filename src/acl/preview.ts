@@ -102,6 +102,9 @@ export function compileForPreview(
         if (v.allowedIPs.length || v.primaryRoutes.length) pr[name.get(p)!] = v;
         const cm = compiled.peerCapMap(n.id, p);
         if (Object.keys(cm).length) pc[name.get(p)!] = cm;
+        const pa = compiled.peerAddresses(n.id, p);
+        const rec = compiled.node(p)!;
+        if (pa.length !== rec.addrs.length) (pn.peerAddresses ??= {})[name.get(p)!] = pa;
         const w = compiled.whois(n.id, p);
         if (Object.keys(w).length) pn.whois[name.get(p)!] = w;
       }
