@@ -1,0 +1,56 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDerpMapRefresh } from '../../src/derp/map.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { DERPMap } from '../../src/tailcfg/types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'switchboard-derp-refresh-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const mapFile = join(dir, 'derp.yaml');
+const region = (code: string) => `regions:\n  900:\n    regioncode: ${code}\n    nodes:\n      - {name: a, hostname: h.example}\n`;
+writeFileSync(mapFile, region('one'));
+
+const { config } = loadConfig({ cwd: dir, env: { SWITCHBOARD_DERP_PATHS: mapFile } });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+test('reports changed maps only, and stops cleanly', async () => {
+  const updates: DERPMap[] = [];
+  const stop = startDerpMapRefresh(config.derp, (m) => updates.push(m), { intervalMs: 20 });
+  await sleep(70);
+  assert.equal(updates.length, 1, 'an unchanged map is reported once');
+  assert.equal(updates[0]!.Regions['900']!.RegionCode, 'one');
+  writeFileSync(mapFile, region('two'));
+  await sleep(70);
+  assert.equal(updates.length, 2);
+  assert.equal(updates[1]!.Regions['900']!.RegionCode, 'two');
+  stop();
+  writeFileSync(mapFile, region('three'));
+  await sleep(70);
+  assert.equal(updates.length, 2, 'no refresh after stop');
+});
+
+test('a broken file keeps the old map and reports the error', async () => {
+  writeFileSync(mapFile, region('good'));
+  const errors: unknown[] = [];
+  const updates: DERPMap[] = [];
+  const stop = startDerpMapRefresh(config.derp, (m) => updates.push(m), { intervalMs: 20, onError: (e) => errors.push(e) });
+  await sleep(50);
+  writeFileSync(mapFile, 'regions: [');
+  await sleep(50);
+  stop();
+  assert.equal(updates.length, 1);
+  assert.ok(errors.length >= 1);
+  assert.match(String(errors[0]), /derp\.yaml/);
+});
+
+test('disabled auto update, or no sources: no timer at all', () => {
+  const updates: DERPMap[] = [];
+  const stop1 = startDerpMapRefresh({ ...config.derp, auto_update_enabled: false }, (m) => updates.push(m), { intervalMs: 1 });
+  const stop2 = startDerpMapRefresh({ ...config.derp, paths: [] }, (m) => updates.push(m), { intervalMs: 1 });
+  stop1();
+  stop2();
+  assert.deepEqual(updates, []);
+});
