@@ -62,6 +62,23 @@ if [ "${1:-}" = "--stop" ]; then
 fi
 [ -z "${1:-}" ] || die "unknown option '$1' (only --stop)"
 
+URL="postgresql://$ROLE:$PASS@127.0.0.1:$PORT/$DB"
+PSQL="$BIN/psql"
+[ -x "$PSQL" ] || PSQL="$(command -v psql || true)"
+[ -n "$PSQL" ] || die "psql not found"
+
+# Another checkout's test server (e.g. the CI clone next to a working tree) may already hold
+# the port: it was made by this script, so the same role works there; use it.
+usable_elsewhere() {
+  ! is_running && PGPASSWORD="$PASS" PGCONNECT_TIMEOUT=3 "$PSQL" -X -q -tA -h 127.0.0.1 -p "$PORT" -U "$ROLE" -d "$DB" \
+    -c 'SELECT 1' >/dev/null 2>&1
+}
+if usable_elsewhere; then
+  say "a test server of another checkout already answers on 127.0.0.1:$PORT; using it"
+  echo "$URL"
+  exit 0
+fi
+
 mkdir -p "$PGDIR"
 if [ "$OWNER" = postgres ]; then
   chown postgres: "$PGDIR"
@@ -92,13 +109,10 @@ if is_running; then
   say "server already running on 127.0.0.1:$PORT"
 else
   say "starting server on 127.0.0.1:$PORT"
-  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null \
-    || { tail -n 20 "$LOG" >&2 || true; die "server did not start (log: $LOG)"; }
+  as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 60 start >/dev/null \
+    || { tail -n 20 "$LOG" >&2 || true; die "server did not start (log: $LOG); if port $PORT is taken, set SWITCHBOARD_PG_PORT"; }
 fi
 
-PSQL="$BIN/psql"
-[ -x "$PSQL" ] || PSQL="$(command -v psql || true)"
-[ -n "$PSQL" ] || die "psql not found"
 psql_admin() { as_pg "$PSQL" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PORT" -U postgres -d postgres -tA "$@"; }
 
 if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ]; then
@@ -111,4 +125,4 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]
   psql_admin -c "CREATE DATABASE $DB OWNER $ROLE"
 fi
 
-echo "postgresql://$ROLE:$PASS@127.0.0.1:$PORT/$DB"
+echo "$URL"
