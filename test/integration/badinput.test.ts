@@ -1,0 +1,140 @@
+// Bad input to /machine/*: each is refused with a message naming the problem, and
+// nothing about the tailnet changes.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TailscaleClient } from '../../src/client/client.js';
+import { testBackends, type FreshDatabase } from '../helpers/databases.js';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+
+for (const backend of testBackends()) {
+  describe(`bad input to the control protocol (${backend.name})`, () => {
+    let db: FreshDatabase;
+    let srv: TestServer;
+    const clients: TailscaleClient[] = [];
+    const client = (hostname: string) => {
+      const c = new TailscaleClient({ serverUrl: srv.url, hostname });
+      clients.push(c);
+      return c;
+    };
+    const nodeCount = () => srv.server.tailnet.nodeCount();
+    const newKey = (o: { reusable?: boolean; expiration?: Date | null } = {}) =>
+      srv.server.tailnet.createPreAuthKey({ userId: 1, reusable: o.reusable ?? false, ephemeral: false, expiration: o.expiration ?? null, tags: [] });
+
+    before(async () => {
+      db = await backend.storeOpts();
+      srv = await startTestServer(db.opts);
+    });
+    after(async () => {
+      for (const c of clients) c.close();
+      await srv.stop().catch(() => {});
+      await db.cleanup();
+    });
+
+    test('an unknown key is refused with a clear Error and creates nothing', async () => {
+      const before = nodeCount();
+      const bogus = 'hskey-auth-AAAAAAAAAAAA-' + 'B'.repeat(64);
+      const r = await client('x1').register({ authKey: bogus });
+      assert.equal(r.MachineAuthorized, false);
+      assert.match(r.Error, /invalid pre-auth key/);
+      const r2 = await client('x2').register({ authKey: 'not-a-key-at-all' });
+      assert.match(r2.Error, /invalid pre-auth key/);
+      assert.equal(nodeCount(), before);
+    });
+
+    test('an expired or revoked key is refused', async () => {
+      const before = nodeCount();
+      const { key, record } = await newKey({ expiration: new Date(Date.now() + 60_000) });
+      await srv.server.tailnet.expirePreAuthKey({ id: record.id });
+      const r = await client('x3').register({ authKey: key });
+      assert.match(r.Error, /expired/);
+      assert.equal(nodeCount(), before);
+    });
+
+    test('a single-use key works once, then is refused', async () => {
+      const { key } = await newKey();
+      const ok = await client('once').register({ authKey: key });
+      assert.equal(ok.MachineAuthorized, true);
+      const before = nodeCount();
+      const again = await client('twice').register({ authKey: key });
+      assert.match(again.Error, /already been used/);
+      assert.equal(nodeCount(), before);
+    });
+
+    test('a single-use key raced from many clients registers exactly one node', async () => {
+      const { key } = await newKey();
+      const before = nodeCount();
+      const racers = Array.from({ length: 8 }, (_, i) => client(`racer${i}`));
+      await Promise.all(racers.map((c) => c.connect()));
+      const results = await Promise.all(racers.map((c) => c.register({ authKey: key })));
+      const winners = results.filter((r) => r.MachineAuthorized);
+      assert.equal(winners.length, 1, JSON.stringify(results.map((r) => r.Error)));
+      for (const r of results) if (!r.MachineAuthorized) assert.match(r.Error, /already been used/);
+      assert.equal(nodeCount(), before + 1);
+    });
+
+    test('malformed bodies get 400 naming the problem', async () => {
+      const c = client('garbage');
+      const before = nodeCount();
+      let r = await c.post('/machine/register', '{"Version": 113, "NodeKey": ');
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /RegisterRequest: malformed JSON/);
+      r = await c.post('/machine/register', '[1,2,3]');
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /expected a JSON object/);
+      r = await c.post('/machine/register', { Version: 113, NodeKey: 'nodekey:xyz' });
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /^NodeKey: /);
+      r = await c.post('/machine/register', { Version: 100, NodeKey: c.nodeKey });
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /capability version 100 is too old/);
+      r = await c.post('/machine/register', { Version: 113, NodeKey: c.nodeKey, Auth: 'key' });
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /^Auth: expected an object/);
+      r = await c.post('/machine/map', { Version: 113, NodeKey: c.nodeKey, Compress: 'gzip' });
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /Compress: unsupported compression/);
+      r = await c.post('/machine/register', Buffer.alloc(2 << 20, 0x20));
+      assert.equal(r.status, 400);
+      assert.match(r.body.toString(), /larger than/);
+      assert.equal(nodeCount(), before);
+    });
+
+    test('a map request must come from the machine that owns the node key', async () => {
+      const { key } = await newKey();
+      const owner = client('owner');
+      await owner.register({ authKey: key });
+      const thief = client('thief');
+      const r = await thief.post('/machine/map', { Version: 113, NodeKey: owner.nodeKey, Stream: false, OmitPeers: true, Endpoints: ['1.2.3.4:5'] });
+      assert.equal(r.status, 401);
+      assert.match(r.body.toString(), /another machine/);
+      const node = srv.server.tailnet.nodeByNodeKey(owner.nodeKey)!;
+      assert.deepEqual(node.endpoints, [], 'nothing recorded from the impostor');
+      const unknown = await thief.post('/machine/map', { Version: 113, NodeKey: thief.nodeKey, Stream: true });
+      assert.equal(unknown.status, 401);
+      assert.match(unknown.body.toString(), /not registered/);
+    });
+
+    test('endpoints without an implementation answer honestly', async () => {
+      const c = client('misc');
+      assert.equal((await c.post('/machine/set-dns', {})).status, 501);
+      assert.equal((await c.post('/machine/set-device-attr', {})).status, 501);
+      assert.equal((await c.post('/machine/update-health', { Warnings: {} })).status, 200);
+      const r = await c.post('/machine/nope', {});
+      assert.equal(r.status, 404);
+      assert.match(r.body.toString(), /unknown control endpoint/);
+    });
+
+    test('a non-streaming map request with peers gets one full map', async () => {
+      const { key } = await newKey();
+      const c = client('oneshot');
+      await c.register({ authKey: key });
+      const m = await c.fetchMap();
+      assert.ok(m.Node);
+      assert.ok(Array.isArray(m.Peers));
+      assert.ok(m.Peers!.length >= 1);
+      const ids = m.Peers!.map((p) => p.ID);
+      assert.deepEqual(ids, [...ids].sort((a, b) => a - b), 'peers sorted by ID');
+    });
+  });
+}
