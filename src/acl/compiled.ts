@@ -10,7 +10,7 @@ import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
 import { nodeInSource, nodeIsDestination, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
-import { sourceStrings } from './srcips.js';
+import { nodeAddrText, sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy, checkSshDomains } from './ssh.js';
 import { CAP_DISABLE_IPV4, hasAttr, nodeCapMap, peerCapMapOf } from './capabilities.js';
@@ -25,6 +25,9 @@ export interface CompileOptions {
 export type NodeChange = PolicyNode | { removed: number };
 
 export type CapMap = Record<string, unknown[] | null>;
+
+const DRIVE = 'tailscale.com/cap/drive';
+const DRIVE_SHARER = 'tailscale.com/cap/drive-sharer';
 
 function ruleKey(src: string[], proto?: number[]): string {
   return `ip|${src.join(' ')}|${proto ? proto.join(',') : ''}`;
@@ -170,6 +173,14 @@ export class CompiledPolicy {
           }
         }
       });
+      // Taildrive: the sharing side learns who may access its shares (reverse grant).
+      this.rules.forEach((st, ri) => {
+        if (!st.def.app || !(DRIVE in st.def.app) || !this.srcNodes(st).has(id)) return;
+        const dstIds = [...this.idx.nodes.values()].filter((o) => o.node.id !== id && capDstCovers(st, o));
+        if (!dstIds.length) return;
+        const sIPs = [...new Set(dstIds.flatMap((o) => o.addrs.map(nodeAddrText)))].sort();
+        add(`cap|${sIPs.join(' ')}`, ri + 0.75, { SrcIPs: sIPs, CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [DRIVE_SHARER]: null } }] });
+      });
       parts.sort((a, b) => a.pos - b.pos);
       out = mergeRules(parts);
     }
@@ -258,6 +269,13 @@ export class CompiledPolicy {
     const p = this.requireNode(peer);
     const noV4 = hasAttr(this, v, CAP_DISABLE_IPV4) || hasAttr(this, p, CAP_DISABLE_IPV4);
     return p.addrs.filter((a) => !(noV4 && !a.v6)).map(formatPrefix);
+  }
+
+  /** The node's own addresses as delivered to itself (disable-ipv4 drops IPv4). */
+  selfAddresses(id: number): string[] {
+    const r = this.requireNode(id);
+    const noV4 = hasAttr(this, r, CAP_DISABLE_IPV4);
+    return r.addrs.filter((a) => !(noV4 && !a.v6)).map(formatPrefix);
   }
 
   capMap(id: number): CapMap {

@@ -112,6 +112,8 @@ export function compileForPreview(
       if (Object.keys(pc).length) pn.peerCapMaps = pc;
       const sr = compiled.selfRoutes(n.id);
       if (sr.allowedIPs.length || sr.primaryRoutes.length) pn.selfRoutes = sr;
+      const own = compiled.selfAddresses(n.id);
+      if (own.length !== compiled.node(n.id)!.addrs.length) pn.addresses = own;
       pn.autoApprovedRoutes = compiled.autoApprovedRoutes(n);
       out[n.name] = pn;
     }
