@@ -14,6 +14,8 @@ export interface RegisterContext {
   log: (msg: string) => void;
   /** Serializes registrations of one machine. */
   locks: KeyedLock;
+  /** Key lifetime of nodes that do not ask for one (config node.expiry); 0 never expires. */
+  defaultExpiryMs: number;
 }
 
 interface ParsedRegister {
@@ -130,7 +132,7 @@ async function registerWithKey(ctx: RegisterContext, machineKey: string, req: Pa
     return response(tailnet, null, { Error: 'pre-auth key has already been used' });
   }
   try {
-    const fields = keyedFields(key, req);
+    const fields = keyedFields(key, req, ctx.defaultExpiryMs);
     if (existing) {
       const n = await tailnet.updateNode(existing.id, {
         ...fields,
@@ -163,14 +165,18 @@ async function registerWithKey(ctx: RegisterContext, machineKey: string, req: Pa
   }
 }
 
-function keyedFields(key: PreAuthKeyRecord, req: ParsedRegister) {
+function keyedFields(key: PreAuthKeyRecord, req: ParsedRegister, defaultExpiryMs: number) {
+  const now = Date.now();
+  let expiry: Date | null = null;
+  if (req.expiry && req.expiry.getTime() > now) expiry = req.expiry;
+  else if (defaultExpiryMs > 0) expiry = new Date(now + defaultExpiryMs);
   return {
     userId: key.userId,
     tags: key.tags,
     authKeyId: key.id,
     registerMethod: 'authkey' as const,
     ephemeral: key.ephemeral || req.ephemeral,
-    expiry: req.expiry && req.expiry.getTime() > Date.now() ? req.expiry : null,
+    expiry,
   };
 }
 

@@ -127,6 +127,7 @@ export class SwitchboardServer {
       keepAliveMs: KEEPALIVE_MS,
       log: (m) => log.info(m),
       locks: new KeyedLock(),
+      defaultExpiryMs: config.node.expiry_ms,
     };
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
