@@ -158,7 +158,10 @@ function applyEnv(env: NodeJS.ProcessEnv, values: Map<string, unknown>, origins:
   }
   // Only names that start like a known section are likely typos of ours; other
   // SWITCHBOARD_* variables may belong to other parts of the program.
-  const sections = Object.keys(SCHEMA.children).map((k) => `SWITCHBOARD_${k.toUpperCase()}_`);
+  // Ignored headscale sections (e.g. cli) are left out: SWITCHBOARD_CLI_* belongs to our CLI.
+  const sections = Object.entries(SCHEMA.children)
+    .filter(([, node]) => node.kind === 'section')
+    .map(([k]) => `SWITCHBOARD_${k.toUpperCase()}_`);
   for (const name of Object.keys(env)) {
     if (known.has(name) || !sections.some((s) => name.startsWith(s))) continue;
     warnings.push(`unknown environment variable ${name} (ignored)`);

@@ -65,7 +65,7 @@ test('errors from the environment name the variable', () => {
 });
 
 test('misspelt SWITCHBOARD_ variables of a known section warn; unrelated ones do not', () => {
-  const { warnings } = loadConfig({ cwd, env: { SWITCHBOARD_DNS_BASEDOMAIN: 'x', SWITCHBOARD_TEST_PG_URL: 'y', HEADSCALE_DEBUG_FOO: 'z' } });
+  const { warnings } = loadConfig({ cwd, env: { SWITCHBOARD_DNS_BASEDOMAIN: 'x', SWITCHBOARD_TEST_PG_URL: 'y', SWITCHBOARD_CLI_ADDRESS: 'a', HEADSCALE_DEBUG_FOO: 'z' } });
   assert.deepEqual(warnings, ['unknown environment variable SWITCHBOARD_DNS_BASEDOMAIN (ignored)']);
 });
 
