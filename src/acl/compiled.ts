@@ -10,7 +10,7 @@ import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
 import { nodeInSource, nodeIsDestination, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
-import { nodeAddrText, sourceStrings } from './srcips.js';
+import { sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy, checkSshDomains } from './ssh.js';
 import { CAP_DISABLE_IPV4, hasAttr, nodeCapMap, peerCapMapOf } from './capabilities.js';
@@ -90,10 +90,7 @@ export class CompiledPolicy {
           const k = ruleKey(src, g.proto);
           if (!m.has(k)) m.set(k, ri);
         }
-        if (st.def.app) {
-          const k = `cap|${src.join(' ')}`;
-          if (!m.has(k)) m.set(k, ri);
-        }
+        // Capability rules are never merged; each keeps its own position.
       });
       this.keyPos = m;
     }
@@ -163,23 +160,23 @@ export class CompiledPolicy {
           }
         });
         if (st.def.app && src.length && capDstCovers(st, rec)) {
-          add(`cap|${src.join(' ')}`, ri, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
+          add(`cap|${ri}`, ri, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
         }
         if (st.def.app && hasSelfDst(st)) {
           const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
           if (ss.size) {
             const sIPs = sourceStrings(st.src, this.idx, ss);
-            add(`cap|${sIPs.join(' ')}`, ri + 0.5, { SrcIPs: sIPs, CapGrant: [capGrantFor(st.def.app, rec)] });
+            add(`cap|self|${ri}`, ri + 0.5, { SrcIPs: sIPs, CapGrant: [capGrantFor(st.def.app, rec)] });
           }
         }
       });
       // Taildrive: the sharing side learns who may access its shares (reverse grant).
       this.rules.forEach((st, ri) => {
         if (!st.def.app || !(DRIVE in st.def.app) || !this.srcNodes(st).has(id)) return;
-        const dstIds = [...this.idx.nodes.values()].filter((o) => o.node.id !== id && capDstCovers(st, o));
-        if (!dstIds.length) return;
-        const sIPs = [...new Set(dstIds.flatMap((o) => o.addrs.map(nodeAddrText)))].sort();
-        add(`cap|${sIPs.join(' ')}`, ri + 0.75, { SrcIPs: sIPs, CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [DRIVE_SHARER]: null } }] });
+        // The grant's destinations, spelled as a source.
+        const sIPs = sourceStrings(select(this.policy!, this.idx, st.def.dst.map((d) => d.alias)), this.idx);
+        if (!sIPs.length) return;
+        add(`cap|sharer|${ri}`, ri + 0.75, { SrcIPs: sIPs, CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [DRIVE_SHARER]: null } }] });
       });
       parts.sort((a, b) => a.pos - b.pos);
       out = mergeRules(parts);

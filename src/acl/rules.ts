@@ -1,5 +1,5 @@
 // Normalises ACL entries and grants into one ordered rule list. The control plane emits
-// filter rules in policy order (ACLs first, then grants), so this order is kept.
+// grants before ACL entries, each section in policy order.
 import type { Policy } from './parse.js';
 import type { PortRange } from './ports.js';
 
@@ -29,14 +29,6 @@ export function ruleDefs(p: Policy): RuleDef[] {
   if (p.implicitAllowAll) {
     out.push({ kind: 'acl', pos: 0, src: ['*'], dst: [{ alias: '*', ports: null }], groups: [{ ports: null }], app: null, via: [] });
   }
-  p.acls.forEach((a, pos) => {
-    out.push({
-      kind: 'acl', pos, src: a.src,
-      dst: a.dst.map((d) => ({ alias: d.alias, ports: d.ports })),
-      groups: [{ proto: a.proto, ports: null }],
-      app: null, via: [],
-    });
-  });
   p.grants.forEach((g, pos) => {
     // Grants split their "ip" list by protocol, one filter rule per protocol, in order of
     // first appearance.
@@ -56,6 +48,14 @@ export function ruleDefs(p: Policy): RuleDef[] {
       kind: 'grant', pos, src: g.src,
       dst: g.dst.map((alias) => ({ alias, ports: null })),
       groups, app: g.app, via: g.via,
+    });
+  });
+  p.acls.forEach((a, pos) => {
+    out.push({
+      kind: 'acl', pos, src: a.src,
+      dst: a.dst.map((d) => ({ alias: d.alias, ports: d.ports })),
+      groups: [{ proto: a.proto, ports: null }],
+      app: null, via: [],
     });
   });
   return out;
