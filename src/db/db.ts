@@ -38,7 +38,7 @@ export interface DbModels {
 
 export interface Db extends DbModels {
   /** Interactive transaction: everything `fn` does through `tx` commits or rolls back together. */
-  $transaction<T>(fn: (tx: DbModels) => Promise<T>): Promise<T>;
+  $transaction<T>(fn: (tx: DbModels) => Promise<T>, options?: { isolationLevel?: 'RepeatableRead' }): Promise<T>;
   $queryRawUnsafe<T = unknown>(sql: string, ...values: unknown[]): Promise<T>;
   $executeRawUnsafe(sql: string, ...values: unknown[]): Promise<number>;
   $disconnect(): Promise<void>;

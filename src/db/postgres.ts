@@ -28,6 +28,7 @@ export async function openPostgres(opts: PostgresBackendOptions): Promise<Backen
   return {
     kind: 'postgres',
     db,
+    snapshot: { isolationLevel: 'RepeatableRead' },
     migrate: (log) => migratePostgres(config, dir, log),
   };
 }

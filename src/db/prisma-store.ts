@@ -15,6 +15,12 @@ export interface Backend {
   kind: 'sqlite' | 'postgres';
   db: Db;
   migrate(log?: (msg: string) => void): Promise<void>;
+  /**
+   * Transaction options under which several SELECTs see one snapshot. PostgreSQL needs
+   * REPEATABLE READ for that; a SQLite read transaction is a snapshot already (and its
+   * adapter refuses other isolation levels).
+   */
+  snapshot?: { isolationLevel: 'RepeatableRead' };
   /** Releases what the backend holds besides the Prisma client. */
   close?(): Promise<void>;
 }
@@ -57,7 +63,7 @@ export class PrismaStore implements Store {
         const nodes = await tx.node.findMany({ orderBy: { id: 'asc' } });
         const keys = await tx.preAuthKey.findMany({ orderBy: { id: 'asc' } });
         return { users: users.map(userFromRow), nodes: nodes.map(nodeFromRow), preAuthKeys: keys.map(preAuthKeyFromRow) };
-      }),
+      }, this.#backend.snapshot),
     );
   }
 
