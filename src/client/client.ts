@@ -40,6 +40,7 @@ export class TailscaleClient extends EventEmitter {
   endpoints: string[] = [];
   private session: ClientHttp2Session | null = null;
   private closeTransport: (() => void) | null = null;
+  private transportSocket: import('node:stream').Duplex | null = null;
   private streamAbort: (() => void) | null = null;
   /** Resolves when the current stream ends. */
   streamDone: Promise<Error | null> = Promise.resolve(null);
@@ -76,7 +77,8 @@ export class TailscaleClient extends EventEmitter {
       webSocket: this.opts.webSocket,
     });
     this.session = t.session;
-    this.closeTransport = t.close;
+    this.transportSocket = t.conn.inner;
+    this.closeTransport = () => void t.close();
     t.session.on('error', () => {});
   }
 
@@ -220,6 +222,11 @@ export class TailscaleClient extends EventEmitter {
       };
       this.on('map', onMap);
     });
+  }
+
+  /** Stops reading from the network without closing anything, as a machine that froze or lost its link. */
+  simulateHang(): void {
+    this.transportSocket?.pause();
   }
 
   stopStream(): void {

@@ -10,6 +10,7 @@ import { createApiHandler, ApiKeyService, type ApiHandler } from '../api/index.j
 import type { Config } from '../config/types.js';
 import { machineHandler, type MachineContext } from '../control/machine.js';
 import { SessionHub } from '../control/sessions.js';
+import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { handleKeyRequest } from '../control/key.js';
 import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
@@ -35,6 +36,8 @@ export const KEEPALIVE_MS = 50_000;
 export interface ServerOptions {
   config: Config;
   log: Logger;
+  /** How often idle control sessions are probed, and how long an answer may take. */
+  liveness?: LivenessOptions;
   /** Called once on the first start of an empty database with the join command. */
   onBootstrap?: (b: Bootstrap) => void;
 }
@@ -97,6 +100,7 @@ export class SwitchboardServer {
   private readonly ts2021: Ts2021Handler;
   /** Where the control server listens, e.g. http://127.0.0.1:8080 */
   address = '';
+  liveness: LivenessOptions = DEFAULT_LIVENESS;
 
   private constructor(
     readonly config: Config,
@@ -158,6 +162,7 @@ export class SwitchboardServer {
         throw new Error(`derp: ${err.message}`);
       });
       server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, log);
+      if (opts.liveness) server.liveness = opts.liveness;
       await server.listenAll();
       const boot = await bootstrapIfEmpty(tailnet, config.server_url);
       if (boot) opts.onBootstrap?.(boot);
@@ -278,6 +283,7 @@ export class SwitchboardServer {
     // One HTTP/2 server per connection binds every request to the machine key the handshake proved.
     const h2 = http2.createServer({ settings: { maxConcurrentStreams: 100 } }, machineHandler(this.machineContext, info));
     h2.on('sessionError', (err) => this.log.debug(`http2 session error: ${err.message}`));
+    h2.on('session', (session) => watchLiveness(session, this.liveness));
     h2.emit('connection', conn);
   }
 

@@ -231,7 +231,8 @@ export interface DERPRegion {
 export interface DERPMap {
   HomeParams?: { RegionScore?: Record<string, number> | null };
   Regions: Record<string, DERPRegion>;
-  OmitDefaultRegions?: boolean;
+  // tailcfg tags this field in lower camel case on the wire.
+  omitDefaultRegions?: boolean;
 }
 
 export interface DNSResolver {
