@@ -10,7 +10,7 @@ import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
 import { nodeInSource, nodeIsDestination, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
-import { sourceStrings } from './srcips.js';
+import { sourceMatches, sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy, checkSshDomains } from './ssh.js';
 import { CAP_DISABLE_IPV4, hasAttr, nodeCapMap, peerCapMapOf } from './capabilities.js';
@@ -283,18 +283,21 @@ export class CompiledPolicy {
     return peerCapMapOf(this, this.requireNode(viewer), this.requireNode(peer));
   }
 
-  /** Application capabilities `peer` holds towards `viewer` (what WhoIs on viewer reports). */
+  /**
+   * Application capabilities `peer` holds towards `viewer` (what WhoIs on viewer reports):
+   * the CapGrant rules of the viewer's own filter whose sources include the peer.
+   */
   whois(viewer: number, peer: number): CapMap {
     const out: CapMap = {};
-    if (!this.policy) return out;
-    const v = this.requireNode(viewer);
-    for (const st of this.rules) {
-      if (!st.def.app) continue;
-      const src = this.srcNodes(st);
-      const direct = src.has(peer) && capDstCovers(st, v);
-      const self = hasSelfDst(st) && selfSources(st, v, src, this.idx).has(peer);
-      if (!direct && !self) continue;
-      for (const [k, vals] of Object.entries(st.def.app)) (out[k] ??= []).push(...structuredClone(vals));
+    const p = this.requireNode(peer);
+    for (const rule of this.packetFilter(viewer)) {
+      if (!rule.CapGrant || !p.addrs.some((a) => sourceMatches(rule.SrcIPs, a))) continue;
+      for (const g of rule.CapGrant) {
+        for (const [k, vals] of Object.entries(g.CapMap ?? {})) {
+          const cur = out[k] ?? null;
+          out[k] = vals === null && cur === null ? null : [...(cur ?? []), ...structuredClone(vals ?? [])];
+        }
+      }
     }
     return out;
   }

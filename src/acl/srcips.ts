@@ -1,5 +1,5 @@
 // Source address spelling for filter rules, as the control plane writes it.
-import { formatAddr, formatRange, parsePrefix, type Range, subtract } from './ipset.js';
+import { contains, formatAddr, formatRange, parseAddr, parsePrefix, type Range, subtract } from './ipset.js';
 import type { Selection } from './resolve.js';
 import type { TailnetIndex } from './tailnet.js';
 
@@ -34,4 +34,21 @@ export function sourceStrings(sel: Selection, idx: TailnetIndex, only?: Set<numb
   }
   if (!only) for (const p of sel.prefixes) out.add(formatRange(p.range));
   return [...out].sort();
+}
+
+/** Does a SrcIPs list (bare, CIDR, "a-b" or "*") cover the address range? */
+export function sourceMatches(srcIPs: string[], ip: Range): boolean {
+  for (const s of srcIPs) {
+    if (s === '*') return true;
+    const dash = s.indexOf('-');
+    if (dash > 0) {
+      const lo = parseAddr(s.slice(0, dash));
+      const hi = parseAddr(s.slice(dash + 1));
+      if (lo && hi && lo.v6 === ip.v6 && lo.addr <= ip.lo && ip.hi <= hi.addr) return true;
+      continue;
+    }
+    const r = parsePrefix(s);
+    if (r && contains(r, ip)) return true;
+  }
+  return false;
 }

@@ -3,13 +3,13 @@
 // message that does not say which entry failed.
 import type { CompiledPolicy } from './compiled.js';
 import { fail } from './errors.js';
-import { contains, parseAddr, parsePrefix, type Range } from './ipset.js';
+import { contains, parsePrefix } from './ipset.js';
 import type { PolicyTest, SshTest } from './parse.js';
 import { parseProto, DEFAULT_PROTOS } from './ports.js';
 import { classifyAlias } from './alias.js';
 import { select } from './resolve.js';
 import type { NodeRec } from './tailnet.js';
-import { nodeAddrText } from './srcips.js';
+import { nodeAddrText, sourceMatches } from './srcips.js';
 
 const FAILED = 'test(s) failed';
 
@@ -39,28 +39,12 @@ function nodesFor(c: CompiledPolicy, alias: string): NodeRec[] {
   return [...c.idx.nodes.values()].filter((n) => sel.nodes.has(n.node.id));
 }
 
-function srcMatches(srcIPs: string[], ip: Range): boolean {
-  for (const s of srcIPs) {
-    if (s === '*') return true;
-    const dash = s.indexOf('-');
-    if (dash > 0) {
-      const lo = parseAddr(s.slice(0, dash));
-      const hi = parseAddr(s.slice(dash + 1));
-      if (lo && hi && lo.v6 === ip.v6 && lo.addr <= ip.lo && ip.hi <= hi.addr) return true;
-      continue;
-    }
-    const r = parsePrefix(s);
-    if (r && contains(r, ip)) return true;
-  }
-  return false;
-}
-
 function allowed(c: CompiledPolicy, src: NodeRec, dst: NodeRec, port: number, proto: number): boolean {
   for (const rule of c.packetFilter(dst.node.id)) {
     if (!rule.DstPorts) continue;
     const protos = rule.IPProto ?? DEFAULT_PROTOS;
     if (!protos.includes(proto)) continue;
-    if (!src.addrs.some((a) => srcMatches(rule.SrcIPs, a))) continue;
+    if (!src.addrs.some((a) => sourceMatches(rule.SrcIPs, a))) continue;
     for (const d of rule.DstPorts) {
       if (port < d.Ports.First || port > d.Ports.Last) continue;
       if (d.IP === '*') return true;
