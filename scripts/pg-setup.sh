@@ -10,10 +10,6 @@ cd "$(dirname "$0")/.."
 ROOT="$(pwd)"
 
 PORT="${SWITCHBOARD_PG_PORT:-54329}"
-PGDIR="$ROOT/.pg"
-DATA="$PGDIR/data"
-SOCK="$PGDIR/run"
-LOG="$PGDIR/server.log"
 ROLE=switchboard
 PASS=switchboard
 DB=switchboard_test
@@ -42,12 +38,23 @@ fi
 # initdb and postgres refuse to run as root: use the package's system user then.
 if [ "$(id -u)" = 0 ]; then
   getent passwd postgres >/dev/null || die "running as root but there is no 'postgres' system user to run the server as"
-  as_pg() { runuser -u postgres -- "$@"; }
+  # From / so psql and pg_ctl do not complain about a working directory they cannot enter.
+  as_pg() { (cd / && runuser -u postgres -- "$@"); }
   OWNER=postgres
 else
   as_pg() { "$@"; }
   OWNER="$(id -un)"
 fi
+
+# The server runs as `postgres`, which must reach the data folder: a checkout under a
+# private home directory (mode 700) is out of its reach, so the cluster lives in /var/tmp then.
+PGDIR="$ROOT/.pg"
+if [ "$(id -u)" = 0 ] && ! runuser -u postgres -- test -x "$ROOT" 2>/dev/null; then
+  PGDIR="/var/tmp/switchboard-pg-$(printf %s "$ROOT" | sha256sum | cut -c1-12)"
+fi
+DATA="$PGDIR/data"
+SOCK="$PGDIR/run"
+LOG="$PGDIR/server.log"
 
 is_running() { [ -f "$DATA/PG_VERSION" ] && as_pg "$BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; }
 
