@@ -6,7 +6,7 @@ import { NoiseConn } from '../noise/conn.js';
 import { checkInitiationFraming, respondToInitiation, type ControlResponderResult } from '../noise/control-handshake.js';
 import { EARLY_NOISE_MIN_VERSION, encodeEarlyPayload } from '../noise/early-payload.js';
 import { isNoiseError } from '../noise/errors.js';
-import { formatChallengePublic, formatMachinePublic, generateKeyPair, type KeyPair } from '../noise/keys.js';
+import { formatChallengePublic, formatMachinePublic, generateKeyPair, prepareStaticKey, type KeyPair, type StaticKey } from '../noise/keys.js';
 import { WebSocketDuplex } from '../noise/websocket-duplex.js';
 
 /** Names fixed by controlhttpcommon. */
@@ -44,8 +44,8 @@ export interface Ts2021Rejection {
 }
 
 export interface Ts2021Options {
-  /** The server's Noise static private key (raw 32 bytes). */
-  serverPrivateKey: Uint8Array;
+  /** The server's Noise static private key (raw 32 bytes, or prepared with prepareStaticKey). */
+  serverPrivateKey: Uint8Array | StaticKey;
   onConnection(c: Ts2021Connection): void;
   onReject?(r: Ts2021Rejection): void;
   /** Errors on an established connection (bad records, resets...). The connection is already destroyed. */
@@ -66,7 +66,7 @@ export type HandshakeCheck =
  */
 export function checkHandshake(
   b64: string | string[] | undefined | null,
-  serverPrivateKey: Uint8Array,
+  serverPrivateKey: Uint8Array | StaticKey,
   minProtocolVersion: number = MIN_CAPABILITY_VERSION,
   source = `${HANDSHAKE_HEADER} header`,
 ): HandshakeCheck {
@@ -121,6 +121,8 @@ export interface Ts2021Handler {
 
 export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
   const minVersion = opts.minProtocolVersion ?? MIN_CAPABILITY_VERSION;
+  // Import the static key once; per-handshake import would double the cost.
+  const serverKey = prepareStaticKey(opts.serverPrivateKey);
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false, // Noise records don't compress
@@ -174,7 +176,7 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       reject(socket, remoteAddress, 405, `ts2021 upgrade must use POST, got ${req.method}`);
       return;
     }
-    const check = checkHandshake(req.headers[HANDSHAKE_HEADER.toLowerCase()], opts.serverPrivateKey, minVersion);
+    const check = checkHandshake(req.headers[HANDSHAKE_HEADER.toLowerCase()], serverKey, minVersion);
     if (!check.ok) {
       reject(socket, remoteAddress, check.status, check.message);
       return;
@@ -203,7 +205,7 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     // Browsers can't set headers on WebSockets, so the handshake rides in the query.
     // A '+' left unescaped arrives as a space; put it back rather than fail.
     const param = url.searchParams.get(HANDSHAKE_HEADER)?.replace(/ /g, '+');
-    const check = checkHandshake(param, opts.serverPrivateKey, minVersion, `${HANDSHAKE_HEADER} query parameter`);
+    const check = checkHandshake(param, serverKey, minVersion, `${HANDSHAKE_HEADER} query parameter`);
     if (!check.ok) {
       reject(socket, remoteAddress, check.status, check.message);
       return;

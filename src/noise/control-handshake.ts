@@ -1,7 +1,7 @@
 import type { CipherState } from './cipher-state.js';
 import { NoiseError } from './errors.js';
 import { IKInitiator, IKResponder } from './handshake-ik.js';
-import { KEY_LEN, publicFromPrivate } from './keys.js';
+import { KEY_LEN, prepareStaticKey, type StaticKey } from './keys.js';
 import {
   HEADER_LEN,
   INITIATION_HEADER_LEN,
@@ -60,7 +60,7 @@ export function checkInitiationFraming(initiation: Uint8Array): number {
  * initiation, and builds the response. Throws NoiseError on any bad input.
  */
 export function respondToInitiation(
-  serverPrivateKey: Uint8Array,
+  serverPrivateKey: Uint8Array | StaticKey,
   initiation: Uint8Array,
   opts: { ephemeralPrivate?: Uint8Array } = {},
 ): ControlResponderResult {
@@ -99,7 +99,7 @@ export interface ControlInitiation {
 
 /** Client side: builds the initiation; call complete() with the server's response. */
 export function createInitiation(
-  machinePrivateKey: Uint8Array,
+  machinePrivateKey: Uint8Array | StaticKey,
   serverPublicKey: Uint8Array,
   protocolVersion: number,
   opts: { ephemeralPrivate?: Uint8Array } = {},
@@ -110,9 +110,10 @@ export function createInitiation(
   if (serverPublicKey.length !== KEY_LEN) {
     throw new NoiseError('BAD_KEY', `server public key must be ${KEY_LEN} bytes, got ${serverPublicKey.length}`);
   }
+  const machine = prepareStaticKey(machinePrivateKey);
   const initiator = new IKInitiator({
     prologue: protocolVersionPrologue(protocolVersion),
-    staticPrivate: machinePrivateKey,
+    staticPrivate: machine,
     remoteStaticPublic: serverPublicKey,
     ephemeralPrivate: opts.ephemeralPrivate,
     nonceEncoding: 'tailscale-be',
@@ -125,7 +126,7 @@ export function createInitiation(
   let done = false;
   return {
     initiationBytes,
-    machinePublicKey: publicFromPrivate(machinePrivateKey),
+    machinePublicKey: Buffer.from(machine.publicKey),
     protocolVersion,
     complete(responseBytes: Uint8Array) {
       if (done) throw new NoiseError('STATE', 'handshake already completed');

@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { CipherState, type NonceEncoding } from './cipher-state.js';
 import { NoiseError } from './errors.js';
-import { KEY_LEN, generatePrivateKey, privateKeyObject, publicFromPrivate, x25519 } from './keys.js';
+import { KEY_LEN, generatePrivateKey, prepareStaticKey, publicKeyObject, type StaticKey, x25519 } from './keys.js';
 import { AEAD_TAG_LEN } from './primitives.js';
 import { SymmetricState } from './symmetric-state.js';
 
@@ -22,8 +22,8 @@ export const ikMessage2Length = (payloadLen: number): number => KEY_LEN + payloa
 
 export interface IKCommonOptions {
   prologue: Uint8Array;
-  /** Our static private key (raw 32 bytes). */
-  staticPrivate: Uint8Array;
+  /** Our static private key: raw 32 bytes, or prepared once with prepareStaticKey. */
+  staticPrivate: Uint8Array | StaticKey;
   /** Fixed ephemeral private key; only test vectors should set this. */
   ephemeralPrivate?: Uint8Array;
   protocolName?: string;
@@ -41,37 +41,36 @@ export interface IKResult {
   handshakeHash: Buffer;
 }
 
-function staticKeyObject(raw: Uint8Array): KeyObject {
-  return privateKeyObject(raw);
+/** Ephemeral key, imported once and used for two DH operations. */
+function ephemeral(raw: Uint8Array | undefined): StaticKey {
+  return prepareStaticKey(Buffer.from(raw ?? generatePrivateKey()));
 }
 
 export class IKInitiator {
   readonly #ss: SymmetricState;
-  readonly #s: KeyObject;
-  readonly #sPub: Buffer;
-  readonly #rs: Buffer;
-  readonly #e: Buffer;
+  readonly #s: StaticKey;
+  readonly #rs: KeyObject;
+  readonly #e: StaticKey;
   #step = 0;
 
   constructor(opts: IKInitiatorOptions) {
     this.#ss = new SymmetricState(opts.protocolName ?? IK_PROTOCOL_NAME, opts.nonceEncoding ?? 'noise-le');
-    this.#s = staticKeyObject(opts.staticPrivate);
-    this.#sPub = publicFromPrivate(opts.staticPrivate);
-    this.#rs = Buffer.from(opts.remoteStaticPublic);
-    this.#e = Buffer.from(opts.ephemeralPrivate ?? generatePrivateKey());
+    this.#s = prepareStaticKey(opts.staticPrivate);
+    this.#rs = publicKeyObject(opts.remoteStaticPublic);
+    this.#e = ephemeral(opts.ephemeralPrivate);
     this.#ss.mixHash(opts.prologue);
-    this.#ss.mixHash(this.#rs);
+    this.#ss.mixHash(opts.remoteStaticPublic);
   }
 
   writeMessage1(payload: Uint8Array = Buffer.alloc(0)): Buffer {
     if (this.#step !== 0) throw new NoiseError('STATE', 'initiator message 1 already written');
     this.#step = 1;
     const ss = this.#ss;
-    const ePub = publicFromPrivate(this.#e);
+    const ePub = this.#e.publicKey;
     ss.mixHash(ePub);
-    ss.mixKey(x25519(this.#e, this.#rs));
-    const encS = ss.encryptAndHash(this.#sPub);
-    ss.mixKey(x25519(this.#s, this.#rs));
+    ss.mixKey(x25519(this.#e.keyObject, this.#rs));
+    const encS = ss.encryptAndHash(this.#s.publicKey);
+    ss.mixKey(x25519(this.#s.keyObject, this.#rs));
     const encPayload = ss.encryptAndHash(payload);
     return Buffer.concat([ePub, encS, encPayload]);
   }
@@ -86,8 +85,9 @@ export class IKInitiator {
     const ss = this.#ss;
     const re = message.subarray(0, KEY_LEN);
     ss.mixHash(re);
-    ss.mixKey(x25519(this.#e, re));
-    ss.mixKey(x25519(this.#s, re));
+    const reKey = publicKeyObject(re);
+    ss.mixKey(x25519(this.#e.keyObject, reKey));
+    ss.mixKey(x25519(this.#s.keyObject, reKey));
     try {
       return ss.decryptAndHash(message.subarray(KEY_LEN));
     } catch (err) {
@@ -100,25 +100,27 @@ export class IKInitiator {
     this.#step = 3;
     const handshakeHash = Buffer.from(this.#ss.h);
     const [c1, c2] = this.#ss.split();
-    this.#e.fill(0);
+    this.#e.privateKey.fill(0);
     return { send: c1, recv: c2, handshakeHash };
   }
 }
 
 export class IKResponder {
   readonly #ss: SymmetricState;
-  readonly #s: KeyObject;
-  readonly #e: Buffer;
-  #re: Buffer | null = null;
+  readonly #s: StaticKey;
+  readonly #ephemeralRaw: Uint8Array | undefined;
+  #re: KeyObject | null = null;
   #rs: Buffer | null = null;
+  #rsKey: KeyObject | null = null;
   #step = 0;
 
   constructor(opts: IKCommonOptions) {
     this.#ss = new SymmetricState(opts.protocolName ?? IK_PROTOCOL_NAME, opts.nonceEncoding ?? 'noise-le');
-    this.#s = staticKeyObject(opts.staticPrivate);
-    this.#e = Buffer.from(opts.ephemeralPrivate ?? generatePrivateKey());
+    this.#s = prepareStaticKey(opts.staticPrivate);
+    // Generated only once message 1 checks out, so junk costs no key generation.
+    this.#ephemeralRaw = opts.ephemeralPrivate;
     this.#ss.mixHash(opts.prologue);
-    this.#ss.mixHash(publicFromPrivate(opts.staticPrivate));
+    this.#ss.mixHash(this.#s.publicKey);
   }
 
   /** The initiator's static public key, known after message 1. */
@@ -135,16 +137,17 @@ export class IKResponder {
     }
     this.#step = 1;
     const ss = this.#ss;
-    const re = Buffer.from(message.subarray(0, KEY_LEN));
-    ss.mixHash(re);
-    ss.mixKey(x25519(this.#s, re));
+    const re = publicKeyObject(message.subarray(0, KEY_LEN));
+    ss.mixHash(message.subarray(0, KEY_LEN));
+    ss.mixKey(x25519(this.#s.keyObject, re));
     let rs: Buffer;
     try {
       rs = ss.decryptAndHash(message.subarray(KEY_LEN, 2 * KEY_LEN + AEAD_TAG_LEN));
     } catch (err) {
       throw rename(err, 'decrypting initiator static key failed (initiation not made for this server key?)');
     }
-    ss.mixKey(x25519(this.#s, rs));
+    const rsKey = publicKeyObject(rs);
+    ss.mixKey(x25519(this.#s.keyObject, rsKey));
     let payload: Buffer;
     try {
       payload = ss.decryptAndHash(message.subarray(2 * KEY_LEN + AEAD_TAG_LEN));
@@ -153,20 +156,22 @@ export class IKResponder {
     }
     this.#re = re;
     this.#rs = rs;
+    this.#rsKey = rsKey;
     return payload;
   }
 
   writeMessage2(payload: Uint8Array = Buffer.alloc(0)): Buffer {
-    if (this.#step !== 1 || this.#re === null || this.#rs === null) {
+    if (this.#step !== 1 || this.#re === null || this.#rsKey === null) {
       throw new NoiseError('STATE', 'responder must read message 1 before writing message 2');
     }
     this.#step = 2;
     const ss = this.#ss;
-    const ePub = publicFromPrivate(this.#e);
-    ss.mixHash(ePub);
-    ss.mixKey(x25519(this.#e, this.#re));
-    ss.mixKey(x25519(this.#e, this.#rs));
-    return Buffer.concat([ePub, ss.encryptAndHash(payload)]);
+    const e = ephemeral(this.#ephemeralRaw);
+    ss.mixHash(e.publicKey);
+    ss.mixKey(x25519(e.keyObject, this.#re));
+    ss.mixKey(x25519(e.keyObject, this.#rsKey));
+    e.privateKey.fill(0);
+    return Buffer.concat([e.publicKey, ss.encryptAndHash(payload)]);
   }
 
   split(): IKResult {
@@ -174,7 +179,6 @@ export class IKResponder {
     this.#step = 3;
     const handshakeHash = Buffer.from(this.#ss.h);
     const [c1, c2] = this.#ss.split();
-    this.#e.fill(0);
     return { send: c2, recv: c1, handshakeHash };
   }
 }
