@@ -7,7 +7,7 @@ import {
 } from './filter.js';
 import type { Policy } from './parse.js';
 import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
-import { nodeInSource, nodeIsDestination, select } from './resolve.js';
+import { aliasHasNode, nodeInSource, nodeIsDestination, patchSelection, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
 import { sourceMatches, sourceStrings } from './srcips.js';
@@ -101,29 +101,47 @@ export class CompiledPolicy {
     return (st.srcText ??= sourceStrings(st.src, this.idx));
   }
 
+  /** Is the node a source of the rule (own address, or a subnet it serves, is covered)? */
+  srcContains(st: RuleState, rec: NodeRec): boolean {
+    if (nodeInSource(st.src, rec)) return true;
+    // Routers count as sources when a source prefix covers a subnet they serve.
+    return rec.subnets.some((r) => st.src.prefixes.some((p) => overlaps(p.range, r)));
+  }
+
   srcNodes(st: RuleState): Set<number> {
     if (!st.srcNodes) {
       const s = new Set<number>();
       if (st.src.all || st.src.any) for (const id of this.idx.nodes.keys()) s.add(id);
-      else {
+      else if (st.src.prefixes.length === 0) {
         for (const id of st.src.nodes) if (this.idx.nodes.has(id)) s.add(id);
-        // Routers count as sources when a source prefix covers a subnet they serve.
-        if (st.src.prefixes.length) {
-          for (const rec of this.idx.nodes.values()) {
-            if (nodeInSource(st.src, rec) || rec.subnets.some((r) => st.src.prefixes.some((p) => overlaps(p.range, r)))) s.add(rec.node.id);
-          }
-        }
-      }
+      } else for (const rec of this.idx.nodes.values()) if (this.srcContains(st, rec)) s.add(rec.node.id);
       st.srcNodes = s;
     }
     return st.srcNodes;
   }
 
   /** Does any part of the rule land in this node's filter (ignoring autogroup:self)? */
-  ruleTargets(st: RuleState, rec: NodeRec): boolean {
+  dstContains(st: RuleState, rec: NodeRec): boolean {
     if (st.def.app && capDstCovers(st, rec)) return true;
     if (st.def.groups.length === 0) return false;
     return st.dsts.some((d) => nodeIsDestination(d, rec));
+  }
+
+  /** Nodes the rule is delivered to (autogroup:self excluded), cached per rule. */
+  dstNodes(st: RuleState): Set<number> {
+    if (!st.dstNodes) {
+      const s = new Set<number>();
+      const onlyNodes = st.dsts.every((d) => !d.all && !d.any && !d.internet && d.prefixes.length === 0);
+      if (onlyNodes) {
+        for (const d of st.dsts) for (const id of d.nodes) if (this.idx.nodes.has(id)) s.add(id);
+      } else for (const rec of this.idx.nodes.values()) if (this.dstContains(st, rec)) s.add(rec.node.id);
+      st.dstNodes = s;
+    }
+    return st.dstNodes;
+  }
+
+  ruleTargets(st: RuleState, rec: NodeRec): boolean {
+    return this.dstNodes(st).has(rec.node.id);
   }
 
   packetFilter(id: number): FilterRule[] {
@@ -202,11 +220,7 @@ export class CompiledPolicy {
             for (const o of this.idx.byUser.get(rec.node.userId) ?? []) set.add(o);
           }
         }
-        if (inSrc) {
-          for (const o of this.idx.nodes.values()) {
-            if (!set.has(o.node.id) && this.ruleTargets(st, o)) set.add(o.node.id);
-          }
-        }
+        if (inSrc) for (const o of this.dstNodes(st)) set.add(o);
       }
       for (const v of viaPeers(this, rec)) set.add(v);
     }
@@ -308,64 +322,83 @@ export class CompiledPolicy {
 
   /**
    * Applies a node join/change/removal. Returns the node ids whose views (filter, peers,
-   * routes, SSH) may have changed; their caches are dropped, everything else is kept.
+   * routes, SSH) may have changed. Cached per-rule sets are patched by the one node id and
+   * only the affected nodes' cached views are dropped, so the cost follows the change.
    */
   applyNodeChange(change: NodeChange): { affected: Set<number> } {
     const affected = new Set<number>();
     const id = 'removed' in change ? change.removed : change.id;
     const before = this.idx.nodes.get(id);
     if (before) for (const p of this.peers(id)) affected.add(p);
-    const oldSubnets = before ? before.subnetText.join(',') : '';
-    // Rules whose membership involves the node before the change.
-    const touched = new Set<RuleState>();
-    const noteRules = (rec: NodeRec | undefined) => {
-      if (!rec) return;
-      for (const st of this.rules) {
-        if (nodeInSource(st.src, rec) || st.src.all) touched.add(st);
-        else if (st.dsts.some((d) => nodeIsDestination(d, rec) || d.self)) touched.add(st);
-      }
-    };
-    noteRules(before);
+    const wasSrc = new Map<RuleState, boolean>();
+    const wasDst = new Map<RuleState, boolean>();
+    for (const st of this.rules) {
+      wasSrc.set(st, before ? this.srcContains(st, before) : false);
+      wasDst.set(st, before ? this.dstContains(st, before) : false);
+    }
+    const beforeSubnets = before ? before.subnetText.join(',') + (before.exitApproved ? '+exit' : '') : '';
     if ('removed' in change) this.idx.remove(id);
     else this.idx.upsert(change);
     const after = this.idx.nodes.get(id);
-    noteRules(after);
-    const newSubnets = after ? after.subnetText.join(',') : '';
-    const routesChanged = oldSubnets !== newSubnets || (before?.exitApproved ?? false) !== (after?.exitApproved ?? false);
-    if (this.policy) {
-      // Re-resolve selections touching the node (tags/user may have changed).
-      for (const st of this.rules) {
-        st.src = select(this.policy, this.idx, st.def.src);
-        st.dsts = st.def.dst.map((d) => select(this.policy!, this.idx, [d.alias]));
-      }
-      for (const st of this.rules) {
-        const srcChanged = touched.has(st) || (routesChanged && st.src.all);
-        if (!srcChanged) continue;
-        const prevSrc = st.srcNodes;
-        st.srcText = undefined;
-        this.keyPos = undefined;
-        st.srcNodes = undefined;
-        // Every node receiving this rule sees new SrcIPs.
-        for (const rec of this.idx.nodes.values()) if (this.ruleTargets(st, rec)) affected.add(rec.node.id);
-        if (prevSrc) for (const p of prevSrc) affected.add(p);
-        for (const p of this.srcNodes(st)) if (st.dsts.some((d) => after && nodeIsDestination(d, after))) affected.add(p);
-      }
-    }
+    const afterSubnets = after ? after.subnetText.join(',') + (after.exitApproved ? '+exit' : '') : '';
+    const routesChanged = beforeSubnets !== afterSubnets;
     if (routesChanged) this.primaries = undefined;
-    affected.add(id);
-    this.peerCache.delete(id);
-    this.filterCache.delete(id);
-    this.sshCache.delete(id);
-    if (after) for (const p of this.peers(id)) affected.add(p);
-    if (routesChanged) for (const p of affected) void p;
-    for (const a of affected) {
-      this.filterCache.delete(a);
-      this.peerCache.delete(a);
-      this.sshCache.delete(a);
+
+    if (this.policy) {
+      for (const st of this.rules) {
+        // Patch node-set selections for this node only.
+        patchSelection(this.policy, this.idx, st.def.src, st.src, id, after);
+        st.def.dst.forEach((d, i) => patchSelection(this.policy!, this.idx, [d.alias], st.dsts[i], id, after));
+        const isSrc = after ? this.srcContains(st, after) : false;
+        const isDst = after ? this.dstContains(st, after) : false;
+        if (st.srcNodes) {
+          st.srcNodes.delete(id);
+          if (isSrc) st.srcNodes.add(id);
+        }
+        if (st.dstNodes) {
+          st.dstNodes.delete(id);
+          if (isDst) st.dstNodes.add(id);
+        }
+        const srcTextChanged = wasSrc.get(st) || isSrc || (routesChanged && st.src.all);
+        if (srcTextChanged) {
+          // Every receiver of this rule sees new SrcIPs.
+          st.srcText = undefined;
+          this.keyPos = undefined;
+          for (const r of this.dstNodes(st)) affected.add(r);
+          if (hasSelfDst(st) && after && !after.tagged && after.node.userId !== null) {
+            for (const o of this.idx.byUser.get(after.node.userId) ?? []) affected.add(o);
+          }
+        }
+        if (wasDst.get(st) || isDst) for (const r of this.srcNodes(st)) affected.add(r);
+      }
+      // SSH rules naming the node (as source or destination) change their receivers' policy.
+      for (const e of this.policy.ssh) {
+        const hit = (r?: NodeRec) => !!r && (e.src.some((a) => aliasHasNode(this.policy!, this.idx, a, r)) || e.src.includes('*') ||
+          e.dst.some((a) => aliasHasNode(this.policy!, this.idx, a, r) || a === 'autogroup:self'));
+        if (!hit(before) && !hit(after)) continue;
+        const dst = select(this.policy, this.idx, e.dst);
+        for (const n of dst.nodes) affected.add(n);
+        if (dst.self && after?.node.userId != null) for (const o of this.idx.byUser.get(after.node.userId) ?? []) affected.add(o);
+      }
+      if (routesChanged) {
+        // Route visibility changes for everyone who may use the routes.
+        for (const st of this.rules) if (st.src.all) for (const r of this.dstNodes(st)) affected.add(r);
+      }
     }
-    affected.delete(id);
-    if (after) affected.add(id);
+    for (const a of affected) this.dropViews(a);
+    this.dropViews(id);
+    if (after) {
+      for (const p of this.peers(id)) affected.add(p);
+      affected.add(id);
+    } else affected.delete(id);
+    for (const a of affected) this.dropViews(a);
     return { affected };
+  }
+
+  private dropViews(id: number): void {
+    this.filterCache.delete(id);
+    this.peerCache.delete(id);
+    this.sshCache.delete(id);
   }
 }
 

@@ -16,6 +16,7 @@ export interface RuleState {
   /** Cached source strings; undefined when stale. */
   srcText?: string[];
   srcNodes?: Set<number>;
+  dstNodes?: Set<number>;
 }
 
 function portsFor(def: RuleDef, di: number, gi: number): PortRange[] {

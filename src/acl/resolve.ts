@@ -111,3 +111,26 @@ export function nodeIsDestination(sel: Selection, rec: NodeRec): boolean {
   }
   return false;
 }
+
+/** Does an alias name this node through its identity (tag, user, group, member/tagged)? */
+export function aliasHasNode(p: Policy, idx: TailnetIndex, alias: string, rec: NodeRec): boolean {
+  const a = classifyAlias(alias, p.hosts);
+  switch (a.kind) {
+    case 'autogroup':
+      return (a.name === 'member' && !rec.tagged) || (a.name === 'tagged' && rec.tagged);
+    case 'tag':
+      return rec.node.tags.includes(a.name);
+    case 'user':
+    case 'userDomain':
+    case 'group':
+      return !rec.tagged && rec.node.userId !== null && usersOf(p, idx, alias).includes(rec.node.userId);
+    default:
+      return false;
+  }
+}
+
+/** Updates a selection's node set for one node that joined, changed or left. */
+export function patchSelection(p: Policy, idx: TailnetIndex, aliases: string[], sel: Selection, id: number, rec: NodeRec | undefined): void {
+  sel.nodes.delete(id);
+  if (rec && aliases.some((a) => aliasHasNode(p, idx, a, rec))) sel.nodes.add(id);
+}
