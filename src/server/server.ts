@@ -16,10 +16,11 @@ import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
 import { loadDerpMap } from '../derp/map.js';
 import { buildDNSConfig } from '../dns/config.js';
-import { AllowAllPolicy } from '../mapresponse/allowall.js';
 import { MapBuilder } from '../mapresponse/builder.js';
-import type { PolicyView } from '../mapresponse/policyview.js';
 import { Registry } from '../metrics/registry.js';
+import { startAutoApprover } from '../policy/autoapprove.js';
+import { PolicyManager } from '../policy/manager.js';
+import { watchPolicyFile } from '../policy/watch.js';
 import { Tailnet } from '../state/tailnet.js';
 import type { DERPMap, DNSConfig } from '../tailcfg/types.js';
 import { KeyedLock } from '../util/keyedlock.js';
@@ -91,7 +92,8 @@ export class SwitchboardServer {
   private socket: http.Server | null = null;
   private metrics: http.Server | null = null;
   private stopEphemeral: () => void = () => {};
-  private policyView: PolicyView;
+  private stopAutoApprover: () => void = () => {};
+  private stopPolicyWatch: () => void = () => {};
   private derpMap: DERPMap;
   private readonly dnsConfig: DNSConfig | undefined;
   private readonly hub: SessionHub;
@@ -109,21 +111,21 @@ export class SwitchboardServer {
     private readonly noisePrivateKey: Buffer,
     apiKeys: ApiKeyService,
     derpMap: DERPMap,
+    readonly policy: PolicyManager,
     private readonly log: Logger,
   ) {
     this.derpMap = derpMap;
     this.dnsConfig = buildDNSConfig(config.dns, { v4: config.prefixes.v4, v6: config.prefixes.v6 });
-    this.policyView = new AllowAllPolicy(tailnet);
     const builder = new MapBuilder({
       tailnet,
-      policy: () => this.policyView,
+      policy: () => policy.view,
       derpMap: () => this.derpMap,
       dnsConfig: () => this.dnsConfig,
       baseDomain: config.dns.base_domain,
       disableLogTail: !config.logtail.enabled,
     });
-    this.hub = new SessionHub(tailnet, builder, () => this.policyView, (m) => log.error(m));
-    this.api = createApiHandler({ admin: tailnet, apiKeys, log: (m) => log.info(m) });
+    this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
+    this.api = createApiHandler({ admin: tailnet, apiKeys, policy, log: (m) => log.info(m) });
     this.machineContext = {
       tailnet,
       builder,
@@ -161,7 +163,17 @@ export class SwitchboardServer {
       const derpMap = await loadDerpMap(config.derp, {}).catch((err: Error) => {
         throw new Error(`derp: ${err.message}`);
       });
-      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, log);
+      const policy = await PolicyManager.load(tailnet, store, {
+        mode: config.policy.mode,
+        path: config.policy.path,
+        serverUrl: config.server_url,
+        log,
+      });
+      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, policy, log);
+      server.stopAutoApprover = startAutoApprover(tailnet, (id) => policy.autoApprovedRoutes(id), (m) => log.info(m));
+      if (config.policy.mode === 'file' && config.policy.path) {
+        server.stopPolicyWatch = watchPolicyFile(config.policy.path, () => policy.reloadFile(), (m) => log.warn(m));
+      }
       if (opts.liveness) server.liveness = opts.liveness;
       await server.listenAll();
       const boot = await bootstrapIfEmpty(tailnet, config.server_url);
@@ -186,8 +198,15 @@ export class SwitchboardServer {
     return this.hub.size;
   }
 
+  /** Re-reads the policy file (SIGHUP). A refused policy leaves the previous one in force. */
+  reloadPolicy(): boolean {
+    return this.policy.reloadFile();
+  }
+
   async close(): Promise<void> {
     this.stopEphemeral();
+    this.stopAutoApprover();
+    this.stopPolicyWatch();
     this.ts2021.close();
     this.hub.closeAll('server shutting down');
     for (const c of this.noiseConns) c.destroy();

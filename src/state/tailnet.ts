@@ -39,6 +39,7 @@ export class Tailnet implements AdminService {
   /** Open map streams per node: a node is online while it has at least one. */
   private readonly streams = new Map<NodeID, number>();
   private readonly listeners = new Set<EventListener>();
+  private readonly observers = new Set<(event: TailnetEvent) => void>();
   private pending: TailnetEvent[] = [];
   private flushScheduled = false;
   private readonly v4: AddressPool | null;
@@ -70,8 +71,18 @@ export class Tailnet implements AdminService {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * Sees every event synchronously, as the change happens: for derived state (the
+   * compiled policy) that must never lag behind the tailnet it is derived from.
+   */
+  observe(observer: (event: TailnetEvent) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
   /** Queues an event; listeners get all events of one turn of the event loop together. */
   emit(event: TailnetEvent): void {
+    for (const o of this.observers) o(event);
     this.pending.push(event);
     if (this.flushScheduled) return;
     this.flushScheduled = true;

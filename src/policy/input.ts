@@ -1,0 +1,32 @@
+// The tailnet as the policy engine sees it: users by login, nodes with the routes
+// they both advertise and have approved.
+
+import type { PolicyNode, PolicyUser, TailnetInput } from '../acl/index.js';
+import { servedRoutes } from '../mapresponse/routes.js';
+import type { NodeRecord, UserRecord } from '../state/model.js';
+import type { Tailnet } from '../state/tailnet.js';
+import { canonicalPrefix } from '../util/prefix.js';
+
+export function policyUser(u: UserRecord): PolicyUser {
+  return { id: u.id, name: u.name, email: u.email };
+}
+
+export function policyNode(n: NodeRecord): PolicyNode {
+  const tagged = n.tags.length > 0;
+  return {
+    id: n.id,
+    name: n.givenName,
+    // Tagged nodes belong to their tags, not to the user who created them.
+    userId: tagged ? null : n.userId,
+    tags: n.tags,
+    ipv4: n.ipv4,
+    ipv6: n.ipv6,
+    routableIPs: (n.hostinfo.RoutableIPs ?? []).map((r) => canonicalPrefix(r)).filter((r): r is string => r !== null),
+    approvedRoutes: servedRoutes(n),
+  };
+}
+
+export function tailnetInput(t: Tailnet): TailnetInput {
+  const nodes = [...t.allNodes()].sort((a, b) => a.id - b.id).map(policyNode);
+  return { users: [...t.allUsers()].map(policyUser), nodes };
+}

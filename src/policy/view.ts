@@ -1,0 +1,118 @@
+// Adapts the compiled policy (src/acl) to what map building asks per node, and keeps
+// it in step with the tailnet: each node event is applied incrementally and yields
+// the viewers whose filters or peer sets may have changed.
+
+import type { CompiledPolicy } from '../acl/index.js';
+import type { CapMap, PeerRoutes, PolicyUpdate, PolicyView } from '../mapresponse/policyview.js';
+import type { TailnetEvent } from '../state/events.js';
+import type { Tailnet } from '../state/tailnet.js';
+import type { FilterRule, NodeID, SSHPolicy } from '../tailcfg/types.js';
+import { policyNode } from './input.js';
+
+export class CompiledPolicyView implements PolicyView {
+  private readonly peerSets = new Map<NodeID, Set<NodeID>>();
+  // What changed since the last apply(): accumulated as events happen.
+  private viewers = new Set<NodeID>();
+  private peers = new Set<NodeID>();
+  private all = false;
+
+  constructor(
+    private readonly tailnet: Tailnet,
+    private compiled: CompiledPolicy,
+    /** Rebuilds the compiled policy from scratch (user changes touch every alias). */
+    private readonly recompile: () => CompiledPolicy,
+  ) {
+    tailnet.observe((e) => this.observe(e));
+  }
+
+  /** Hands the accumulated changes to the sessions (the batch itself was already observed). */
+  apply(_events: readonly TailnetEvent[]): PolicyUpdate {
+    const update: PolicyUpdate = { viewers: this.all ? 'all' : this.viewers, peers: this.peers };
+    this.viewers = new Set();
+    this.peers = new Set();
+    this.all = false;
+    return update;
+  }
+
+  private observe(e: TailnetEvent): void {
+    switch (e.kind) {
+      case 'nodeAdded':
+      case 'nodeChanged':
+      case 'nodeRemoved': {
+        const n = e.kind === 'nodeRemoved' ? undefined : this.tailnet.node(e.nodeId);
+        const { affected } = this.compiled.applyNodeChange(n ? policyNode(n) : { removed: e.nodeId });
+        affected.add(e.nodeId);
+        for (const id of affected) {
+          this.viewers.add(id);
+          this.peerSets.delete(id);
+        }
+        // Its routes or capabilities as a peer may differ for everyone who sees it.
+        if (n) this.peers.add(e.nodeId);
+        break;
+      }
+      case 'userChanged':
+        this.compiled = this.recompile();
+        this.all = true;
+        this.peerSets.clear();
+        break;
+      case 'policyChanged':
+        this.all = true;
+        this.peerSets.clear();
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** Replaces the compiled policy (a reload); the caller emits policyChanged. */
+  replace(compiled: CompiledPolicy): void {
+    this.compiled = compiled;
+    this.peerSets.clear();
+  }
+
+  get current(): CompiledPolicy {
+    return this.compiled;
+  }
+
+  private peerSet(viewer: NodeID): Set<NodeID> {
+    let s = this.peerSets.get(viewer);
+    if (!s) {
+      s = new Set(this.compiled.node(viewer) ? this.compiled.peers(viewer) : []);
+      s.delete(viewer);
+      this.peerSets.set(viewer, s);
+    }
+    return s;
+  }
+
+  canSee(viewer: NodeID, peer: NodeID): boolean {
+    return this.peerSet(viewer).has(peer);
+  }
+
+  visiblePeers(viewer: NodeID): Iterable<NodeID> {
+    return this.peerSet(viewer);
+  }
+
+  packetFilter(node: NodeID): FilterRule[] {
+    return this.compiled.node(node) ? this.compiled.packetFilter(node) : [];
+  }
+
+  sshPolicy(node: NodeID): SSHPolicy | null {
+    return this.compiled.node(node) ? this.compiled.sshPolicy(node) : null;
+  }
+
+  peerRoutes(viewer: NodeID, peer: NodeID): PeerRoutes | null {
+    if (!this.compiled.node(viewer) || !this.compiled.node(peer)) return null;
+    const v = viewer === peer ? this.compiled.selfRoutes(viewer) : this.compiled.peerRoutes(viewer, peer);
+    return v.allowedIPs.length || v.primaryRoutes.length ? v : null;
+  }
+
+  selfCapMap(node: NodeID): CapMap {
+    return this.compiled.node(node) ? this.compiled.capMap(node) : {};
+  }
+
+  peerCapMap(viewer: NodeID, peer: NodeID): CapMap | null {
+    if (!this.compiled.node(viewer) || !this.compiled.node(peer)) return null;
+    const m = this.compiled.peerCapMap(viewer, peer);
+    return Object.keys(m).length ? m : null;
+  }
+}
