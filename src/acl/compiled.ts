@@ -10,7 +10,7 @@ import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
 import { aliasHasNode, nodeInSource, nodeIsDestination, patchSelection, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
-import { sourceMatches, sourceStrings } from './srcips.js';
+import { nodeAddrText, sourceMatches, sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy, checkSshDomains } from './ssh.js';
 import { CAP_DISABLE_IPV4, hasAttr, nodeCapMap, peerCapMapOf } from './capabilities.js';
@@ -26,8 +26,11 @@ export type NodeChange = PolicyNode | { removed: number };
 
 export type CapMap = Record<string, unknown[] | null>;
 
-const DRIVE = 'tailscale.com/cap/drive';
-const DRIVE_SHARER = 'tailscale.com/cap/drive-sharer';
+/** Capabilities whose grant implies a reverse grant to the sources. */
+const COMPANION: Record<string, string> = {
+  'tailscale.com/cap/drive': 'tailscale.com/cap/drive-sharer',
+  'tailscale.com/cap/relay': 'tailscale.com/cap/relay-target',
+};
 
 function ruleKey(src: string[], proto?: number[]): string {
   return `ip|${src.join(' ')}|${proto ? proto.join(',') : ''}`;
@@ -177,7 +180,8 @@ export class CompiledPolicy {
             }
           }
         });
-        if (st.def.app && src.length && capDstCovers(st, rec)) {
+        // Capability rules are delivered even when no source resolves (empty SrcIPs).
+        if (st.def.app && capDstCovers(st, rec)) {
           add(`cap|${ri}`, ri, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
         }
         if (st.def.app && hasSelfDst(st)) {
@@ -188,13 +192,21 @@ export class CompiledPolicy {
           }
         }
       });
-      // Taildrive: the sharing side learns who may access its shares (reverse grant).
+      // Some capabilities have a companion granted back to the sources (e.g. a Taildrive
+      // sharer learns who may access its shares): sources become destinations.
       this.rules.forEach((st, ri) => {
-        if (!st.def.app || !(DRIVE in st.def.app) || !this.srcNodes(st).has(id)) return;
-        // The grant's destinations, spelled as a source.
-        const sIPs = sourceStrings(select(this.policy!, this.idx, st.def.dst.map((d) => d.alias)), this.idx);
-        if (!sIPs.length) return;
-        add(`cap|sharer|${ri}`, ri + 0.75, { SrcIPs: sIPs, CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [DRIVE_SHARER]: null } }] });
+        if (!st.def.app || !this.srcNodes(st).has(id)) return;
+        const companions = Object.keys(st.def.app).map((k) => COMPANION[k]).filter((k): k is string => !!k);
+        if (!companions.length) return;
+        const dstSel = select(this.policy!, this.idx, st.def.dst.map((d) => d.alias).filter((a) => a !== 'autogroup:self'));
+        const sIPs = new Set(sourceStrings(dstSel, this.idx));
+        if (hasSelfDst(st) && !rec.tagged && rec.node.userId !== null) {
+          for (const o of this.idx.byUser.get(rec.node.userId) ?? []) for (const a of this.idx.nodes.get(o)!.addrs) sIPs.add(nodeAddrText(a));
+        }
+        if (!sIPs.size) return;
+        const capMap: CapMap = {};
+        for (const k of companions) capMap[k] = null;
+        add(`cap|companion|${ri}`, ri + 0.75, { SrcIPs: [...sIPs].sort(), CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: capMap }] });
       });
       parts.sort((a, b) => a.pos - b.pos);
       out = mergeRules(parts);

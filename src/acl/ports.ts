@@ -40,13 +40,10 @@ const PROTOS: Record<string, number> = {
   gre: 47, esp: 50, ah: 51, 'ipv6-icmp': 58, icmpv6: 58, sctp: 132,
 };
 
-/** Protocol by name or number; "icmp" covers ICMPv6 as well, as Tailscale delivers it. */
+/** Protocol by name or number. */
 export function parseProto(s: string): number[] {
   const lower = s.toLowerCase();
-  if (lower in PROTOS) {
-    const n = PROTOS[lower];
-    return n === 1 ? [1, 58] : [n];
-  }
+  if (lower in PROTOS) return [PROTOS[lower]];
   const n = parseIntStrict(s);
   if (n === null || n > 255) fail(`proto "${s}": invalid protocol`);
   return [n];
