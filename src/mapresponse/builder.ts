@@ -28,9 +28,18 @@ export interface StreamState {
   filterJson: string;
   sshJson: string;
   selfJson: string;
+  /** Per peer, the viewer-specific part sent (routes, capabilities); absent when none. */
+  peerExtras: Map<NodeID, string>;
 }
 
 type Raw = [key: string, json: string];
+
+/** The viewer-specific part of a peer's rendering, to notice when only that changed. */
+function extrasKey(policy: PolicyView, viewer: NodeID, peer: NodeID): string {
+  const routes = policy.peerRoutes(viewer, peer);
+  const capMap = policy.peerCapMap(viewer, peer);
+  return routes || capMap ? JSON.stringify([routes, capMap]) : '';
+}
 
 function assemble(fields: Raw[]): string {
   return '{' + fields.map(([k, v]) => `"${k}":${v}`).join(',') + '}';
@@ -55,11 +64,12 @@ export class MapBuilder {
     const peers = omitPeers ? [] : [...policy.visiblePeers(nodeId)].sort((a, b) => a - b);
     const userIds = new Set<number>([userIdOf(self)]);
     const peerJson: string[] = [];
+    const peerExtras = new Map<NodeID, string>();
     for (const id of peers) {
       const p = tailnet.node(id);
       if (!p) continue;
       userIds.add(userIdOf(p));
-      peerJson.push(this.peerJson(nodeId, p, policy, opts));
+      peerJson.push(this.peerJson(nodeId, p, policy, opts, peerExtras));
     }
     const selfJson = this.selfJson(self, policy, opts);
     const filterJson = JSON.stringify({ base: policy.packetFilter(nodeId) });
@@ -83,7 +93,7 @@ export class MapBuilder {
     if (this.ctx.disableLogTail) fields.push(['Debug', '{"DisableLogTail":true}']);
     return {
       json: assemble(fields),
-      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson },
+      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson, peerExtras },
     };
   }
 
@@ -143,7 +153,10 @@ export class MapBuilder {
     const viewerAffected = update.viewers === 'all' || update.viewers.has(me);
     if (viewerAffected) {
       const visible = new Set(policy.visiblePeers(me));
-      for (const id of visible) if (!state.peers.has(id)) full.add(id);
+      for (const id of visible) {
+        // A peer's routes or capabilities for this viewer can change with the policy alone.
+        if (!state.peers.has(id) || extrasKey(policy, me, id) !== (state.peerExtras.get(id) ?? '')) full.add(id);
+      }
       for (const id of state.peers) if (!visible.has(id)) {
         removed.add(id);
         full.delete(id);
@@ -191,13 +204,16 @@ export class MapBuilder {
         state.userIds.add(uid);
         newUsers.add(uid);
       }
-      changed.push(this.peerJson(me, p, policy, opts));
+      changed.push(this.peerJson(me, p, policy, opts, state.peerExtras));
     }
     if (usersChanged) for (const uid of state.userIds) newUsers.add(uid);
     if (newUsers.size) fields.push(['UserProfiles', this.profilesJson(newUsers)]);
     if (changed.length) fields.push(['PeersChanged', `[${changed.join(',')}]`]);
     if (removed.size) {
-      for (const id of removed) state.peers.delete(id);
+      for (const id of removed) {
+        state.peers.delete(id);
+        state.peerExtras.delete(id);
+      }
       fields.push(['PeersRemoved', JSON.stringify([...removed].sort((a, b) => a - b))]);
     }
     const patchList: PeerChange[] = [];
@@ -228,11 +244,15 @@ export class MapBuilder {
     return c;
   }
 
-  private peerJson(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
+  private peerJson(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions, extras: Map<NodeID, string>): string {
     const routes = policy.peerRoutes(viewer, p.id);
     const capMap = policy.peerCapMap(viewer, p.id);
     const online = this.ctx.tailnet.isOnline(p.id);
-    if (!routes && !capMap) return this.peerCache.get(p, online, opts);
+    if (!routes && !capMap) {
+      extras.delete(p.id);
+      return this.peerCache.get(p, online, opts);
+    }
+    extras.set(p.id, JSON.stringify([routes, capMap]));
     return JSON.stringify(renderNode(p, opts, { online, routes, capMap }));
   }
 
