@@ -259,6 +259,8 @@ export class CompiledPolicy {
     const exit = isExitRoute(route);
     const range = parsePrefix(route);
     if (!range) return false;
+    // An HA secondary for the same prefix always learns the primary serving it.
+    if (!exit && viewer.subnets.some((r) => r.lo === range.lo && r.hi === range.hi && r.v6 === range.v6)) return true;
     for (const st of this.rules) {
       // Return traffic: the viewer is a destination of a rule whose sources include the route.
       if (!exit && this.ruleTargets(st, viewer)) {
