@@ -3,7 +3,7 @@
 // applied incrementally with the set of node ids whose views changed.
 import type { FilterRule, SSHPolicy } from '../tailcfg/types.js';
 import {
-  capDstCovers, capGrantFor, dstPortsFor, hasSelfDst, mergeRules, selfDstPorts, selfSources, type RuleState,
+  capDstCovers, capGrantFor, dstPortsFor, viaAllows, hasSelfDst, mergeRules, selfDstPorts, selfSources, type RuleState,
 } from './filter.js';
 import type { Policy } from './parse.js';
 import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
@@ -127,6 +127,7 @@ export class CompiledPolicy {
   dstContains(st: RuleState, rec: NodeRec): boolean {
     if (st.def.app && capDstCovers(st, rec)) return true;
     if (st.def.groups.length === 0) return false;
+    if (!viaAllows(st, rec)) return st.dsts.some((d) => d.all || d.any || d.nodes.has(rec.node.id));
     return st.dsts.some((d) => nodeIsDestination(d, rec));
   }
 

@@ -35,11 +35,17 @@ export function dstPortsFor(st: RuleState, gi: number, rec: NodeRec): NetPortRan
     if (sel.all || sel.any) push(out, '*', ports);
     if (sel.nodes.has(rec.node.id)) for (const a of rec.addrs) push(out, nodeAddrText(a), ports);
     for (const p of sel.prefixes) {
+      if (!viaAllows(st, rec)) continue;
       if (anyOverlap([p.range], rec.addrs) || anyOverlap([p.range], rec.subnets)) push(out, formatRange(p.range), ports);
     }
     if (sel.internet && rec.exitApproved) for (const r of INTERNET_RANGES) push(out, r, ports);
   });
   return out;
+}
+
+/** With "via", prefix destinations are served only by routers carrying a via tag. */
+export function viaAllows(st: RuleState, rec: NodeRec): boolean {
+  return st.def.via.length === 0 || rec.node.tags.some((t) => st.def.via.includes(t));
 }
 
 export function hasSelfDst(st: RuleState): boolean {

@@ -1,12 +1,59 @@
-// Via grants: steer a subnet destination for given sources through nodes with given tags.
+// Via grants steer a subnet destination, for the grant's sources, through routers carrying
+// one of the "via" tags: those routers get the filter rule and become the viewer's primary
+// for the prefix, instead of the globally elected primary.
 import type { CompiledPolicy } from './compiled.js';
-import type { RouteView } from './routes.js';
+import { formatPrefix, overlaps, type Range } from './ipset.js';
+import { primariesOf, exitRoutesOf, type RouteView } from './routes.js';
 import type { NodeRec } from './tailnet.js';
 
 export function viaPeers(_c: CompiledPolicy, _viewer: NodeRec): number[] {
+  // Via routers are destinations of the grant already (see dstContains), so they are peers.
   return [];
 }
 
-export function viaRoutesFor(_c: CompiledPolicy, _viewer: NodeRec, _peer: NodeRec): RouteView | null {
-  return null;
+/** Via tags steering `route` for `viewer`, or null when no via grant applies. */
+function steering(c: CompiledPolicy, viewer: NodeRec, route: Range): Set<string> | null {
+  let tags: Set<string> | null = null;
+  for (const st of c.ruleStates()) {
+    if (!st.def.via.length || !c.srcNodes(st).has(viewer.node.id)) continue;
+    if (!st.dsts.some((d) => d.prefixes.some((p) => overlaps(p.range, route)))) continue;
+    tags ??= new Set();
+    for (const t of st.def.via) tags.add(t);
+  }
+  return tags;
+}
+
+export function viaRoutesFor(c: CompiledPolicy, viewer: NodeRec, peer: NodeRec): RouteView | null {
+  if (!c.ruleStates().some((st) => st.def.via.length)) return null;
+  const allowed: string[] = [];
+  const primary: string[] = [];
+  const globalPrim = new Set(primariesOf(peer, c.primaryMap()));
+  let steeredAny = false;
+  for (const r of peer.subnets) {
+    const text = formatPrefix(r);
+    const tags = steering(c, viewer, r);
+    if (!tags) {
+      if (globalPrim.has(text) && c.canUseRoute(viewer, text)) {
+        allowed.push(text);
+        primary.push(text);
+      }
+      continue;
+    }
+    steeredAny = true;
+    if (!peer.node.tags.some((t) => tags.has(t))) continue;
+    // The oldest via-tagged router serving the prefix is this viewer's primary.
+    let best: NodeRec | undefined;
+    for (const o of c.idx.nodes.values()) {
+      if (!o.node.tags.some((t) => tags.has(t))) continue;
+      if (!o.subnets.some((s) => s.lo === r.lo && s.hi === r.hi && s.v6 === r.v6)) continue;
+      if (!best || o.seq < best.seq) best = o;
+    }
+    if (best?.node.id === peer.node.id) {
+      allowed.push(text);
+      primary.push(text);
+    }
+  }
+  if (!steeredAny) return null;
+  for (const e of exitRoutesOf(peer)) if (c.canUseRoute(viewer, e)) allowed.push(e);
+  return { allowedIPs: [...new Set(allowed)].sort(), primaryRoutes: primary.sort() };
 }
