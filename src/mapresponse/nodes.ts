@@ -5,6 +5,7 @@
 import type { NodeRecord, UserRecord } from '../state/model.js';
 import { GO_ZERO_TIME, type Node, type NodeID } from '../tailcfg/types.js';
 import { hostPrefix } from '../util/netaddr.js';
+import { magicDnsName } from '../dns/names.js';
 import type { CapMap, PeerRoutes } from './policyview.js';
 
 /** Tailscale's (and headscale's) user id for nodes owned by tags. */
@@ -13,11 +14,6 @@ export const TAGGED_DEVICES_USER_ID = 2147455555;
 export interface RenderOptions {
   baseDomain: string;
   now: Date;
-}
-
-/** The FQDN with trailing dot, as Tailscale's control plane spells node names. */
-export function nodeFQDN(givenName: string, baseDomain: string): string {
-  return baseDomain ? `${givenName}.${baseDomain}.` : `${givenName}.`;
 }
 
 export function nodeAddresses(n: NodeRecord): string[] {
@@ -49,7 +45,7 @@ export function renderNode(
   const out: Node = {
     ID: n.id,
     StableID: String(n.id),
-    Name: nodeFQDN(n.givenName, opts.baseDomain),
+    Name: magicDnsName(n.givenName, opts.baseDomain),
     User: userIdOf(n),
     Key: n.nodeKey,
     KeyExpiry: n.expiry ? n.expiry.toISOString() : GO_ZERO_TIME,

@@ -1,16 +1,4 @@
-// Validation of the names admins and clients choose: user names, tags, DNS labels.
-
-/** Lower-cases and reduces a hostname to a DNS label: [a-z0-9-], at most 63, no leading/trailing '-'. */
-export function sanitizeLabel(hostname: string): string {
-  const label = hostname
-    .toLowerCase()
-    .split('.')[0]!
-    .replace(/[^a-z0-9-]+/g, '-')
-    .replace(/-+/g, '-')
-    .slice(0, 63)
-    .replace(/^-+|-+$/g, '');
-  return label;
-}
+// Validation of the names admins choose: user names and tags (DNS labels: src/dns/names.ts).
 
 /** Why a user name is unusable, or null when it is fine. */
 export function validateUserName(name: string): string | null {

@@ -10,7 +10,8 @@ import type { EventListener, NodePatch, TailnetEvent } from './events.js';
 import { AddressPool, type Allocation } from './ipalloc.js';
 import type { NodeRecord, PreAuthKeyRecord, UserRecord } from './model.js';
 import { newSecret, secretMatches, secretPrefix } from './secrets.js';
-import { sanitizeLabel, validateUserName, validateTag } from './names.js';
+import { validateUserName, validateTag } from './names.js';
+import { isValidLabel, sanitizeHostname } from '../dns/names.js';
 
 export const PREAUTH_KEY_KIND = 'hskey-auth';
 
@@ -382,9 +383,9 @@ export class Tailnet implements AdminService {
 
   async renameNode(id: number, newName: string): Promise<NodeView> {
     const n = this.requireNode(id);
-    const label = sanitizeLabel(newName);
-    if (label !== newName.toLowerCase() || label === '') {
-      throw new AdminError(400, `invalid node name ${JSON.stringify(newName)}: use letters, digits and '-' (at most 63), e.g. ${JSON.stringify(label || 'node')}`);
+    const label = newName.toLowerCase();
+    if (!isValidLabel(label)) {
+      throw new AdminError(400, `invalid node name ${JSON.stringify(newName)}: use letters, digits and '-' (at most 63, not at the ends), e.g. ${JSON.stringify(sanitizeHostname(newName))}`);
     }
     if (label === n.givenName) return this.view(n);
     if (this.givenNames.has(label)) throw new AdminError(409, `node name ${JSON.stringify(label)} is already in use`);
@@ -449,7 +450,7 @@ export class Tailnet implements AdminService {
   }
 
   private uniqueGivenName(hostname: string): string {
-    const base = sanitizeLabel(hostname) || 'node';
+    const base = sanitizeHostname(hostname);
     const taken = (name: string) => this.givenNames.has(name);
     if (!taken(base)) return base;
     for (let i = 2; ; i++) {
