@@ -1,0 +1,166 @@
+// Runs the benchmarks in sequence, prints a table and writes dist/bench-results.json.
+//   npm run bench                      all, full sizes
+//   npm run bench -- --quick           smaller sizes (minutes → seconds)
+//   npm run bench -- --only fanout     one benchmark (handshake, policy, mapbuild, fanout; comma-separated for several)
+//   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
+
+import fs from 'node:fs';
+import path from 'node:path';
+import { benchHandshakes } from './handshake.js';
+import { benchMapBuild } from './mapbuild.js';
+import { benchFanout } from './fanout.js';
+import { machineInfo, repoRoot } from './common.js';
+
+interface Row {
+  bench: string;
+  metric: string;
+  value: string;
+  target?: string;
+  pass?: boolean;
+}
+
+const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout'] as const;
+type Name = (typeof NAMES)[number];
+
+function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean } {
+  const only = new Set<Name>();
+  let quick = false;
+  let sameThread = false;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--quick') quick = true;
+    else if (a === '--same-thread') sameThread = true;
+    else if (a === '--only' || a.startsWith('--only=')) {
+      const v = a.startsWith('--only=') ? a.slice(7) : argv[++i];
+      for (const n of (v ?? '').split(',').filter(Boolean)) {
+        if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
+        only.add(n as Name);
+      }
+    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread)`);
+  }
+  if (only.size === 0) for (const n of NAMES) only.add(n);
+  return { only, quick, sameThread };
+}
+
+const f1 = (x: number) => x.toFixed(1);
+const f0 = (x: number) => Math.round(x).toLocaleString('en-US');
+const log = (m: string) => process.stderr.write(m + '\n');
+
+/** The policy benchmark belongs to another engineer and may not exist yet; a missing module is skipped. */
+async function loadPolicyBench(): Promise<((...a: unknown[]) => Promise<unknown>) | null> {
+  const spec = './policy.js'; // a variable, so the build does not need the file
+  try {
+    const mod = (await import(spec)) as Record<string, unknown>;
+    const fn = mod.benchPolicy ?? Object.values(mod).find((v) => typeof v === 'function');
+    return typeof fn === 'function' ? (fn as (...a: unknown[]) => Promise<unknown>) : null;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
+    throw err;
+  }
+}
+
+/** Numeric leaves of an unknown result, as table rows. */
+function flatten(bench: string, value: unknown, prefix = ''): Row[] {
+  if (typeof value === 'number') return [{ bench, metric: prefix || 'value', value: Number.isInteger(value) ? f0(value) : value.toFixed(2) }];
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => flatten(bench, v, prefix ? `${prefix}.${k}` : k));
+  return [];
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const rows: Row[] = [];
+  const results: Record<string, unknown> = {};
+  const started = new Date();
+
+  if (args.only.has('handshake')) {
+    log('handshake …');
+    const r = await benchHandshakes(args.quick ? { durationMs: 500 } : {});
+    results.handshake = r;
+    rows.push(
+      { bench: 'handshake', metric: 'loopback handshakes/s (clients on a worker thread)', value: f0(r.handshakesPerSecond), target: '≥ 1,000/s', pass: r.handshakesPerSecond >= 1000 },
+      { bench: 'handshake', metric: 'loopback handshakes/s (same thread)', value: f0(r.loopbackSameThreadPerSecond) },
+      { bench: 'handshake', metric: 'crypto only, initiator+responder/s', value: f0(r.inProcessPerSecond) },
+    );
+  }
+
+  if (args.only.has('policy')) {
+    const fn = await loadPolicyBench();
+    if (!fn) {
+      log('policy: bench/policy.ts not present, skipped');
+      rows.push({ bench: 'policy', metric: 'skipped (bench/policy.ts not present)', value: '-' });
+    } else {
+      log('policy …');
+      const r = await fn(args.quick ? { quick: true } : {});
+      results.policy = r;
+      rows.push(...flatten('policy', r));
+    }
+  }
+
+  if (args.only.has('mapbuild')) {
+    const sizes = args.quick ? [1000, 2000] : [1000, 10_000];
+    const out = [];
+    for (const nodes of sizes) {
+      log(`mapbuild ${nodes} nodes …`);
+      const r = await benchMapBuild({ nodes, runs: args.quick ? 20 : 30, log });
+      out.push(r);
+      const b = `mapbuild ${f0(nodes)}`;
+      const target = nodes >= 10_000 ? '< 100 ms' : undefined;
+      rows.push(
+        { bench: b, metric: 'first build in process, ms', value: f1(r.firstBuildMs) },
+        { bench: b, metric: `cold (fresh builder) median / p99, ms (n=${r.cold.n})`, value: `${f1(r.cold.median)} / ${f1(r.cold.p99)}`, target, pass: target ? r.cold.p99 < 100 : undefined },
+        { bench: b, metric: `warm median / p99, ms (n=${r.warm.n})`, value: `${f1(r.warm.median)} / ${f1(r.warm.p99)}`, target, pass: target ? r.warm.p99 < 100 : undefined },
+        { bench: b, metric: 'warm median: build / zstd, ms', value: `${f1(r.warmBuildOnlyMedianMs)} / ${f1(r.warmEncodeOnlyMedianMs)}` },
+        { bench: b, metric: 'map size JSON / zstd, KiB', value: `${f0(r.jsonBytes / 1024)} / ${f0(r.zstdBytes / 1024)}` },
+        { bench: b, metric: 'process RSS / heap used after GC, MiB', value: `${f0(r.memory.rssMB)} / ${f0(r.memory.heapUsedMB)}` },
+        { bench: b, metric: 'populate through Tailnet.addNode, s', value: f1(r.populateSeconds) },
+      );
+    }
+    results.mapbuild = out;
+  }
+
+  if (args.only.has('fanout')) {
+    const clients = args.quick ? 100 : 1000;
+    log(`fanout ${clients} clients …`);
+    const r = await benchFanout({ clients, rounds: args.quick ? 5 : 10, sameThread: args.sameThread, log });
+    results.fanout = r;
+    const b = `fanout ${f0(clients)}${args.sameThread ? ' same-thread' : ''}`;
+    const target = clients >= 1000 ? 'p99 < 100 ms' : undefined;
+    rows.push(
+      { bench: b, metric: `change → netmap p50 / p99 / max, ms (n=${r.latency.n}, ${r.rounds} changes)`, value: `${f1(r.latency.p50)} / ${f1(r.latency.p99)} / ${f1(r.latency.max)}`, target, pass: target ? r.latency.p99 < 100 && r.missed === 0 : undefined },
+      { bench: b, metric: 'clients that missed a change (10 s limit)', value: f0(r.missed) },
+      { bench: b, metric: 'server thread longest event-loop stall, ms', value: f1(r.serverLoopDelayMaxMs) },
+      { bench: b, metric: 'register / start streams, s', value: `${f1(r.registerSeconds)} / ${f1(r.streamSeconds)}` },
+      { bench: b, metric: 'process RSS (server + clients), MiB', value: f0(r.memoryWithStreams.rssMB) },
+      { bench: b, metric: 'server heap used after GC, MiB', value: f0(r.memoryWithStreams.heapUsedMB) + (r.clientMode === 'same-thread' ? ' (incl. clients)' : '') },
+    );
+    if (r.clientHeap) rows.push({ bench: b, metric: 'client worker heap used after GC, MiB', value: f0(r.clientHeap.heapUsedMB) });
+  }
+
+  const machine = machineInfo();
+  printTable(rows);
+  const file = path.join(repoRoot(), 'dist', 'bench-results.json');
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ date: started.toISOString(), quick: args.quick, machine, rows, results }, null, 2) + '\n');
+  console.log(`\n${machine.cpus} × ${machine.cpuModel}, ${f1(machine.memTotalGB)} GiB, node ${machine.node}; results in ${path.relative(process.cwd(), file)}`);
+  const failed = rows.filter((r) => r.pass === false);
+  if (failed.length) console.log(`missed targets: ${failed.map((r) => `${r.bench} (${r.metric})`).join('; ')}`);
+}
+
+function printTable(rows: Row[]): void {
+  const cells = rows.map((r) => [r.bench, r.metric, r.value, r.target ?? '', r.pass === undefined ? '' : r.pass ? 'PASS' : 'FAIL']);
+  const head = ['benchmark', 'metric', 'value', 'target', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => c.map((x, i) => (i === 2 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd();
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const c of cells) console.log(line(c));
+}
+
+main().then(
+  // Worker threads and sockets are closed; exit explicitly so a stray timer cannot hold the run open.
+  () => process.exit(0),
+  (err: Error) => {
+    console.error(err.stack ?? err);
+    process.exit(1);
+  },
+);
