@@ -205,9 +205,13 @@ export class CompiledPolicy {
           for (const o of this.idx.byUser.get(rec.node.userId) ?? []) for (const a of this.idx.nodes.get(o)!.addrs) sIPs.add(nodeAddrText(a));
         }
         if (!sIPs.size) return;
-        const capMap: CapMap = {};
-        for (const k of companions) capMap[k] = null;
-        add(`cap|companion|${ri}`, ri + 0.75, { SrcIPs: [...sIPs].sort(), CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: capMap }] });
+        // One rule per companion capability, in grant order.
+        companions.forEach((k, ci) => {
+          add(`cap|companion|${ri}|${ci}`, ri + 0.5 + (ci + 1) / (companions.length + 2), {
+            SrcIPs: [...sIPs].sort(),
+            CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [k]: null } }],
+          });
+        });
       });
       parts.sort((a, b) => a.pos - b.pos);
       out = mergeRules(parts);
