@@ -1,0 +1,135 @@
+// The CLI against a full server started the way an admin starts it (`switchboard serve`
+// as a subprocess, with a config file), then driving it over the unix socket.
+
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { TailscaleClient } from '../../src/client/client.js';
+
+const BIN = fileURLToPath(new URL('../../../bin/switchboard.js', import.meta.url));
+
+function env(): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('HEADSCALE_')) out[k] = v;
+  return out;
+}
+
+function run(args: string[], cwd: string, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? '');
+  });
+}
+
+async function freePort(): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('switchboard serve + admin CLI', () => {
+  let dir: string;
+  let server: ChildProcess;
+  let url: string;
+  let out = '';
+  const clients: TailscaleClient[] = [];
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-serve-'));
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    fs.writeFileSync(
+      path.join(dir, 'config.yaml'),
+      [
+        `server_url: ${url}`,
+        `listen_addr: 127.0.0.1:${port}`,
+        `metrics_listen_addr: ""`,
+        `noise: {private_key_path: ./noise_private.key}`,
+        `prefixes: {v4: 100.64.0.0/10, v6: fd7a:115c:a1e0::/48, allocation: sequential}`,
+        `database: {type: sqlite, sqlite: {path: ./db.sqlite}}`,
+        `derp: {server: {enabled: false}, urls: [], paths: []}`,
+        `dns: {magic_dns: true, base_domain: tail.example, nameservers: {global: [1.1.1.1]}}`,
+        `unix_socket: ${path.join(dir, 'sb.sock')}`,
+        `policy: {mode: database}`,
+        `log: {level: info}`,
+      ].join('\n') + '\n',
+    );
+    server = spawn(process.execPath, [BIN, 'serve', '-c', 'config.yaml'], { cwd: dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    server.stdout!.on('data', (d) => (out += d));
+    server.stderr!.on('data', (d) => (out += d));
+    const deadline = Date.now() + 30_000;
+    while (!out.includes('Join a machine with')) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('first start prints the join command; /health passes', async () => {
+    assert.match(out, new RegExp(`tailscale up --login-server ${url} --authkey hskey-auth-`));
+    const res = await fetch(`${url}/health`);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { status: 'pass' });
+    const mode = fs.statSync(path.join(dir, 'noise_private.key')).mode & 0o777;
+    assert.equal(mode, 0o600);
+  });
+
+  test('a key made with the CLI joins a node, which the CLI then lists online', async () => {
+    assert.equal((await run(['-c', 'config.yaml', 'users', 'create', 'carol'], dir)).code, 0);
+    const made = await run(['-c', 'config.yaml', 'preauthkeys', 'create', '--user', 'carol', '--reusable', '-o', 'json'], dir);
+    assert.equal(made.code, 0, made.stderr);
+    const key = JSON.parse(made.stdout).key as string;
+    const c = new TailscaleClient({ serverUrl: url, hostname: 'carol-laptop' });
+    clients.push(c);
+    assert.equal((await c.register({ authKey: key })).MachineAuthorized, true);
+    await c.startStream();
+    assert.equal(c.netmap.self!.Name, 'carol-laptop.tail.example.');
+    const listed = await run(['-c', 'config.yaml', 'nodes', 'list', '-o', 'json'], dir);
+    assert.equal(listed.code, 0, listed.stderr);
+    const nodes = JSON.parse(listed.stdout) as Array<{ givenName: string; online: boolean; user: { name: string } }>;
+    const mine = nodes.find((n) => n.givenName === 'carol-laptop');
+    assert.ok(mine, listed.stdout);
+    assert.equal(mine.online, true);
+    assert.equal(mine.user.name, 'carol');
+  });
+
+  test('policy check, set, get over the CLI; a refused policy changes nothing', async () => {
+    const good = path.join(dir, 'good.hujson');
+    const bad = path.join(dir, 'bad.hujson');
+    fs.writeFileSync(good, '{\n  // only carol\n  "acls": [{"action": "accept", "src": ["carol@"], "dst": ["carol@:*"]}],\n}\n');
+    fs.writeFileSync(bad, '{"acls": [], "bogus": 1}');
+    assert.equal((await run(['policy', 'check', '-f', good], dir)).code, 0);
+    const refused = await run(['policy', 'check', '-f', bad], dir);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr + refused.stdout, /unknown field "bogus"/);
+    const setBad = await run(['-c', 'config.yaml', 'policy', 'set', '-f', bad], dir);
+    assert.notEqual(setBad.code, 0);
+    assert.match(setBad.stderr, /unknown field "bogus"/);
+    const empty = await run(['-c', 'config.yaml', 'policy', 'get'], dir);
+    assert.equal(empty.code, 0);
+    assert.equal(empty.stdout.trim(), '');
+    const set = await run(['-c', 'config.yaml', 'policy', 'set', '-f', good], dir);
+    assert.equal(set.code, 0, set.stderr);
+    const got = await run(['-c', 'config.yaml', 'policy', 'get'], dir);
+    assert.equal(got.stdout.trim(), fs.readFileSync(good, 'utf8').trim());
+  });
+});
