@@ -3,6 +3,7 @@
 // until its netmap shows the new endpoints.
 
 import fs from 'node:fs';
+import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -90,6 +91,23 @@ function workerDriver(): Driver {
   };
 }
 
+/** Profiles this thread through the inspector, so setup (register, stream start) stays out of the profile. */
+async function startProfile(): Promise<{ stop(): Promise<unknown> }> {
+  const session = new inspector.Session();
+  session.connect();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await post('Profiler.start');
+  return {
+    stop: async () => {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      session.disconnect();
+      return profile;
+    },
+  };
+}
+
 const sleep = (n: number) => new Promise((r) => setTimeout(r, n));
 
 export async function benchFanout(opts: {
@@ -97,6 +115,8 @@ export async function benchFanout(opts: {
   rounds?: number;
   concurrency?: number;
   sameThread?: boolean;
+  /** Writes a CPU profile of the server thread covering only the change rounds. */
+  cpuProfileFile?: string;
   log?: (m: string) => void;
 }): Promise<FanoutResult> {
   const rounds = Math.max(5, opts.rounds ?? 10);
@@ -149,6 +169,7 @@ export async function benchFanout(opts: {
     // Enabled once for all rounds: re-enabling counts the paused time as one long stall.
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
+    const profiler = opts.cpuProfileFile ? await startProfile() : null;
     for (let r = 0; r < rounds; r++) {
       const eps = endpointsFor(999_999, 50_000 + r);
       const { done } = await driver.watch(target.id, eps[0]!, 10_000);
@@ -170,6 +191,10 @@ export async function benchFanout(opts: {
       await sleep(300); // lets keep-alive timers and GC settle between changes
     }
     loop.disable();
+    if (profiler && opts.cpuProfileFile) {
+      fs.writeFileSync(opts.cpuProfileFile, JSON.stringify(await profiler.stop()));
+      log(`  CPU profile of the rounds: ${opts.cpuProfileFile}`);
+    }
     const memoryWithStreams = memory();
     const clientHeap = await driver.clientMemory();
     const s = stats(latencies);

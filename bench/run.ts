@@ -3,6 +3,7 @@
 //   npm run bench -- --quick           smaller sizes (minutes → seconds)
 //   npm run bench -- --only fanout     one benchmark (handshake, policy, mapbuild, fanout; comma-separated for several)
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
+//   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread, rounds only)
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,24 +23,26 @@ interface Row {
 const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout'] as const;
 type Name = (typeof NAMES)[number];
 
-function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean } {
+function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean; cpuProf: boolean } {
   const only = new Set<Name>();
   let quick = false;
   let sameThread = false;
+  let cpuProf = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--quick') quick = true;
     else if (a === '--same-thread') sameThread = true;
+    else if (a === '--cpu-prof-fanout') cpuProf = true;
     else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.startsWith('--only=') ? a.slice(7) : argv[++i];
       for (const n of (v ?? '').split(',').filter(Boolean)) {
         if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
         only.add(n as Name);
       }
-    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread)`);
+    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout)`);
   }
   if (only.size === 0) for (const n of NAMES) only.add(n);
-  return { only, quick, sameThread };
+  return { only, quick, sameThread, cpuProf };
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -47,12 +50,12 @@ const f0 = (x: number) => Math.round(x).toLocaleString('en-US');
 const log = (m: string) => process.stderr.write(m + '\n');
 
 /** The policy benchmark belongs to another engineer and may not exist yet; a missing module is skipped. */
-async function loadPolicyBench(): Promise<((...a: unknown[]) => Promise<unknown>) | null> {
+async function loadPolicyBench(): Promise<((nodeCount?: number) => Promise<unknown>) | null> {
   const spec = './policy.js'; // a variable, so the build does not need the file
   try {
     const mod = (await import(spec)) as Record<string, unknown>;
     const fn = mod.benchPolicy ?? Object.values(mod).find((v) => typeof v === 'function');
-    return typeof fn === 'function' ? (fn as (...a: unknown[]) => Promise<unknown>) : null;
+    return typeof fn === 'function' ? (fn as (nodeCount?: number) => Promise<unknown>) : null;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return null;
     throw err;
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
       rows.push({ bench: 'policy', metric: 'skipped (bench/policy.ts not present)', value: '-' });
     } else {
       log('policy …');
-      const r = await fn(args.quick ? { quick: true } : {});
+      const r = await fn(args.quick ? 1000 : undefined); // benchPolicy(nodeCount = 10_000)
       results.policy = r;
       rows.push(...flatten('policy', r));
     }
@@ -121,7 +124,10 @@ async function main(): Promise<void> {
   if (args.only.has('fanout')) {
     const clients = args.quick ? 100 : 1000;
     log(`fanout ${clients} clients …`);
-    const r = await benchFanout({ clients, rounds: args.quick ? 5 : 10, sameThread: args.sameThread, log });
+    const r = await benchFanout({ clients, rounds: args.quick ? 5 : 10, sameThread: args.sameThread,
+      cpuProfileFile: args.cpuProf ? path.join(repoRoot(), 'dist', 'fanout-rounds.cpuprofile') : undefined,
+      log,
+    });
     results.fanout = r;
     const b = `fanout ${f0(clients)}${args.sameThread ? ' same-thread' : ''}`;
     const target = clients >= 1000 ? 'p99 < 100 ms' : undefined;
