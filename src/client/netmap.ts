@@ -52,6 +52,7 @@ export class NetMap {
       if (c.Online !== undefined) q.Online = c.Online;
       if (c.LastSeen !== undefined) q.LastSeen = c.LastSeen;
       if (c.CapMap !== undefined) q.CapMap = c.CapMap;
+      if (c.Cap !== undefined) q.Cap = c.Cap;
       this.peers.set(c.NodeID, q);
     }
     for (const [id, online] of Object.entries(r.OnlineChange ?? {})) {

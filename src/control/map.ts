@@ -79,6 +79,7 @@ export async function applyMapRequestUpdates(ctx: MapContext, node: NodeRecord, 
   return ctx.locks.run(String(node.id), async () => {
     const current = ctx.tailnet.node(node.id);
     if (!current) return node;
+    ctx.tailnet.setCapVersion(node.id, req.version);
     const changes: Partial<NodeRecord> = {};
     const patch: NodePatch = {};
     let full = false;

@@ -240,6 +240,7 @@ export class MapBuilder {
     if (patch.online) c.Online = this.ctx.tailnet.isOnline(p.id);
     if (patch.lastSeen && p.lastSeen) c.LastSeen = p.lastSeen.toISOString();
     if (patch.nodeKey) c.Key = p.nodeKey;
+    if (patch.cap) c.Cap = this.ctx.tailnet.capVersion(p.id);
     if (patch.keyExpiry) c.KeyExpiry = p.expiry ? p.expiry.toISOString() : '0001-01-01T00:00:00Z';
     return c;
   }
@@ -248,17 +249,18 @@ export class MapBuilder {
     const routes = policy.peerRoutes(viewer, p.id);
     const capMap = policy.peerCapMap(viewer, p.id);
     const online = this.ctx.tailnet.isOnline(p.id);
+    const cap = this.ctx.tailnet.capVersion(p.id);
     if (!routes && !capMap) {
       extras.delete(p.id);
-      return this.peerCache.get(p, online, opts);
+      return this.peerCache.get(p, online, cap, opts);
     }
     extras.set(p.id, JSON.stringify([routes, capMap]));
-    return JSON.stringify(renderNode(p, opts, { online, routes, capMap }));
+    return JSON.stringify(renderNode(p, opts, { online, routes, capMap, cap }));
   }
 
   private selfJson(self: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
     const routes = policy.peerRoutes(self.id, self.id);
-    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap: policy.selfCapMap(self.id) }));
+    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap: policy.selfCapMap(self.id), cap: this.ctx.tailnet.capVersion(self.id) }));
   }
 
   private profilesJson(userIds: Set<number>): string {

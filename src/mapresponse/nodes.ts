@@ -38,7 +38,7 @@ export function userIdOf(n: NodeRecord): number {
 export function renderNode(
   n: NodeRecord,
   opts: RenderOptions,
-  extra: { online: boolean | null; routes: PeerRoutes | null; capMap: CapMap | null },
+  extra: { online: boolean | null; routes: PeerRoutes | null; capMap: CapMap | null; cap: number },
 ): Node {
   const addresses = nodeAddresses(n);
   const region = homeDerpRegion(n);
@@ -60,6 +60,7 @@ export function renderNode(
     Created: n.createdAt.toISOString(),
     MachineAuthorized: true,
   };
+  if (extra.cap) out.Cap = extra.cap;
   if (n.tags.length) out.Tags = n.tags;
   if (extra.routes && extra.routes.primaryRoutes.length) out.PrimaryRoutes = extra.routes.primaryRoutes;
   if (extra.online !== null) out.Online = extra.online;
@@ -71,14 +72,14 @@ export function renderNode(
 
 /** Caches the serialized peer form of each node; a record is immutable, so identity is its version. */
 export class PeerJsonCache {
-  private readonly cache = new Map<NodeID, { rec: NodeRecord; online: boolean; expired: boolean; json: string }>();
+  private readonly cache = new Map<NodeID, { rec: NodeRecord; online: boolean; expired: boolean; cap: number; json: string }>();
 
-  get(n: NodeRecord, online: boolean, opts: RenderOptions): string {
+  get(n: NodeRecord, online: boolean, cap: number, opts: RenderOptions): string {
     const expired = isExpired(n, opts.now);
     const hit = this.cache.get(n.id);
-    if (hit && hit.rec === n && hit.online === online && hit.expired === expired) return hit.json;
-    const json = JSON.stringify(renderNode(n, opts, { online, routes: null, capMap: null }));
-    this.cache.set(n.id, { rec: n, online, expired, json });
+    if (hit && hit.rec === n && hit.online === online && hit.expired === expired && hit.cap === cap) return hit.json;
+    const json = JSON.stringify(renderNode(n, opts, { online, routes: null, capMap: null, cap }));
+    this.cache.set(n.id, { rec: n, online, expired, cap, json });
     return json;
   }
 

@@ -12,6 +12,7 @@ export interface NodePatch {
   lastSeen?: true;
   nodeKey?: true;
   keyExpiry?: true;
+  cap?: true;
 }
 
 export type TailnetEvent =

@@ -39,6 +39,8 @@ export class Tailnet implements AdminService {
   private readonly givenNames = new Set<string>();
   /** Open map streams per node: a node is online while it has at least one. */
   private readonly streams = new Map<NodeID, number>();
+  /** Capability version each node last spoke; not persisted, every client re-sends it on connect. */
+  private readonly caps = new Map<NodeID, number>();
   private readonly listeners = new Set<EventListener>();
   private readonly observers = new Set<(event: TailnetEvent) => void>();
   private pending: TailnetEvent[] = [];
@@ -134,6 +136,16 @@ export class Tailnet implements AdminService {
   isOnline(id: NodeID): boolean {
     return (this.streams.get(id) ?? 0) > 0;
   }
+  capVersion(id: NodeID): number {
+    return this.caps.get(id) ?? 0;
+  }
+
+  /** Records the capability version a node's client speaks; peers learn it as a patch. */
+  setCapVersion(id: NodeID, version: number): void {
+    if (!this.nodes.has(id) || this.caps.get(id) === version) return;
+    this.caps.set(id, version);
+    this.emit({ kind: 'nodePatched', nodeId: id, patch: { cap: true } });
+  }
 
   // ---- node lifecycle used by the control protocol ----
 
@@ -218,6 +230,7 @@ export class Tailnet implements AdminService {
     if (n.ipv4) this.v4?.release(n.ipv4);
     if (n.ipv6) this.v6?.release(n.ipv6);
     this.streams.delete(id);
+    this.caps.delete(id);
     this.emit({ kind: 'nodeRemoved', nodeId: id });
   }
 

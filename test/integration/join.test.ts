@@ -51,6 +51,8 @@ for (const backend of testBackends()) {
       await a.waitFor((nm) => nm.peerByName('beta')?.Online === true, 5000, 'beta online at alpha');
       await b.waitFor((nm) => nm.peerByName('alpha')?.Online === true, 5000, 'alpha online at beta');
       assert.equal(b.netmap.peerByName('alpha')!.Name, 'alpha.switchboard.internal.');
+      assert.equal(b.netmap.peerByName('alpha')!.Cap, 113, "a peer carries its client's capability version");
+      assert.equal(first.Node!.Cap, 113);
     });
 
     test('endpoints and disco key from a lite update reach the peer within a second', async () => {
