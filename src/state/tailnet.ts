@@ -10,6 +10,7 @@ import type { EventListener, NodePatch, TailnetEvent } from './events.js';
 import { AddressPool, type Allocation } from './ipalloc.js';
 import type { NodeRecord, PreAuthKeyRecord, UserRecord } from './model.js';
 import { newSecret, secretMatches, secretPrefix } from './secrets.js';
+import { KeyedLock } from '../util/keyedlock.js';
 import { validateUserName, validateTag } from './names.js';
 import { isValidLabel, sanitizeHostname } from '../dns/names.js';
 
@@ -37,6 +38,7 @@ export class Tailnet implements AdminService {
   private readonly nodesByMachineKey = new Map<string, NodeRecord>();
   private readonly nodesByNodeKey = new Map<string, NodeRecord>();
   private readonly givenNames = new Set<string>();
+  private readonly nodeLocks = new KeyedLock();
   /** Open map streams per node: a node is online while it has at least one. */
   private readonly streams = new Map<NodeID, number>();
   /** Capability version each node last spoke; not persisted, every client re-sends it on connect. */
@@ -212,17 +214,25 @@ export class Tailnet implements AdminService {
    * Writes a change to a node. `patch` names the fields that changed when they fit
    * a PeerChange; otherwise peers get the whole node again.
    */
-  async updateNode(id: NodeID, changes: Partial<NewNode>, patch?: NodePatch): Promise<NodeRecord> {
-    const before = this.nodes.get(id);
-    if (!before) throw new AdminError(404, `node ${id} not found`);
-    const after = await this.store.updateNode(id, changes);
-    this.unindexNode(before);
-    this.indexNode(after);
-    this.emit(patch ? { kind: 'nodePatched', nodeId: id, patch } : { kind: 'nodeChanged', nodeId: id });
-    return after;
+  updateNode(id: NodeID, changes: Partial<NewNode>, patch?: NodePatch): Promise<NodeRecord> {
+    // Writes to one node are serialized so memory ends as the database does, and a write
+    // that was queued behind the node's removal finds it gone instead of reviving it.
+    return this.nodeLocks.run(String(id), async () => {
+      const before = this.nodes.get(id);
+      if (!before) throw new AdminError(404, `node ${id} not found`);
+      const after = await this.store.updateNode(id, changes);
+      this.unindexNode(before);
+      this.indexNode(after);
+      this.emit(patch ? { kind: 'nodePatched', nodeId: id, patch } : { kind: 'nodeChanged', nodeId: id });
+      return after;
+    });
   }
 
-  async removeNode(id: NodeID): Promise<void> {
+  removeNode(id: NodeID): Promise<void> {
+    return this.nodeLocks.run(String(id), () => this.removeNodeNow(id));
+  }
+
+  private async removeNodeNow(id: NodeID): Promise<void> {
     const n = this.nodes.get(id);
     if (!n) throw new AdminError(404, `node ${id} not found`);
     await this.store.deleteNode(id);
@@ -252,9 +262,10 @@ export class Tailnet implements AdminService {
       if (!this.nodes.has(id)) return;
       this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true, lastSeen: true } });
       // Last-seen is informational: persist it without holding anything up.
-      this.updateNode(id, { lastSeen: new Date() }, { lastSeen: true }).catch((err) =>
-        this.log(`could not record last-seen of node ${id}: ${(err as Error).message}`),
-      );
+      this.updateNode(id, { lastSeen: new Date() }, { lastSeen: true }).catch((err) => {
+        // A node deleted meanwhile has no last-seen to record.
+        if (!(err instanceof AdminError && err.status === 404)) this.log(`could not record last-seen of node ${id}: ${(err as Error).message}`);
+      });
     };
   }
 
