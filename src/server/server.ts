@@ -300,7 +300,9 @@ export class SwitchboardServer {
     conn.on('close', () => this.noiseConns.delete(conn));
     conn.on('error', (err) => this.log.debug(`noise connection of ${info.machineKey.slice(0, 16)}…: ${err.message}`));
     // One HTTP/2 server per connection binds every request to the machine key the handshake proved.
-    const h2 = http2.createServer({ settings: { maxConcurrentStreams: 100 } }, machineHandler(this.machineContext, info));
+    // Session memory above the map stream's own 32 MiB backlog limit, so a large first map to a
+    // slow reader is cut by our limit (with a reconnect) rather than Node's 10 MB default.
+    const h2 = http2.createServer({ settings: { maxConcurrentStreams: 100 }, maxSessionMemory: 64 }, machineHandler(this.machineContext, info));
     h2.on('sessionError', (err) => this.log.debug(`http2 session error: ${err.message}`));
     h2.on('session', (session) => watchLiveness(session, this.liveness));
     h2.emit('connection', conn);
