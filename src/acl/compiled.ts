@@ -3,7 +3,8 @@
 // applied incrementally with the set of node ids whose views changed.
 import type { FilterRule, SSHPolicy } from '../tailcfg/types.js';
 import {
-  capDstCovers, capGrantFor, dstPortsFor, viaAllows, hasSelfDst, mergeRules, selfDstPorts, selfSources, type RuleState,
+  capDstCovers, capGrantFor, dstPortsFor, viaAllows, hasSelfDst, mergeRules, restOffset, selfDstPorts, selfSources, SELF_OFFSET,
+  type RuleState,
 } from './filter.js';
 import type { Policy } from './parse.js';
 import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
@@ -91,7 +92,7 @@ export class CompiledPolicy {
         const src = this.srcText(st);
         for (const g of st.def.groups) {
           const k = ruleKey(src, g.proto);
-          if (!m.has(k)) m.set(k, ri);
+          if (!m.has(k)) m.set(k, ri + restOffset(st.def));
         }
         // Capability rules are never merged; each keeps its own position.
       });
@@ -162,13 +163,13 @@ export class CompiledPolicy {
       const add = (key: string, fallback: number, rule: FilterRule) => parts.push({ pos: keyPos.get(key) ?? fallback, key, rule });
       this.rules.forEach((st, ri) => {
         const src = this.srcText(st);
-        // The autogroup:self part sorts before the rest when it is listed first.
+        const rest = ri + restOffset(st.def);
         st.def.groups.forEach((g, gi) => {
           const dp = dstPortsFor(st, gi, rec);
           if (dp.length && src.length) {
             const r: FilterRule = { SrcIPs: [...src], DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
-            add(ruleKey(src, g.proto), ri, r);
+            add(ruleKey(src, g.proto), rest, r);
           }
           if (hasSelfDst(st)) {
             const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
@@ -177,19 +178,19 @@ export class CompiledPolicy {
               const sIPs = sourceStrings(st.src, this.idx, ss);
               const r: FilterRule = { SrcIPs: sIPs, DstPorts: sdp };
               if (g.proto) r.IPProto = [...g.proto];
-              add(ruleKey(sIPs, g.proto), st.dsts[0]?.self ? ri - 0.5 : ri + 0.5, r);
+              add(ruleKey(sIPs, g.proto), ri + SELF_OFFSET, r);
             }
           }
         });
         // Capability rules are delivered even when no source resolves (empty SrcIPs).
         if (st.def.app && capDstCovers(st, rec)) {
-          add(`cap|${ri}`, ri, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
+          add(`cap|${ri}`, rest, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
         }
         if (st.def.app && hasSelfDst(st)) {
           const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
           if (ss.size) {
             const sIPs = sourceStrings(st.src, this.idx, ss);
-            add(`cap|self|${ri}`, ri + 0.5, { SrcIPs: sIPs, CapGrant: [capGrantFor(st.def.app, rec)] });
+            add(`cap|self|${ri}`, ri + SELF_OFFSET, { SrcIPs: sIPs, CapGrant: [capGrantFor(st.def.app, rec)] });
           }
         }
       });
@@ -207,7 +208,7 @@ export class CompiledPolicy {
         if (!sIPs.size) return;
         // One rule per companion capability, in grant order.
         companions.forEach((k, ci) => {
-          add(`cap|companion|${ri}|${ci}`, ri + 0.5 + (ci + 1) / (companions.length + 2), {
+          add(`cap|companion|${ri}|${ci}`, ri + SELF_OFFSET + (ci + 1) / (companions.length + 2), {
             SrcIPs: [...sIPs].sort(),
             CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [k]: null } }],
           });

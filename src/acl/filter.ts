@@ -48,6 +48,20 @@ export function viaAllows(st: RuleState, rec: NodeRec): boolean {
   return st.def.via.length === 0 || rec.node.tags.some((t) => st.def.via.includes(t));
 }
 
+/**
+ * Offsets within a rule's slot. The control plane expands user-scoped destinations
+ * (autogroup:self, autogroup:member) per user after the rule's other destinations, in listed
+ * order; so the non-self part follows the self part only when it is made of autogroup:member
+ * entries that all come after the first autogroup:self.
+ */
+export const SELF_OFFSET = 0.5;
+export function restOffset(def: RuleDef): number {
+  const first = def.dst.findIndex((d) => d.alias === 'autogroup:self');
+  if (first < 0) return 0;
+  const deferred = def.dst.every((d, i) => d.alias === 'autogroup:self' || (d.alias === 'autogroup:member' && i > first));
+  return deferred ? SELF_OFFSET + 0.001 : 0;
+}
+
 export function hasSelfDst(st: RuleState): boolean {
   return st.dsts.some((d) => d.self);
 }
