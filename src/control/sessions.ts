@@ -17,6 +17,25 @@ export interface FrameSink {
   close(reason: string): void;
 }
 
+/**
+ * One dispatch of events: a single timestamp for every session, so that sessions whose
+ * deltas are identical (a peer's new endpoints, seen by all) share one compressed frame.
+ */
+export class Batch {
+  readonly now = new Date();
+  private readonly frames = new Map<string, Buffer>();
+
+  frame(json: string, compression: Compression): Buffer {
+    const key = compression + json;
+    let f = this.frames.get(key);
+    if (!f) {
+      f = encodeFrame(json, compression);
+      this.frames.set(key, f);
+    }
+    return f;
+  }
+}
+
 /** A client that cannot keep up gets disconnected; it reconnects and receives a full map. */
 const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 
@@ -38,11 +57,11 @@ export class MapSession {
     this.armKeepAlive();
   }
 
-  deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate): void {
+  deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch): void {
     if (this.closed) return;
-    const json = builder.delta(this.state, events, update);
+    const json = builder.delta(this.state, events, update, batch.now);
     if (json !== null) {
-      this.send(encodeFrame(json, this.compression));
+      this.send(batch.frame(json, this.compression));
       this.armKeepAlive();
     }
   }
@@ -115,9 +134,10 @@ export class SessionHub {
         this.sessions.get(e.nodeId)?.close('node was deleted');
       }
     }
+    const batch = new Batch();
     for (const s of this.sessions.values()) {
       try {
-        s.deliver(this.builder, events, update);
+        s.deliver(this.builder, events, update, batch);
       } catch (err) {
         this.log(`map update for node ${s.nodeId} failed: ${(err as Error).stack ?? err}`);
         s.close('internal error');

@@ -50,8 +50,8 @@ export class MapBuilder {
 
   constructor(private readonly ctx: MapContext) {}
 
-  private opts(): RenderOptions {
-    return { baseDomain: this.ctx.baseDomain, now: new Date() };
+  private opts(now = new Date()): RenderOptions {
+    return { baseDomain: this.ctx.baseDomain, now };
   }
 
   /** The complete map for a node; `omitPeers` leaves out peers (lite updates). */
@@ -101,13 +101,13 @@ export class MapBuilder {
    * The delta for one stream after a batch of events, or null when nothing its
    * client sees changed. Updates `state` to what the delta tells the client.
    */
-  delta(state: StreamState, events: readonly TailnetEvent[], update: PolicyUpdate): string | null {
+  delta(state: StreamState, events: readonly TailnetEvent[], update: PolicyUpdate, now = new Date()): string | null {
     const { tailnet } = this.ctx;
     const policy = this.ctx.policy();
     const me = state.nodeId;
     const self = tailnet.node(me);
     if (!self) return null; // the session closes itself on nodeRemoved
-    const opts = this.opts();
+    const opts = this.opts(now);
     const full = new Set<NodeID>();
     const removed = new Set<NodeID>();
     const patches = new Map<NodeID, NodePatch>();
