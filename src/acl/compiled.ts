@@ -89,6 +89,8 @@ export class CompiledPolicy {
     if (!this.keyPos) {
       const m = new Map<string, number>();
       this.rules.forEach((st, ri) => {
+        // Via rules are compiled per router, outside the tailnet-wide merge.
+        if (st.def.via.length) return;
         const src = this.srcText(st);
         for (const g of st.def.groups) {
           const k = ruleKey(src, g.proto);
@@ -169,7 +171,7 @@ export class CompiledPolicy {
           if (dp.length && src.length) {
             const r: FilterRule = { SrcIPs: [...src], DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
-            add(ruleKey(src, g.proto), rest, r);
+            add(st.def.via.length ? `via|${ri}|${gi}` : ruleKey(src, g.proto), rest, r);
           }
           if (hasSelfDst(st)) {
             const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
@@ -260,7 +262,8 @@ export class CompiledPolicy {
     return { allowedIPs: view.allowedIPs.filter(ok), primaryRoutes: view.primaryRoutes.filter(ok) };
   }
 
-  canUseRoute(viewer: NodeRec, route: string): boolean {
+  /** May `viewer` use `route` through some rule (via rules skipped when `plainOnly`)? */
+  canUseRoute(viewer: NodeRec, route: string, plainOnly = false): boolean {
     if (!this.policy) return true;
     const exit = isExitRoute(route);
     const range = parsePrefix(route);
@@ -268,6 +271,7 @@ export class CompiledPolicy {
     // An HA secondary for the same prefix always learns the primary serving it.
     if (!exit && viewer.subnets.some((r) => r.lo === range.lo && r.hi === range.hi && r.v6 === range.v6)) return true;
     for (const st of this.rules) {
+      if (plainOnly && st.def.via.length) continue;
       // Return traffic: the viewer is a destination of a rule whose sources include the route.
       if (!exit && this.ruleTargets(st, viewer)) {
         if (st.src.all || st.src.any || st.src.prefixes.some((p) => overlaps(p.range, range))) return true;

@@ -11,8 +11,12 @@ export function viaPeers(_c: CompiledPolicy, _viewer: NodeRec): number[] {
   return [];
 }
 
-/** Via tags steering `route` for `viewer`, or null when no via grant applies. */
+/**
+ * Via tags steering `route` for `viewer`, or null when no via grant applies. A rule without
+ * via that also grants the viewer the route wins: the viewer then uses the elected primary.
+ */
 function steering(c: CompiledPolicy, viewer: NodeRec, route: Range): Set<string> | null {
+  if (c.canUseRoute(viewer, formatPrefix(route), true)) return null;
   let tags: Set<string> | null = null;
   for (const st of c.ruleStates()) {
     if (!st.def.via.length || !c.srcNodes(st).has(viewer.node.id)) continue;
