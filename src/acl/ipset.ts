@@ -1,6 +1,8 @@
 // IP address arithmetic on bigints: parsing, prefixes, ranges and merged range sets.
 // Both families share one number line (v4 addresses are kept apart by a family flag)
-// so set operations stay simple and exact.
+// so set operations stay simple and exact. Address parsing and RFC 5952 formatting come
+// from src/util/netaddr.
+import { formatAddress, parseAddress } from '../util/netaddr.js';
 
 export interface Range {
   v6: boolean;
@@ -15,67 +17,10 @@ export function familyMax(v6: boolean): bigint {
   return v6 ? V6_MAX : V4_MAX;
 }
 
-export function parseV4(s: string): bigint | null {
-  const parts = s.split('.');
-  if (parts.length !== 4) return null;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^\d{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    // Go's netip refuses leading zeros, which Tailscale inherits.
-    if (p.length > 1 && p[0] === '0') return null;
-    v = (v << 8n) | BigInt(n);
-  }
-  return v;
-}
-
-export function parseV6(s: string): bigint | null {
-  if (s.includes('%')) return null;
-  let head = s;
-  let tailV4: bigint | null = null;
-  const lastColon = s.lastIndexOf(':');
-  if (s.includes('.')) {
-    tailV4 = parseV4(s.slice(lastColon + 1));
-    if (tailV4 === null) return null;
-    head = s.slice(0, lastColon + 1) + '0:0';
-  }
-  const dbl = head.split('::');
-  if (dbl.length > 2) return null;
-  const parseGroups = (t: string): number[] | null => {
-    if (t === '') return [];
-    const gs = t.split(':');
-    const out: number[] = [];
-    for (const g of gs) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  let groups: number[];
-  if (dbl.length === 2) {
-    const a = parseGroups(dbl[0]);
-    const b = parseGroups(dbl[1]);
-    if (!a || !b || a.length + b.length > 7) return null;
-    groups = [...a, ...new Array(8 - a.length - b.length).fill(0), ...b];
-  } else {
-    const a = parseGroups(head);
-    if (!a || a.length !== 8) return null;
-    groups = a;
-  }
-  let v = 0n;
-  for (const g of groups) v = (v << 16n) | BigInt(g);
-  if (tailV4 !== null) v = (v & ~V4_MAX) | tailV4;
-  return v;
-}
-
+/** Adapter to the shared parser: the family as a v6 flag, as ranges carry it. */
 export function parseAddr(s: string): { v6: boolean; addr: bigint } | null {
-  if (s.includes(':')) {
-    const a = parseV6(s);
-    return a === null ? null : { v6: true, addr: a };
-  }
-  const a = parseV4(s);
-  return a === null ? null : { v6: false, addr: a };
+  const a = parseAddress(s);
+  return a && { v6: a.family === 6, addr: a.value };
 }
 
 /** Parses "a.b.c.d", "a.b.c.d/n", v6 likewise. Host bits set are masked like Go's Prefix.Masked. */
@@ -102,31 +47,9 @@ export function prefixRange(v6: boolean, addr: bigint, bits: number): Range {
   return { v6, lo, hi: lo | host };
 }
 
+/** RFC 5952 text of one address (shared formatter; family as a v6 flag). */
 export function formatAddr(v6: boolean, a: bigint): string {
-  if (!v6) {
-    return [24n, 16n, 8n, 0n].map((s) => String((a >> s) & 255n)).join('.');
-  }
-  const groups: number[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(Number((a >> BigInt(i * 16)) & 0xffffn));
-  // RFC 5952: compress the longest run (length >= 2) of zero groups, first one on ties.
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(':');
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':');
+  return formatAddress(a, v6 ? 6 : 4);
 }
 
 /** Prefix length if the range is exactly one CIDR block, else -1. */
