@@ -7,16 +7,17 @@ import {
   type RuleState,
 } from './filter.js';
 import type { Policy } from './parse.js';
-import { formatPrefix, overlaps, parsePrefix } from './ipset.js';
-import { aliasHasNode, nodeInSource, nodeIsDestination, patchSelection, select } from './resolve.js';
+import { overlaps, parsePrefix, rangeKey, type Range } from './ipset.js';
+import { nodeInSource, nodeIsDestination, patchSelection, select } from './resolve.js';
 import { electPrimaries, peerRouteView, selfRouteView, type RouteView } from './routes.js';
 import { ruleDefs } from './rules.js';
-import { nodeAddrText, sourceMatches, sourceStrings } from './srcips.js';
+import { sourceMatches, sourceStrings } from './srcips.js';
 import { isExitRoute, TailnetIndex, type NodeRec, type PolicyNode, type TailnetInput } from './tailnet.js';
 import { buildSshPolicy, checkSshDomains } from './ssh.js';
 import { CAP_DISABLE_IPV4, hasAttr, nodeCapMap, peerCapMapOf } from './capabilities.js';
 import { autoApprovedRoutes } from './autoapprove.js';
 import { viaRoutesFor } from './via.js';
+import { SshSources } from './sshsources.js';
 
 export interface CompileOptions {
   /** Base URL for SSH check-mode holdAndDelegate URLs. */
@@ -48,7 +49,13 @@ export class CompiledPolicy {
   private filterCache = new Map<number, FilterRule[]>();
   private peerCache = new Map<number, number[]>();
   private sshCache = new Map<number, SSHPolicy | null>();
-  private wildSrc?: string[];
+  private sshSources?: SshSources;
+  /** Per-viewer answers that depend on the viewer alone (route use, via steering). */
+  private viewerMemo = new Map<number, Map<string, unknown>>();
+  /** Oldest via-tagged router per (tags, prefix); dropped when any router changes. */
+  private viaRouterCache = new Map<string, number | undefined>();
+  /** Does any rule carry "via"? Fixed per policy. */
+  readonly hasVia: boolean;
 
   constructor(policy: Policy | null, tailnet: TailnetInput | TailnetIndex, opts: CompileOptions = {}) {
     this.policy = policy;
@@ -62,6 +69,7 @@ export class CompiledPolicy {
         dsts: def.dst.map((d) => select(policy, this.idx, [d.alias])),
       }));
     }
+    this.hasVia = this.rules.some((st) => st.def.via.length > 0);
   }
 
   node(id: number): NodeRec | undefined {
@@ -205,14 +213,14 @@ export class CompiledPolicy {
         const dstSel = select(this.policy!, this.idx, st.def.dst.map((d) => d.alias).filter((a) => a !== 'autogroup:self'));
         const sIPs = new Set(sourceStrings(dstSel, this.idx));
         if (hasSelfDst(st) && !rec.tagged && rec.node.userId !== null) {
-          for (const o of this.idx.byUser.get(rec.node.userId) ?? []) for (const a of this.idx.nodes.get(o)!.addrs) sIPs.add(nodeAddrText(a));
+          for (const o of this.idx.byUser.get(rec.node.userId) ?? []) for (const a of this.idx.nodes.get(o)!.addrText) sIPs.add(a);
         }
         if (!sIPs.size) return;
         // One rule per companion capability, in grant order.
         companions.forEach((k, ci) => {
           add(`cap|companion|${ri}|${ci}`, ri + SELF_OFFSET + (ci + 1) / (companions.length + 2), {
             SrcIPs: [...sIPs].sort(),
-            CapGrant: [{ Dsts: rec.addrs.map(formatPrefix), CapMap: { [k]: null } }],
+            CapGrant: [{ Dsts: [...rec.addrCidr], CapMap: { [k]: null } }],
           });
         });
       });
@@ -253,6 +261,11 @@ export class CompiledPolicy {
   /** Routes `viewer` may use through `peer` (AllowedIPs beyond addresses) and its primaries. */
   peerRoutes(viewer: number, peer: number): RouteView {
     const rec = this.requireNode(peer);
+    // Most peers serve no routes: nothing to filter or elect.
+    if (!rec.subnets.length && !rec.exitApproved) {
+      this.requireNode(viewer);
+      return { allowedIPs: [], primaryRoutes: [] };
+    }
     const via = this.policy ? viaRoutesFor(this, this.requireNode(viewer), rec) : null;
     if (via) return via;
     const v = this.requireNode(viewer);
@@ -265,6 +278,34 @@ export class CompiledPolicy {
   /** May `viewer` use `route` through some rule (via rules skipped when `plainOnly`)? */
   canUseRoute(viewer: NodeRec, route: string, plainOnly = false): boolean {
     if (!this.policy) return true;
+    return this.memo(viewer.node.id, `use|${plainOnly ? 'plain|' : ''}${route}`, () => this.scanRouteUse(viewer, route, plainOnly));
+  }
+
+  /** Caches `f` for the viewer until the viewer's views are dropped. */
+  memo<T>(viewer: number, key: string, f: () => T): T {
+    let m = this.viewerMemo.get(viewer);
+    if (!m) this.viewerMemo.set(viewer, (m = new Map()));
+    if (m.has(key)) return m.get(key) as T;
+    const v = f();
+    m.set(key, v);
+    return v;
+  }
+
+  /** Oldest node carrying one of `tags` that serves exactly `r`. */
+  viaRouter(tags: Set<string>, r: Range): number | undefined {
+    const key = `${[...tags].sort().join(',')}|${rangeKey(r)}`;
+    if (this.viaRouterCache.has(key)) return this.viaRouterCache.get(key);
+    let best: NodeRec | undefined;
+    for (const o of this.idx.nodes.values()) {
+      if (!o.node.tags.some((t) => tags.has(t))) continue;
+      if (!o.subnets.some((s) => s.lo === r.lo && s.hi === r.hi && s.v6 === r.v6)) continue;
+      if (!best || o.seq < best.seq) best = o;
+    }
+    this.viaRouterCache.set(key, best?.node.id);
+    return best?.node.id;
+  }
+
+  private scanRouteUse(viewer: NodeRec, route: string, plainOnly: boolean): boolean {
     const exit = isExitRoute(route);
     const range = parsePrefix(route);
     if (!range) return false;
@@ -287,13 +328,15 @@ export class CompiledPolicy {
   }
 
   selfRoutes(id: number): RouteView {
-    return selfRouteView(this.requireNode(id), this.primaryMap());
+    const rec = this.requireNode(id);
+    if (!rec.subnets.length && !rec.exitApproved) return { allowedIPs: [], primaryRoutes: [] };
+    return selfRouteView(rec, this.primaryMap());
   }
 
   sshPolicy(id: number): SSHPolicy | null {
     if (this.sshCache.has(id)) return this.sshCache.get(id)!;
     const rec = this.requireNode(id);
-    const out = this.policy ? buildSshPolicy(this, rec) : null;
+    const out = this.policy ? buildSshPolicy(this, rec, (this.sshSources ??= new SshSources(this.policy, this.idx))) : null;
     this.sshCache.set(id, out);
     return out;
   }
@@ -302,15 +345,20 @@ export class CompiledPolicy {
   peerAddresses(viewer: number, peer: number): string[] {
     const v = this.requireNode(viewer);
     const p = this.requireNode(peer);
-    const noV4 = hasAttr(this, v, CAP_DISABLE_IPV4) || hasAttr(this, p, CAP_DISABLE_IPV4);
-    return p.addrs.filter((a) => !(noV4 && !a.v6)).map(formatPrefix);
+    const noV4 = this.noV4(v) || this.noV4(p);
+    return p.addrCidr.filter((_, i) => !(noV4 && !p.addrs[i].v6));
+  }
+
+  /** Does the node carry disable-ipv4? Asked once per peer, so kept until the node changes. */
+  private noV4(rec: NodeRec): boolean {
+    return this.memo(rec.node.id, 'noV4', () => hasAttr(this, rec, CAP_DISABLE_IPV4));
   }
 
   /** The node's own addresses as delivered to itself (disable-ipv4 drops IPv4). */
   selfAddresses(id: number): string[] {
     const r = this.requireNode(id);
-    const noV4 = hasAttr(this, r, CAP_DISABLE_IPV4);
-    return r.addrs.filter((a) => !(noV4 && !a.v6)).map(formatPrefix);
+    const noV4 = this.noV4(r);
+    return r.addrCidr.filter((_, i) => !(noV4 && !r.addrs[i].v6));
   }
 
   capMap(id: number): CapMap {
@@ -360,6 +408,8 @@ export class CompiledPolicy {
       wasSrc.set(st, before ? this.srcContains(st, before) : false);
       wasDst.set(st, before ? this.dstContains(st, before) : false);
     }
+    // Built on the old state so the patch below sees what changed.
+    if (this.policy?.ssh.length) this.sshSources ??= new SshSources(this.policy, this.idx);
     const beforeSubnets = before ? before.subnetText.join(',') + (before.exitApproved ? '+exit' : '') : '';
     if ('removed' in change) this.idx.remove(id);
     else this.idx.upsert(change);
@@ -367,6 +417,8 @@ export class CompiledPolicy {
     const afterSubnets = after ? after.subnetText.join(',') + (after.exitApproved ? '+exit' : '') : '';
     const routesChanged = beforeSubnets !== afterSubnets;
     if (routesChanged) this.primaries = undefined;
+    const sshAffected = this.sshSources?.patch(id, before, after) ?? new Set<number>();
+    if (before?.subnets.length || after?.subnets.length) this.viaRouterCache.clear();
 
     if (this.policy) {
       for (const st of this.rules) {
@@ -395,18 +447,22 @@ export class CompiledPolicy {
         }
         if (wasDst.get(st) || isDst) for (const r of this.srcNodes(st)) affected.add(r);
       }
-      // SSH rules naming the node (as source or destination) change their receivers' policy.
-      for (const e of this.policy.ssh) {
-        const hit = (r?: NodeRec) => !!r && (e.src.some((a) => aliasHasNode(this.policy!, this.idx, a, r)) || e.src.includes('*') ||
-          e.dst.some((a) => aliasHasNode(this.policy!, this.idx, a, r) || a === 'autogroup:self'));
-        if (!hit(before) && !hit(after)) continue;
-        const dst = select(this.policy, this.idx, e.dst);
-        for (const n of dst.nodes) affected.add(n);
-        if (dst.self && after?.node.userId != null) for (const o of this.idx.byUser.get(after.node.userId) ?? []) affected.add(o);
-      }
+      // SSH rules listing the node as a source change their receivers' policy (the node's
+      // own policy is dropped below).
+      for (const a of sshAffected) affected.add(a);
       if (routesChanged) {
         // Route visibility changes for everyone who may use the routes.
         for (const st of this.rules) if (st.src.all) for (const r of this.dstNodes(st)) affected.add(r);
+      }
+    }
+    if (routesChanged) {
+      // Primaries may move between routers of the same prefix (HA failover): those routers and
+      // everyone who sees them get new routes.
+      const changed = [...(before?.subnets ?? []), ...(after?.subnets ?? [])];
+      for (const o of this.idx.nodes.values()) {
+        if (o.node.id === id || !o.subnets.some((r) => changed.some((c) => rangeKey(c) === rangeKey(r)))) continue;
+        affected.add(o.node.id);
+        for (const q of this.peers(o.node.id)) affected.add(q);
       }
     }
     for (const a of affected) this.dropViews(a);
@@ -420,6 +476,7 @@ export class CompiledPolicy {
   }
 
   private dropViews(id: number): void {
+    this.viewerMemo.delete(id);
     this.filterCache.delete(id);
     this.peerCache.delete(id);
     this.sshCache.delete(id);

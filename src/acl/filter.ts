@@ -1,11 +1,10 @@
 // Per-node packet filter compilation: each rule reduced to the destinations that concern
 // the node (its own addresses, the subnets it serves, "*"), same-source rules merged.
 import type { CapGrant, FilterRule, NetPortRange } from '../tailcfg/types.js';
-import { formatPrefix, formatRange, anyOverlap } from './ipset.js';
+import { formatRange, anyOverlap } from './ipset.js';
 import { ALL_PORTS, type PortRange } from './ports.js';
 import type { Selection } from './resolve.js';
 import type { RuleDef } from './rules.js';
-import { nodeAddrText } from './srcips.js';
 import type { NodeRec, TailnetIndex } from './tailnet.js';
 import { INTERNET_RANGES } from './internet.js';
 
@@ -33,7 +32,7 @@ export function dstPortsFor(st: RuleState, gi: number, rec: NodeRec): NetPortRan
   st.dsts.forEach((sel, di) => {
     const ports = portsFor(st.def, di, gi);
     if (sel.all || sel.any) push(out, '*', ports);
-    if (sel.nodes.has(rec.node.id)) for (const a of rec.addrs) push(out, nodeAddrText(a), ports);
+    if (sel.nodes.has(rec.node.id)) for (const a of rec.addrText) push(out, a, ports);
     for (const p of sel.prefixes) {
       if (!viaAllows(st, rec)) continue;
       if (anyOverlap([p.range], rec.addrs) || anyOverlap([p.range], rec.subnets)) push(out, formatRange(p.range), ports);
@@ -77,7 +76,7 @@ export function selfSources(st: RuleState, rec: NodeRec, srcNodes: Set<number>, 
 export function selfDstPorts(st: RuleState, gi: number, rec: NodeRec): NetPortRange[] {
   const out: NetPortRange[] = [];
   st.dsts.forEach((sel, di) => {
-    if (sel.self) for (const a of rec.addrs) push(out, nodeAddrText(a), portsFor(st.def, di, gi));
+    if (sel.self) for (const a of rec.addrText) push(out, a, portsFor(st.def, di, gi));
   });
   return out;
 }
@@ -92,7 +91,7 @@ export function capDstCovers(st: RuleState, rec: NodeRec): boolean {
 }
 
 export function capGrantFor(app: Record<string, unknown[]>, rec: NodeRec): CapGrant {
-  return { Dsts: rec.addrs.map(formatPrefix), CapMap: structuredClone(app) };
+  return { Dsts: [...rec.addrCidr], CapMap: structuredClone(app) };
 }
 
 /** Merges entries sharing a key into the first of them (DstPorts or CapGrant appended). */

@@ -30,7 +30,7 @@ export function sourceStrings(sel: Selection, idx: TailnetIndex, only?: Set<numb
   for (const id of ids) {
     const rec = idx.nodes.get(id);
     if (!rec) continue;
-    for (const a of rec.addrs) out.add(nodeAddrText(a));
+    for (const a of rec.addrText) out.add(a);
   }
   if (!only) for (const p of sel.prefixes) out.add(formatRange(p.range));
   return [...out].sort();

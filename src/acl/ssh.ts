@@ -3,9 +3,9 @@
 import type { SSHAction, SSHPolicy, SSHPrincipal, SSHRule } from '../tailcfg/types.js';
 import type { CompiledPolicy } from './compiled.js';
 import { fail } from './errors.js';
-import type { Policy, SshEntry } from './parse.js';
-import { select, nodeInSource, type Selection } from './resolve.js';
-import { nodeAddrText } from './srcips.js';
+import type { SshEntry } from './parse.js';
+import { nodeInSource } from './resolve.js';
+import type { SshSources } from './sshsources.js';
 import type { NodeRec, TailnetIndex } from './tailnet.js';
 
 function action(e: SshEntry, baseURL: string): SSHAction {
@@ -47,45 +47,26 @@ function sshUsers(users: string[]): Record<string, string> {
 
 function principals(ids: number[], idx: TailnetIndex): SSHPrincipal[] {
   const out: SSHPrincipal[] = [];
-  for (const id of ids) for (const a of idx.nodes.get(id)?.addrs ?? []) out.push({ nodeIP: nodeAddrText(a) });
+  for (const id of ids) for (const a of idx.nodes.get(id)?.addrText ?? []) out.push({ nodeIP: a });
   return out;
 }
 
-/**
- * Source nodes in principal order. autogroup:tagged lists a node once per tag it carries,
- * as the control plane does, so multi-tag nodes repeat.
- */
-function sourceNodes(p: Policy, idx: TailnetIndex, aliases: string[], sel: Selection): NodeRec[] {
-  const byOrder = (a: NodeRec, b: NodeRec) => a.seq - b.seq;
-  const all = [...idx.nodes.values()].filter((n) => nodeInSource(sel, n)).sort(byOrder);
-  if (!aliases.includes('autogroup:tagged')) return all;
-  const out: NodeRec[] = [];
-  for (const n of all) {
-    const times = n.tagged && !aliases.some((a) => a !== 'autogroup:tagged' && nodeInSource(select(p, idx, [a]), n)) ? n.node.tags.length : 1;
-    for (let i = 0; i < times; i++) out.push(n);
-  }
-  return out;
-}
-
-export function buildSshPolicy(c: CompiledPolicy, rec: NodeRec): SSHPolicy | null {
-  const p = c.policy!;
+export function buildSshPolicy(c: CompiledPolicy, rec: NodeRec, resolved: SshSources): SSHPolicy | null {
   const idx = c.idx;
   const base = c.opts.baseURL ?? '';
   const checks: SSHRule[] = [];
   const accepts: SSHRule[] = [];
-  for (const e of p.ssh) {
-    const dst = select(p, idx, e.dst);
+  for (const { entry: e, src, dst, sources, byUser } of resolved.entries) {
     const domains = e.users.map(localpartDomain).filter((d): d is string => d !== null);
-    const src = select(p, idx, e.src);
     const direct = dst.all || dst.nodes.has(rec.node.id);
     const viaSelf = dst.self && !rec.tagged && rec.node.userId !== null;
     // With localpart users, Tailscale also delivers the rule to the sources themselves,
     // limited to the source's own user (or the tagged node itself).
     const asSource = domains.length > 0 && nodeInSource(src, rec);
     if (!direct && !viaSelf && !asSource) continue;
-    let srcIds = sourceNodes(p, idx, e.src, src);
-    if (!direct && viaSelf) srcIds = srcIds.filter((n) => !n.tagged && n.node.userId === rec.node.userId);
-    else if (!direct) srcIds = srcIds.filter((n) => (rec.tagged ? n.node.id === rec.node.id : !n.tagged && n.node.userId === rec.node.userId));
+    let srcIds = sources;
+    if (!direct && !rec.tagged) srcIds = byUser.get(rec.node.userId!) ?? [];
+    else if (!direct) srcIds = sources.filter((n) => n.node.id === rec.node.id);
     if (!srcIds.length) continue;
     const act = action(e, base);
     const users = sshUsers(e.users);

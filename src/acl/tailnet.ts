@@ -1,6 +1,6 @@
 // Indexed view of the tailnet (users and nodes) that alias resolution queries. Indexes are
 // maintained incrementally so a node change costs time proportional to that node.
-import { parsePrefix, type Range, rangeKey } from './ipset.js';
+import { formatAddr, formatPrefix, parsePrefix, type Range, rangeKey } from './ipset.js';
 
 export interface PolicyUser {
   id: number;
@@ -39,6 +39,10 @@ export interface NodeRec {
   v4: Range | null;
   v6: Range | null;
   addrs: Range[];
+  /** Bare text of `addrs` (filter spelling), formatted once per node. */
+  addrText: string[];
+  /** `addrs` with /32 or /128 (AllowedIPs, CapGrant Dsts). */
+  addrCidr: string[];
   /** Approved subnet routes (exit routes excluded). */
   subnets: Range[];
   subnetText: string[];
@@ -109,9 +113,11 @@ export class TailnetIndex {
         }
       }
     }
+    const addrs = [v4, v6].filter((x): x is Range => x !== null);
     return {
-      node: n, seq, v4, v6,
-      addrs: [v4, v6].filter((x): x is Range => x !== null),
+      node: n, seq, v4, v6, addrs,
+      addrText: addrs.map((a) => formatAddr(a.v6, a.lo)),
+      addrCidr: addrs.map(formatPrefix),
       subnets, subnetText,
       exitApproved: exit4 || exit6,
       tagged: n.tags.length > 0,

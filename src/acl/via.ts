@@ -16,6 +16,10 @@ export function viaPeers(_c: CompiledPolicy, _viewer: NodeRec): number[] {
  * via that also grants the viewer the route wins: the viewer then uses the elected primary.
  */
 function steering(c: CompiledPolicy, viewer: NodeRec, route: Range): Set<string> | null {
+  return c.memo(viewer.node.id, `via|${formatPrefix(route)}`, () => scanSteering(c, viewer, route));
+}
+
+function scanSteering(c: CompiledPolicy, viewer: NodeRec, route: Range): Set<string> | null {
   if (c.canUseRoute(viewer, formatPrefix(route), true)) return null;
   let tags: Set<string> | null = null;
   for (const st of c.ruleStates()) {
@@ -28,7 +32,7 @@ function steering(c: CompiledPolicy, viewer: NodeRec, route: Range): Set<string>
 }
 
 export function viaRoutesFor(c: CompiledPolicy, viewer: NodeRec, peer: NodeRec): RouteView | null {
-  if (!c.ruleStates().some((st) => st.def.via.length)) return null;
+  if (!c.hasVia) return null;
   const allowed: string[] = [];
   const primary: string[] = [];
   const globalPrim = new Set(primariesOf(peer, c.primaryMap()));
@@ -46,13 +50,7 @@ export function viaRoutesFor(c: CompiledPolicy, viewer: NodeRec, peer: NodeRec):
     steeredAny = true;
     if (!peer.node.tags.some((t) => tags.has(t))) continue;
     // The oldest via-tagged router serving the prefix is this viewer's primary.
-    let best: NodeRec | undefined;
-    for (const o of c.idx.nodes.values()) {
-      if (!o.node.tags.some((t) => tags.has(t))) continue;
-      if (!o.subnets.some((s) => s.lo === r.lo && s.hi === r.hi && s.v6 === r.v6)) continue;
-      if (!best || o.seq < best.seq) best = o;
-    }
-    if (best?.node.id === peer.node.id) {
+    if (c.viaRouter(tags, r) === peer.node.id) {
       allowed.push(text);
       primary.push(text);
     }
