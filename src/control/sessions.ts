@@ -52,7 +52,7 @@ export class MapSession {
     private readonly onClose: () => void,
   ) {}
 
-  start(firstJson: string): void {
+  start(firstJson: Buffer): void {
     this.send(encodeFrame(firstJson, this.compression));
     this.armKeepAlive();
   }

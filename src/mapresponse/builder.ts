@@ -34,6 +34,9 @@ export interface StreamState {
 
 type Raw = [key: string, json: string];
 
+const COMMA = Buffer.from(',');
+const CLOSE_PEERS = Buffer.from(']}');
+
 /** The viewer-specific part of a peer's rendering, to notice when only that changed. */
 function extrasKey(policy: PolicyView, viewer: NodeID, peer: NodeID): string {
   const routes = policy.peerRoutes(viewer, peer);
@@ -55,7 +58,7 @@ export class MapBuilder {
   }
 
   /** The complete map for a node; `omitPeers` leaves out peers (lite updates). */
-  full(nodeId: NodeID, omitPeers = false): { json: string; state: StreamState } {
+  full(nodeId: NodeID, omitPeers = false): { json: Buffer; state: StreamState } {
     const { tailnet } = this.ctx;
     const policy = this.ctx.policy();
     const self = tailnet.node(nodeId);
@@ -63,13 +66,16 @@ export class MapBuilder {
     const opts = this.opts();
     const peers = omitPeers ? [] : [...policy.visiblePeers(nodeId)].sort((a, b) => a - b);
     const userIds = new Set<number>([userIdOf(self)]);
-    const peerJson: string[] = [];
+    // Peers are concatenated as bytes: with 10,000 peers a joined string and its UTF-8
+    // copy would cost more than building the map itself.
+    const peerParts: Buffer[] = [];
     const peerExtras = new Map<NodeID, string>();
     for (const id of peers) {
       const p = tailnet.node(id);
       if (!p) continue;
       userIds.add(userIdOf(p));
-      peerJson.push(this.peerJson(nodeId, p, policy, opts, peerExtras));
+      if (peerParts.length) peerParts.push(COMMA);
+      peerParts.push(this.peerBytes(nodeId, p, policy, opts, peerExtras));
     }
     const selfJson = this.selfJson(self, policy, opts);
     const filterJson = JSON.stringify({ base: policy.packetFilter(nodeId) });
@@ -87,12 +93,15 @@ export class MapBuilder {
       ['PacketFilters', filterJson],
       ['UserProfiles', this.profilesJson(userIds)],
     );
-    if (!omitPeers) fields.push(['Peers', `[${peerJson.join(',')}]`]);
     if (ssh) fields.push(['SSHPolicy', sshJson]);
     fields.push(['ControlTime', JSON.stringify(opts.now.toISOString())]);
     if (this.ctx.disableLogTail) fields.push(['Debug', '{"DisableLogTail":true}']);
+    const head = assemble(fields);
+    const json = omitPeers
+      ? Buffer.from(head, 'utf8')
+      : Buffer.concat([Buffer.from(head.slice(0, -1) + ',"Peers":[', 'utf8'), ...peerParts, CLOSE_PEERS]);
     return {
-      json: assemble(fields),
+      json,
       state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson, peerExtras },
     };
   }
@@ -204,7 +213,7 @@ export class MapBuilder {
         state.userIds.add(uid);
         newUsers.add(uid);
       }
-      changed.push(this.peerJson(me, p, policy, opts, state.peerExtras));
+      changed.push(this.peerBytes(me, p, policy, opts, state.peerExtras).toString('utf8'));
     }
     if (usersChanged) for (const uid of state.userIds) newUsers.add(uid);
     if (newUsers.size) fields.push(['UserProfiles', this.profilesJson(newUsers)]);
@@ -245,7 +254,22 @@ export class MapBuilder {
     return c;
   }
 
-  private peerJson(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions, extras: Map<NodeID, string>): string {
+  /** Renders every node's peer form ahead of the first maps (after start), a slice per turn. */
+  warm(ids: NodeID[], done?: () => void): void {
+    const opts = this.opts();
+    const step = (from: number) => {
+      const end = Math.min(from + 500, ids.length);
+      for (let i = from; i < end; i++) {
+        const n = this.ctx.tailnet.node(ids[i]!);
+        if (n) this.peerCache.get(n, this.ctx.tailnet.isOnline(n.id), this.ctx.tailnet.capVersion(n.id), opts);
+      }
+      if (end < ids.length) setImmediate(() => step(end));
+      else done?.();
+    };
+    step(0);
+  }
+
+  private peerBytes(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions, extras: Map<NodeID, string>): Buffer {
     const routes = policy.peerRoutes(viewer, p.id);
     const capMap = policy.peerCapMap(viewer, p.id);
     const online = this.ctx.tailnet.isOnline(p.id);
@@ -255,7 +279,7 @@ export class MapBuilder {
       return this.peerCache.get(p, online, cap, opts);
     }
     extras.set(p.id, JSON.stringify([routes, capMap]));
-    return JSON.stringify(renderNode(p, opts, { online, routes, capMap, cap }));
+    return Buffer.from(JSON.stringify(renderNode(p, opts, { online, routes, capMap, cap })), 'utf8');
   }
 
   private selfJson(self: NodeRecord, policy: PolicyView, opts: RenderOptions): string {

@@ -5,8 +5,9 @@ import { compress } from 'zstd-napi';
 
 export type Compression = 'zstd' | 'none';
 
-export function encodeFrame(json: string, compression: Compression): Buffer {
-  const body = compression === 'zstd' ? compress(Buffer.from(json, 'utf8'), { compressionLevel: 1 }) : Buffer.from(json, 'utf8');
+export function encodeFrame(json: string | Buffer, compression: Compression): Buffer {
+  const raw = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
+  const body = compression === 'zstd' ? compress(raw, { compressionLevel: 1 }) : raw;
   const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32LE(body.length, 0);
   body.copy(out, 4);

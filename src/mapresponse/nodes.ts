@@ -4,7 +4,6 @@
 
 import type { NodeRecord, UserRecord } from '../state/model.js';
 import { GO_ZERO_TIME, type Node, type NodeID } from '../tailcfg/types.js';
-import { hostPrefix } from '../util/netaddr.js';
 import { magicDnsName } from '../dns/names.js';
 import type { CapMap, PeerRoutes } from './policyview.js';
 
@@ -16,10 +15,11 @@ export interface RenderOptions {
   now: Date;
 }
 
+/** Records hold addresses in canonical form (the allocator formats them), so no re-parse. */
 export function nodeAddresses(n: NodeRecord): string[] {
   const out: string[] = [];
-  if (n.ipv4) out.push(hostPrefix(n.ipv4));
-  if (n.ipv6) out.push(hostPrefix(n.ipv6));
+  if (n.ipv4) out.push(`${n.ipv4}/32`);
+  if (n.ipv6) out.push(`${n.ipv6}/128`);
   return out;
 }
 
@@ -72,13 +72,14 @@ export function renderNode(
 
 /** Caches the serialized peer form of each node; a record is immutable, so identity is its version. */
 export class PeerJsonCache {
-  private readonly cache = new Map<NodeID, { rec: NodeRecord; online: boolean; expired: boolean; cap: number; json: string }>();
+  private readonly cache = new Map<NodeID, { rec: NodeRecord; online: boolean; expired: boolean; cap: number; json: Buffer }>();
 
-  get(n: NodeRecord, online: boolean, cap: number, opts: RenderOptions): string {
+  /** The peer's JSON as UTF-8 bytes. */
+  get(n: NodeRecord, online: boolean, cap: number, opts: RenderOptions): Buffer {
     const expired = isExpired(n, opts.now);
     const hit = this.cache.get(n.id);
     if (hit && hit.rec === n && hit.online === online && hit.expired === expired && hit.cap === cap) return hit.json;
-    const json = JSON.stringify(renderNode(n, opts, { online, routes: null, capMap: null, cap }));
+    const json = Buffer.from(JSON.stringify(renderNode(n, opts, { online, routes: null, capMap: null, cap })), 'utf8');
     this.cache.set(n.id, { rec: n, online, expired, cap, json });
     return json;
   }

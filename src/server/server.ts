@@ -176,6 +176,9 @@ export class SwitchboardServer {
       }
       if (opts.liveness) server.liveness = opts.liveness;
       await server.listenAll();
+      // Render every node's peer form now, in slices, so the first maps after a restart
+      // (every client reconnects at once) are built from the cache.
+      server.machineContext.builder.warm([...tailnet.allNodes()].map((n) => n.id), () => log.debug('peer cache warm'));
       const boot = await bootstrapIfEmpty(tailnet, config.server_url);
       if (boot) opts.onBootstrap?.(boot);
       server.stopEphemeral = startEphemeralCollector(tailnet, config.ephemeral_node_inactivity_timeout_ms, (m) => log.info(m));
