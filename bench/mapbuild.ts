@@ -7,7 +7,9 @@ import path from 'node:path';
 import { createStore, type Store } from '../src/db/index.js';
 import { buildDNSConfig } from '../src/dns/config.js';
 import { loadDerpMap } from '../src/derp/map.js';
-import { AllowAllPolicy } from '../src/mapresponse/allowall.js';
+import { compilePolicy } from '../src/acl/index.js';
+import { tailnetInput } from '../src/policy/input.js';
+import { CompiledPolicyView } from '../src/policy/view.js';
 import { MapBuilder } from '../src/mapresponse/builder.js';
 import { encodeFrame } from '../src/mapresponse/encode.js';
 import { Tailnet } from '../src/state/tailnet.js';
@@ -81,11 +83,13 @@ export async function populateTailnet(count: number): Promise<Populated> {
 }
 
 async function builderFactory(tailnet: Tailnet): Promise<() => MapBuilder> {
-  // The same DERP map, DNS config and policy the server would use with the default config.
+  // The same DERP map, DNS config and policy path the server uses with the default config
+  // (no policy file: the compiled allow-all policy).
   const { config } = loadConfig({ cwd: os.tmpdir(), env: {}, defaults: 'dev' });
   const derpMap = await loadDerpMap(config.derp, {});
   const dns = buildDNSConfig(config.dns, { v4: config.prefixes.v4, v6: config.prefixes.v6 });
-  const policy = new AllowAllPolicy(tailnet);
+  const compile = () => compilePolicy(null, tailnetInput(tailnet));
+  const policy = new CompiledPolicyView(tailnet, compile(), compile);
   return () =>
     new MapBuilder({
       tailnet,

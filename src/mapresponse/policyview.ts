@@ -34,12 +34,3 @@ export interface PolicyView {
   /** Capabilities attached to `peer` in `viewer`'s netmap; null when none. */
   peerCapMap(viewer: NodeID, peer: NodeID): CapMap | null;
 }
-
-/** Ports 0-65535 to any address: the rule an allow-all tailnet sends every node. */
-export const ALLOW_ALL_FILTER: FilterRule[] = [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Bits: null, Ports: { First: 0, Last: 65535 } }] }];
-
-/** Capabilities every node has unless the policy says otherwise (Tailscale's defaults). */
-export const DEFAULT_SELF_CAPS: CapMap = {
-  'https://tailscale.com/cap/file-sharing': [],
-  'https://tailscale.com/cap/ssh': [],
-};

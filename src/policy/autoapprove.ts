@@ -5,7 +5,7 @@
 import type { TailnetEvent } from '../state/events.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { NodeID } from '../tailcfg/types.js';
-import { canonicalPrefix } from '../util/prefix.js';
+import { advertisedRoutes } from './input.js';
 
 export function startAutoApprover(
   tailnet: Tailnet,
@@ -15,7 +15,7 @@ export function startAutoApprover(
   const check = (id: NodeID) => {
     const n = tailnet.node(id);
     if (!n) return;
-    const advertised = (n.hostinfo.RoutableIPs ?? []).map((r) => canonicalPrefix(r)).filter((r): r is string => r !== null);
+    const advertised = advertisedRoutes(n);
     if (advertised.length === 0) return;
     const have = new Set(n.approvedRoutes);
     const add = approvedFor(id, advertised).filter((r) => !have.has(r));

@@ -2,10 +2,24 @@
 // they both advertise and have approved.
 
 import type { PolicyNode, PolicyUser, TailnetInput } from '../acl/index.js';
-import { servedRoutes } from '../mapresponse/routes.js';
 import type { NodeRecord, UserRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import { canonicalPrefix } from '../util/prefix.js';
+
+/** Routes a node both advertises and has approved, in canonical spelling. */
+export function servedRoutes(n: NodeRecord): string[] {
+  const announced = new Set(advertisedRoutes(n));
+  const out: string[] = [];
+  for (const r of n.approvedRoutes) {
+    const c = canonicalPrefix(r);
+    if (c && announced.has(c)) out.push(c);
+  }
+  return out.sort();
+}
+
+export function advertisedRoutes(n: NodeRecord): string[] {
+  return (n.hostinfo.RoutableIPs ?? []).map((r) => canonicalPrefix(r)).filter((r): r is string => r !== null);
+}
 
 export function policyUser(u: UserRecord): PolicyUser {
   return { id: u.id, name: u.name, email: u.email };
@@ -21,7 +35,7 @@ export function policyNode(n: NodeRecord): PolicyNode {
     tags: n.tags,
     ipv4: n.ipv4,
     ipv6: n.ipv6,
-    routableIPs: (n.hostinfo.RoutableIPs ?? []).map((r) => canonicalPrefix(r)).filter((r): r is string => r !== null),
+    routableIPs: advertisedRoutes(n),
     approvedRoutes: servedRoutes(n),
   };
 }
