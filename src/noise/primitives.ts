@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, createHmac } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync } from 'node:crypto';
 
 /** BLAKE2s output size; also Noise's HASHLEN for this suite. */
 export const HASH_LEN = 32;
@@ -13,24 +13,16 @@ export function blake2s(...parts: Uint8Array[]): Buffer {
   return h.digest();
 }
 
-export function hmacBlake2s(key: Uint8Array, ...parts: Uint8Array[]): Buffer {
-  const h = createHmac('blake2s256', key);
-  for (const p of parts) h.update(p);
-  return h.digest();
-}
-
-const ONE = Buffer.from([1]);
-const TWO = Buffer.from([2]);
+const NO_INFO = Buffer.alloc(0);
 
 /**
  * Noise HKDF with two outputs. Identical to RFC 5869 HKDF with salt=ck and
- * empty info, which is what controlbase uses (hkdf.New(blake2s, ikm, ck, nil)).
+ * empty info, which is what controlbase uses (hkdf.New(blake2s, ikm, ck, nil)),
+ * so OpenSSL's HKDF computes it in one call instead of three HMACs.
  */
 export function hkdf2(chainingKey: Uint8Array, ikm: Uint8Array): [Buffer, Buffer] {
-  const temp = hmacBlake2s(chainingKey, ikm);
-  const out1 = hmacBlake2s(temp, ONE);
-  const out2 = hmacBlake2s(temp, out1, TWO);
-  return [out1, out2];
+  const okm = Buffer.from(hkdfSync('blake2s256', ikm, chainingKey, NO_INFO, 64));
+  return [okm.subarray(0, 32), okm.subarray(32, 64)];
 }
 
 /** ChaCha20-Poly1305 seal: returns ciphertext || 16-byte tag. */
