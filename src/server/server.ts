@@ -14,7 +14,7 @@ import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../contro
 import { handleKeyRequest } from '../control/key.js';
 import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
-import { loadDerpMap } from '../derp/map.js';
+import { loadDerpMap, startDerpMapRefresh } from '../derp/map.js';
 import { buildDNSConfig } from '../dns/config.js';
 import { MapBuilder } from '../mapresponse/builder.js';
 import { Registry } from '../metrics/registry.js';
@@ -94,6 +94,7 @@ export class SwitchboardServer {
   private stopEphemeral: () => void = () => {};
   private stopAutoApprover: () => void = () => {};
   private stopPolicyWatch: () => void = () => {};
+  private stopDerpRefresh: () => void = () => {};
   private derpMap: DERPMap;
   private readonly dnsConfig: DNSConfig | undefined;
   private readonly hub: SessionHub;
@@ -160,9 +161,15 @@ export class SwitchboardServer {
         log: (m) => log.warn(m),
       });
       const apiKeys = await ApiKeyService.load(store);
-      const derpMap = await loadDerpMap(config.derp, {}).catch((err: Error) => {
+      const derpMap = await loadDerpMap(config.derp, { warn: (m: string) => log.warn(`derp: ${m}`) }).catch((err: Error) => {
         throw new Error(`derp: ${err.message}`);
       });
+      if (config.derp.server.enabled) {
+        log.warn('derp.server.enabled: the embedded DERP/STUN relay is not part of this release; clients get only the regions from derp.urls and derp.paths');
+      }
+      if (Object.keys(derpMap.Regions).length === 0) {
+        log.warn('the DERP map is empty: clients can only reach each other directly, with no relay when that fails (set derp.paths or derp.urls)');
+      }
       const policy = await PolicyManager.load(tailnet, store, {
         mode: config.policy.mode,
         path: config.policy.path,
@@ -170,6 +177,16 @@ export class SwitchboardServer {
         log,
       });
       server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, policy, log);
+      const srv = server;
+      server.stopDerpRefresh = startDerpMapRefresh(
+        config.derp,
+        (map) => {
+          srv.derpMap = map;
+          log.info(`DERP map updated (${Object.keys(map.Regions).length} regions)`);
+          tailnet.emit({ kind: 'configChanged' });
+        },
+        { initial: derpMap, warn: (m) => log.warn(`derp: ${m}`), onError: (err) => log.warn(`DERP map refresh failed, keeping the current map: ${(err as Error).message}`) },
+      );
       server.stopAutoApprover = startAutoApprover(tailnet, (id) => policy.autoApprovedRoutes(id), (m) => log.info(m));
       if (config.policy.mode === 'file' && config.policy.path) {
         server.stopPolicyWatch = watchPolicyFile(config.policy.path, () => policy.reloadFile(), (m) => log.warn(m));
@@ -210,6 +227,7 @@ export class SwitchboardServer {
     this.stopEphemeral();
     this.stopAutoApprover();
     this.stopPolicyWatch();
+    this.stopDerpRefresh();
     this.ts2021.close();
     this.hub.closeAll('server shutting down');
     for (const c of this.noiseConns) c.destroy();
