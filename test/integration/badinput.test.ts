@@ -1,35 +1,18 @@
 // Bad input to /machine/*: each is refused with a message naming the problem, and
 // nothing about the tailnet changes.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TailscaleClient } from '../../src/client/client.js';
-import { testBackends, type FreshDatabase } from '../helpers/databases.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testBackends } from '../helpers/databases.js';
+import { useServer } from '../helpers/fixture.js';
 
 for (const backend of testBackends()) {
   describe(`bad input to the control protocol (${backend.name})`, () => {
-    let db: FreshDatabase;
-    let srv: TestServer;
-    const clients: TailscaleClient[] = [];
-    const client = (hostname: string) => {
-      const c = new TailscaleClient({ serverUrl: srv.url, hostname });
-      clients.push(c);
-      return c;
-    };
-    const nodeCount = () => srv.server.tailnet.nodeCount();
+    const f = useServer({ db: () => backend.storeOpts() });
+    const client = (hostname: string) => f.client(hostname);
+    const nodeCount = () => f.srv.server.tailnet.nodeCount();
     const newKey = (o: { reusable?: boolean; expiration?: Date | null } = {}) =>
-      srv.server.tailnet.createPreAuthKey({ userId: 1, reusable: o.reusable ?? false, ephemeral: false, expiration: o.expiration ?? null, tags: [] });
-
-    before(async () => {
-      db = await backend.storeOpts();
-      srv = await startTestServer(db.opts);
-    });
-    after(async () => {
-      for (const c of clients) c.close();
-      await srv.stop().catch(() => {});
-      await db.cleanup();
-    });
+      f.srv.server.tailnet.createPreAuthKey({ userId: 1, reusable: o.reusable ?? false, ephemeral: false, expiration: o.expiration ?? null, tags: [] });
 
     test('an unknown key is refused with a clear Error and creates nothing', async () => {
       const before = nodeCount();
@@ -45,7 +28,7 @@ for (const backend of testBackends()) {
     test('an expired or revoked key is refused', async () => {
       const before = nodeCount();
       const { key, record } = await newKey({ expiration: new Date(Date.now() + 60_000) });
-      await srv.server.tailnet.expirePreAuthKey({ id: record.id });
+      await f.srv.server.tailnet.expirePreAuthKey({ id: record.id });
       const r = await client('x3').register({ authKey: key });
       assert.match(r.Error, /expired/);
       assert.equal(nodeCount(), before);
@@ -108,7 +91,7 @@ for (const backend of testBackends()) {
       const r = await thief.post('/machine/map', { Version: 113, NodeKey: owner.nodeKey, Stream: false, OmitPeers: true, Endpoints: ['1.2.3.4:5'] });
       assert.equal(r.status, 401);
       assert.match(r.body.toString(), /another machine/);
-      const node = srv.server.tailnet.nodeByNodeKey(owner.nodeKey)!;
+      const node = f.srv.server.tailnet.nodeByNodeKey(owner.nodeKey)!;
       assert.deepEqual(node.endpoints, [], 'nothing recorded from the impostor');
       const unknown = await thief.post('/machine/map', { Version: 113, NodeKey: thief.nodeKey, Stream: true });
       assert.equal(unknown.status, 401);

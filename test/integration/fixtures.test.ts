@@ -2,46 +2,36 @@
 // byte for byte through our Noise channel, and checks our answers have the shape
 // that client accepted.
 
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TailscaleClient } from '../../src/client/client.js';
 import { readMapFrames } from '../../src/client/frames.js';
 import type { MapResponse } from '../../src/tailcfg/types.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useServer } from '../helpers/fixture.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../../../../shared/fixtures/tailscale-1.80.3/node1');
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
 
 describe('real tailscaled v1.80.3 requests', () => {
-  let srv: TestServer;
-  let dir: string;
-  const c = () => new TailscaleClient({ serverUrl: srv.url, hostname: 'node1' });
+  const f = useServer();
   let client: TailscaleClient;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-fx-'));
-    srv = await startTestServer({ type: 'sqlite', path: path.join(dir, 'db.sqlite') });
-    client = c();
+    client = f.client('node1');
     // The captured requests carry node1's node key; registering it binds that key to our machine.
     const req = JSON.parse(fixture('map-request-1-lite-hostinfo.json')) as { NodeKey: string };
     const r = await client.post('/machine/register', {
       Version: 113,
       NodeKey: req.NodeKey,
-      Auth: { AuthKey: srv.bootstrap!.key },
+      Auth: { AuthKey: f.srv.bootstrap!.key },
       Hostinfo: { Hostname: 'node1' },
     });
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body.toString()).MachineAuthorized, true);
-  });
-  after(async () => {
-    client.close();
-    await srv.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   test('lite updates are accepted with 200 and recorded', async () => {
@@ -50,7 +40,7 @@ describe('real tailscaled v1.80.3 requests', () => {
       assert.equal(r.status, 200, `${name}: ${r.body.toString()}`);
     }
     const body = JSON.parse(fixture('map-request-4-lite-endpoints.json')) as { NodeKey: string; Endpoints: string[]; DiscoKey: string };
-    const node = srv.server.tailnet.nodeByNodeKey(body.NodeKey)!;
+    const node = f.srv.server.tailnet.nodeByNodeKey(body.NodeKey)!;
     assert.deepEqual(node.endpoints, body.Endpoints);
     assert.equal(node.discoKey, body.DiscoKey);
     assert.equal(node.hostinfo.Hostname, 'node1');

@@ -1,40 +1,24 @@
 // End to end over real TCP on loopback: our TypeScript client speaks Noise, HTTP/2
 // and zstd to a real server backed by a real database, on every test backend.
 
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TailscaleClient } from '../../src/client/client.js';
-import { testBackends, type FreshDatabase } from '../helpers/databases.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { testBackends } from '../helpers/databases.js';
+import { useServer } from '../helpers/fixture.js';
 
 for (const backend of testBackends()) {
   describe(`join and reach each other (${backend.name})`, () => {
-    let db: FreshDatabase;
-    let srv: TestServer;
-    const clients: TailscaleClient[] = [];
-    const client = (hostname: string, extra: Partial<ConstructorParameters<typeof TailscaleClient>[0]> = {}) => {
-      const c = new TailscaleClient({ serverUrl: srv.url, hostname, ...extra });
-      clients.push(c);
-      return c;
-    };
-
-    before(async () => {
-      db = await backend.storeOpts();
-      srv = await startTestServer(db.opts);
-    });
-    after(async () => {
-      for (const c of clients) c.close();
-      await srv.stop().catch(() => {});
-      await db.cleanup();
-    });
+    const f = useServer({ db: () => backend.storeOpts() });
+    const clients = f.clients;
+    const client = (hostname: string) => f.client(hostname);
 
     test('first start creates a default user and a reusable key that joins two nodes', async () => {
-      assert.ok(srv.bootstrap, 'bootstrap info on first start');
-      assert.match(srv.bootstrap.command, /^tailscale up --login-server http:\/\/127\.0\.0\.1:8080 --authkey hskey-auth-/);
+      assert.ok(f.srv.bootstrap, 'bootstrap info on first start');
+      assert.match(f.srv.bootstrap.command, /^tailscale up --login-server http:\/\/127\.0\.0\.1:8080 --authkey hskey-auth-/);
       const a = client('alpha');
       const b = client('beta');
-      const ra = await a.register({ authKey: srv.bootstrap.key });
-      const rb = await b.register({ authKey: srv.bootstrap.key });
+      const ra = await a.register({ authKey: f.srv.bootstrap.key });
+      const rb = await b.register({ authKey: f.srv.bootstrap.key });
       assert.equal(ra.Error, '');
       assert.equal(ra.MachineAuthorized, true);
       assert.equal(rb.MachineAuthorized, true);
@@ -86,8 +70,8 @@ for (const backend of testBackends()) {
       const [a, b] = clients;
       const addrA = a!.netmap.self!.Addresses;
       a!.close();
-      srv = await srv.restart();
-      assert.equal(srv.bootstrap, null, 'no second bootstrap');
+      await f.restart();
+      assert.equal(f.srv.bootstrap, null, 'no second bootstrap');
       const ra = await a!.register();
       assert.equal(ra.MachineAuthorized, true);
       const first = await a!.startStream();
@@ -115,7 +99,7 @@ for (const backend of testBackends()) {
       b!.stopStream();
       const r = await b!.logout();
       assert.equal(r.NodeKeyExpired, true);
-      const node = srv.server.tailnet.nodeByNodeKey(b!.nodeKey)!;
+      const node = f.srv.server.tailnet.nodeByNodeKey(b!.nodeKey)!;
       assert.ok(node.expiry && node.expiry.getTime() <= Date.now());
       await a!.waitFor((nm) => {
         const p = nm.peerByName('beta');
@@ -128,12 +112,12 @@ for (const backend of testBackends()) {
     test('a deleted node disappears from its peers', async () => {
       const [a] = clients;
       const c = client('gamma');
-      const { key } = await srv.server.tailnet.createPreAuthKey({ userId: 1, reusable: false, ephemeral: false, expiration: null, tags: [] });
+      const { key } = await f.srv.server.tailnet.createPreAuthKey({ userId: 1, reusable: false, ephemeral: false, expiration: null, tags: [] });
       await c.register({ authKey: key });
       await c.startStream();
       await a!.waitFor((nm) => !!nm.peerByName('gamma'), 3000, 'gamma at alpha');
-      const id = srv.server.tailnet.nodeByNodeKey(c.nodeKey)!.id;
-      await srv.server.tailnet.deleteNode(id);
+      const id = f.srv.server.tailnet.nodeByNodeKey(c.nodeKey)!.id;
+      await f.srv.server.tailnet.deleteNode(id);
       await a!.waitFor((nm) => !nm.peerByName('gamma'), 3000, 'gamma removed at alpha');
       const ended = await c.streamDone;
       assert.equal(ended, null, "the deleted node's stream was closed");

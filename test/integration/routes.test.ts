@@ -1,13 +1,10 @@
 // Subnet routes end to end: a router advertises a prefix in its Hostinfo, the policy's
 // autoApprovers approve it, and peers that may use it get it in AllowedIPs/PrimaryRoutes.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { TailscaleClient } from '../../src/client/client.js';
-import { startTestServer, type TestServer } from '../helpers/server.js';
+import { useServer } from '../helpers/fixture.js';
 
 const POLICY = `{
   "tagOwners": {"tag:router": ["alice@"]},
@@ -17,42 +14,21 @@ const POLICY = `{
   ],
 }`;
 
-let srv: TestServer;
-let dir: string;
-const clients: TailscaleClient[] = [];
-
-before(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-routes-'));
-  fs.writeFileSync(path.join(dir, 'policy.hujson'), POLICY);
-  srv = await startTestServer({ type: 'sqlite', path: path.join(dir, 'db.sqlite') }, (c) => {
+const f = useServer({
+  files: { 'policy.hujson': POLICY },
+  configure: (c, dir) => {
     c.policy = { mode: 'file', path: path.join(dir, 'policy.hujson') };
-  }, dir);
+  },
 });
-after(async () => {
-  for (const c of clients) c.close();
-  await srv.stop();
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-async function join(hostname: string, user: string, tags: string[]): Promise<TailscaleClient> {
-  const t = srv.server.tailnet;
-  const u = t.userByName(user) ?? (await t.createUser({ name: user }));
-  const { key } = await t.createPreAuthKey({ userId: u.id, reusable: false, ephemeral: false, expiration: null, tags });
-  const c = new TailscaleClient({ serverUrl: srv.url, hostname });
-  clients.push(c);
-  assert.equal((await c.register({ authKey: key })).MachineAuthorized, true);
-  await c.startStream();
-  return c;
-}
 
 test('an advertised route the policy auto-approves reaches the peers allowed to use it', async () => {
-  const laptop = await join('laptop', 'alice', []);
-  const router = await join('router', 'alice', ['tag:router']);
+  const laptop = await f.join('laptop', { user: 'alice' });
+  const router = await f.join('router', { user: 'alice', tags: ['tag:router'] });
   await laptop.waitFor((nm) => !!nm.peerByName('router'), 3000, 'router visible to laptop');
   const unrelated = ['192.168.77.0/24'];
   router.hostinfo = { ...router.hostinfo, RoutableIPs: ['10.33.0.0/16', ...unrelated] };
   await router.liteUpdate();
-  const node = () => srv.server.tailnet.nodeByNodeKey(router.nodeKey)!;
+  const node = () => f.srv.server.tailnet.nodeByNodeKey(router.nodeKey)!;
   for (let i = 0; i < 50 && !node().approvedRoutes.includes('10.33.0.0/16'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(node().approvedRoutes, ['10.33.0.0/16'], 'only the auto-approved prefix is approved');
   await laptop.waitFor((nm) => (nm.peerByName('router')?.PrimaryRoutes ?? []).includes('10.33.0.0/16'), 3000, 'route at laptop');
