@@ -101,6 +101,9 @@ export class SwitchboardServer {
   private readonly registry = new Registry();
   private readonly api: ApiHandler;
   private readonly ts2021: Ts2021Handler;
+  private readonly machineContext: MachineContext;
+  /** The server's public Noise key (raw 32 bytes), as GET /key announces it. */
+  readonly publicKey: Buffer;
   /** Where the control server listens, e.g. http://127.0.0.1:8080 */
   address = '';
   liveness: LivenessOptions = DEFAULT_LIVENESS;
@@ -116,6 +119,7 @@ export class SwitchboardServer {
     private readonly log: Logger,
   ) {
     this.derpMap = derpMap;
+    this.publicKey = publicFromPrivate(noisePrivateKey);
     this.dnsConfig = buildDNSConfig(config.dns, { v4: config.prefixes.v4, v6: config.prefixes.v6 });
     const builder = new MapBuilder({
       tailnet,
@@ -144,8 +148,6 @@ export class SwitchboardServer {
     });
     this.registerMetrics();
   }
-
-  private readonly machineContext: MachineContext;
 
   static async start(opts: ServerOptions): Promise<SwitchboardServer> {
     const { config, log } = opts;
@@ -207,12 +209,6 @@ export class SwitchboardServer {
     }
   }
 
-  /** The server's public Noise key (raw 32 bytes). */
-  get publicKey(): Buffer {
-    this.noisePublicKey ??= publicFromPrivate(this.noisePrivateKey);
-    return this.noisePublicKey;
-  }
-  private noisePublicKey: Buffer | null = null;
 
   get sessionCount(): number {
     return this.hub.size;
