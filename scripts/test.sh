@@ -17,4 +17,7 @@ else
   esac
   export SWITCHBOARD_TEST_PG_URL="$url"
 fi
-node --test --test-concurrency=2 dist/test/
+# Only *.test.js: helpers and fixtures under dist/test are modules, not test files.
+mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+[ "${#files[@]}" -gt 0 ] || { echo "test: no test files under dist/test" >&2; exit 1; }
+node --test --test-concurrency=2 "${files[@]}"
