@@ -410,11 +410,14 @@ export class CompiledPolicy {
     }
     // Built on the old state so the patch below sees what changed.
     if (this.policy?.ssh.length) this.sshSources ??= new SshSources(this.policy, this.idx);
-    const beforeSubnets = before ? before.subnetText.join(',') + (before.exitApproved ? '+exit' : '') : '';
+    // A router's online state is part of its routing: it decides primary elections.
+    const routing = (rec: NodeRec | undefined) =>
+      rec ? rec.subnetText.join(',') + (rec.exitApproved ? '+exit' : '') + (rec.subnets.length && rec.node.online === false ? '+offline' : '') : '';
+    const beforeSubnets = routing(before);
     if ('removed' in change) this.idx.remove(id);
     else this.idx.upsert(change);
     const after = this.idx.nodes.get(id);
-    const afterSubnets = after ? after.subnetText.join(',') + (after.exitApproved ? '+exit' : '') : '';
+    const afterSubnets = routing(after);
     const routesChanged = beforeSubnets !== afterSubnets;
     if (routesChanged) this.primaries = undefined;
     const sshAffected = this.sshSources?.patch(id, before, after) ?? new Set<number>();

@@ -1,5 +1,6 @@
 // Subnet-route election and the AllowedIPs/PrimaryRoutes each viewer gets for its peers.
-// The oldest registered node serving an approved prefix is its primary.
+// The primary for an approved prefix is the oldest registered online node serving it
+// (the oldest of all when none is online), so traffic fails over when a router leaves.
 import { formatPrefix } from './ipset.js';
 import { EXIT_V4, EXIT_V6, type NodeRec, type TailnetIndex } from './tailnet.js';
 
@@ -10,12 +11,14 @@ export interface RouteView {
 
 /** prefix text (CIDR) -> primary node id. */
 export function electPrimaries(idx: TailnetIndex): Map<string, number> {
-  const primary = new Map<string, { id: number; seq: number }>();
+  const primary = new Map<string, { id: number; seq: number; offline: boolean }>();
   for (const rec of idx.nodes.values()) {
+    const offline = rec.node.online === false;
     for (const r of rec.subnets) {
       const k = formatPrefix(r);
       const cur = primary.get(k);
-      if (!cur || rec.seq < cur.seq) primary.set(k, { id: rec.node.id, seq: rec.seq });
+      const better = !cur || (cur.offline && !offline) || (cur.offline === offline && rec.seq < cur.seq);
+      if (better) primary.set(k, { id: rec.node.id, seq: rec.seq, offline });
     }
   }
   return new Map([...primary].map(([k, v]) => [k, v.id]));

@@ -17,6 +17,11 @@ export interface PolicyNode {
   ipv6: string | null;
   routableIPs: string[];
   approvedRoutes: string[];
+  /**
+   * Whether the node is connected. Only subnet-router election looks at it (an online
+   * router wins over an offline one); absent means online, as in a policy preview.
+   */
+  online?: boolean;
 }
 
 export interface TailnetSettings {

@@ -25,7 +25,7 @@ export function policyUser(u: UserRecord): PolicyUser {
   return { id: u.id, name: u.name, email: u.email };
 }
 
-export function policyNode(n: NodeRecord): PolicyNode {
+export function policyNode(n: NodeRecord, online: boolean): PolicyNode {
   const tagged = n.tags.length > 0;
   return {
     id: n.id,
@@ -37,10 +37,11 @@ export function policyNode(n: NodeRecord): PolicyNode {
     ipv6: n.ipv6,
     routableIPs: advertisedRoutes(n),
     approvedRoutes: servedRoutes(n),
+    online,
   };
 }
 
 export function tailnetInput(t: Tailnet): TailnetInput {
-  const nodes = [...t.allNodes()].sort((a, b) => a.id - b.id).map(policyNode);
+  const nodes = [...t.allNodes()].sort((a, b) => a.id - b.id).map((n) => policyNode(n, t.isOnline(n.id)));
   return { users: [...t.allUsers()].map(policyUser), nodes };
 }

@@ -7,7 +7,7 @@ import type { CapMap, PeerRoutes, PolicyUpdate, PolicyView } from '../maprespons
 import type { TailnetEvent } from '../state/events.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { FilterRule, NodeID, SSHPolicy } from '../tailcfg/types.js';
-import { policyNode } from './input.js';
+import { policyNode, servedRoutes } from './input.js';
 
 export class CompiledPolicyView implements PolicyView {
   private readonly peerSets = new Map<NodeID, Set<NodeID>>();
@@ -36,20 +36,15 @@ export class CompiledPolicyView implements PolicyView {
 
   private observe(e: TailnetEvent): void {
     switch (e.kind) {
+      case 'nodePatched':
+        // Only a subnet router's coming and going matters to the policy (primary election).
+        if (e.patch.online && this.servesRoutes(e.nodeId)) this.nodeChanged(e.nodeId, false);
+        break;
       case 'nodeAdded':
       case 'nodeChanged':
-      case 'nodeRemoved': {
-        const n = e.kind === 'nodeRemoved' ? undefined : this.tailnet.node(e.nodeId);
-        const { affected } = this.compiled.applyNodeChange(n ? policyNode(n) : { removed: e.nodeId });
-        affected.add(e.nodeId);
-        for (const id of affected) {
-          this.viewers.add(id);
-          this.peerSets.delete(id);
-        }
-        // Its routes or capabilities as a peer may differ for everyone who sees it.
-        if (n) this.peers.add(e.nodeId);
+      case 'nodeRemoved':
+        this.nodeChanged(e.nodeId, e.kind === 'nodeRemoved');
         break;
-      }
       case 'userChanged':
         this.compiled = this.recompile();
         this.all = true;
@@ -62,6 +57,23 @@ export class CompiledPolicyView implements PolicyView {
       default:
         break;
     }
+  }
+
+  private servesRoutes(id: NodeID): boolean {
+    const n = this.tailnet.node(id);
+    return n !== undefined && servedRoutes(n).length > 0;
+  }
+
+  private nodeChanged(id: NodeID, removed: boolean): void {
+    const n = removed ? undefined : this.tailnet.node(id);
+    const { affected } = this.compiled.applyNodeChange(n ? policyNode(n, this.tailnet.isOnline(n.id)) : { removed: id });
+    affected.add(id);
+    for (const a of affected) {
+      this.viewers.add(a);
+      this.peerSets.delete(a);
+    }
+    // Its routes or capabilities as a peer may differ for everyone who sees it.
+    if (n) this.peers.add(id);
   }
 
   /** Replaces the compiled policy (a reload); the caller emits policyChanged. */

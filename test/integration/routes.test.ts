@@ -42,3 +42,23 @@ test('an advertised route the policy auto-approves reaches the peers allowed to 
     'subnet in router filter',
   );
 });
+
+test('when the primary router goes offline, the other router of the prefix takes over, and back', async () => {
+  const laptop = f.clients[0]!;
+  const first = f.clients[1]!;
+  const second = await f.join('router2', { user: 'alice', tags: ['tag:router'] });
+  second.hostinfo = { ...second.hostinfo, RoutableIPs: ['10.33.0.0/16'] };
+  await second.liteUpdate();
+  const primaryAt = (name: string) => (laptop.netmap.peerByName(name)?.PrimaryRoutes ?? []).includes('10.33.0.0/16');
+  await laptop.waitFor((nm) => !!nm.peerByName('router2') && primaryAt('router'), 3000, 'router2 present, router primary');
+  assert.equal(primaryAt('router2'), false, 'the older router stays primary while online');
+
+  first.close();
+  await laptop.waitFor(() => primaryAt('router2') && !primaryAt('router'), 5000, 'failover to router2');
+  assert.ok(laptop.netmap.peerByName('router2')!.AllowedIPs.includes('10.33.0.0/16'));
+  assert.ok(!laptop.netmap.peerByName('router')!.AllowedIPs.includes('10.33.0.0/16'));
+
+  await first.register();
+  await first.startStream();
+  await laptop.waitFor(() => primaryAt('router') && !primaryAt('router2'), 5000, 'the older router primary again');
+});
