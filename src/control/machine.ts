@@ -90,6 +90,7 @@ async function handle(ctx: MachineContext, peer: NoisePeer, req: Http2ServerRequ
 async function handleMap(ctx: MachineContext, peer: NoisePeer, body: Record<string, unknown>, res: Http2ServerResponse): Promise<void> {
   const mreq = parseMapRequest(body);
   const node = await applyMapRequestUpdates(ctx, authorizeMapRequest(ctx.tailnet, peer.machineKey, mreq), mreq);
+  ctx.metrics.mapRequests.inc({ kind: mreq.stream ? 'stream' : mreq.omitPeers ? 'lite' : 'oneshot' });
   if (!mreq.stream && mreq.omitPeers) return sendText(res, 200, '');
   if (!mreq.stream) {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -98,7 +99,11 @@ async function handleMap(ctx: MachineContext, peer: NoisePeer, body: Record<stri
   }
   res.writeHead(200, { 'content-type': 'application/octet-stream' });
   const sink: FrameSink = {
-    write: (frame) => res.write(frame),
+    write: (frame) => {
+      ctx.metrics.mapFrames.inc();
+      ctx.metrics.mapBytes.inc({}, frame.length);
+      return res.write(frame);
+    },
     buffered: () => res.stream.writableLength + (res.stream.session?.socket?.writableLength ?? 0),
     close: () => {
       if (!res.writableEnded) res.end();

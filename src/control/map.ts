@@ -10,6 +10,7 @@ import { MIN_CAPABILITY_VERSION, type Hostinfo } from '../tailcfg/types.js';
 import { MapSession, type FrameSink, type SessionHub } from './sessions.js';
 import { BadRequest, isZeroKey, optionalBool, optionalObject, optionalString, optionalStringList, requireKey } from './validate.js';
 import { KeyedLock } from '../util/keyedlock.js';
+import type { ControlMetrics } from './metrics.js';
 
 export interface MapContext {
   tailnet: Tailnet;
@@ -19,6 +20,7 @@ export interface MapContext {
   log: (msg: string) => void;
   /** Serializes updates of one node. */
   locks: KeyedLock;
+  metrics: ControlMetrics;
 }
 
 export interface ParsedMapRequest {

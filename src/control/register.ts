@@ -7,6 +7,7 @@ import type { Tailnet } from '../state/tailnet.js';
 import { MIN_CAPABILITY_VERSION, type Hostinfo, type RegisterResponse } from '../tailcfg/types.js';
 import { TAGGED_DEVICES_USER_ID, userIdOf } from '../mapresponse/nodes.js';
 import { KeyedLock } from '../util/keyedlock.js';
+import type { ControlMetrics } from './metrics.js';
 import { BadRequest, optionalBool, optionalObject, optionalString, optionalTime, requireKey, zeroKey } from './validate.js';
 
 export interface RegisterContext {
@@ -16,6 +17,7 @@ export interface RegisterContext {
   locks: KeyedLock;
   /** Key lifetime of nodes that do not ask for one (config node.expiry); 0 never expires. */
   defaultExpiryMs: number;
+  metrics: ControlMetrics;
 }
 
 interface ParsedRegister {
@@ -70,7 +72,9 @@ function expired(n: NodeRecord, now: Date): boolean {
 
 export async function handleRegister(ctx: RegisterContext, machineKey: string, body: Record<string, unknown>): Promise<RegisterResponse> {
   const req = parseRegister(body);
-  return ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
+  const res = await ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
+  ctx.metrics.registrations.inc({ result: res.Error ? 'refused' : 'ok' });
+  return res;
 }
 
 async function register(ctx: RegisterContext, machineKey: string, req: ParsedRegister): Promise<RegisterResponse> {

@@ -106,6 +106,8 @@ export class SwitchboardServer {
   readonly publicKey: Buffer;
   /** Where the control server listens, e.g. http://127.0.0.1:8080 */
   address = '';
+  /** Where /metrics is served; empty when metrics_listen_addr is. */
+  metricsAddress = '';
   liveness: LivenessOptions = DEFAULT_LIVENESS;
 
   private constructor(
@@ -139,11 +141,24 @@ export class SwitchboardServer {
       log: (m) => log.info(m),
       locks: new KeyedLock(),
       defaultExpiryMs: config.node.expiry_ms,
+      metrics: {
+        registrations: this.registry.counter('switchboard_registrations_total', 'Node registrations answered, by result (ok, refused).'),
+        mapRequests: this.registry.counter('switchboard_map_requests_total', 'Map requests by kind (lite, stream, oneshot).'),
+        mapFrames: this.registry.counter('switchboard_map_frames_total', 'Frames written to map streams, keep-alives included.'),
+        mapBytes: this.registry.counter('switchboard_map_bytes_total', 'Bytes written to map streams (compressed frames).'),
+      },
     };
+    const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).');
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
-      onConnection: (c) => this.serveNoise(c.conn, { machineKey: c.machineKey, protocolVersion: c.protocolVersion }),
-      onReject: (r) => log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`),
+      onConnection: (c) => {
+        handshakes.inc({ result: 'ok' });
+        this.serveNoise(c.conn, { machineKey: c.machineKey, protocolVersion: c.protocolVersion });
+      },
+      onReject: (r) => {
+        handshakes.inc({ result: 'refused' });
+        log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
+      },
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
     });
     this.registerMetrics();
@@ -272,7 +287,9 @@ export class SwitchboardServer {
         } else this.notFound(res);
       });
       await listen(this.metrics, m.host, m.port);
-      this.log.info(`metrics on http://${cfg.metrics_listen_addr}/metrics`);
+      const ma = this.metrics.address();
+      if (ma && typeof ma === 'object') this.metricsAddress = `http://${ma.family === 'IPv6' ? `[${ma.address}]` : ma.address}:${ma.port}`;
+      this.log.info(`metrics on ${this.metricsAddress}/metrics`);
     }
   }
 
