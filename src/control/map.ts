@@ -113,14 +113,16 @@ export async function applyMapRequestUpdates(ctx: MapContext, node: NodeRecord, 
 /** Opens a streaming session on `sink`. Returns the session (already registered). */
 export function openStream(ctx: MapContext, node: NodeRecord, req: ParsedMapRequest, sink: FrameSink): MapSession {
   const { json, state } = ctx.builder.full(node.id);
-  let release: (() => void) | null = null;
+  let release: () => void = () => {};
   const session: MapSession = new MapSession(node.id, state, sink, req.compression, req.keepAlive ? ctx.keepAliveMs : 0, () => {
     ctx.hub.remove(session);
-    release?.();
+    release();
   });
+  // Counted as open before the first write: a session that closes while writing it
+  // (a client that cannot take the first map) must still be counted as closed.
+  release = ctx.tailnet.streamOpened(node.id);
   ctx.hub.add(session);
   session.start(json);
-  release = ctx.tailnet.streamOpened(node.id);
   return session;
 }
 
