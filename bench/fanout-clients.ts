@@ -2,6 +2,7 @@
 // HTTP/2, zstd) that register, stream, and report when each one's netmap shows a change.
 // Runs either in the caller's thread or as a worker thread (its own event loop and heap).
 
+import inspector from 'node:inspector';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { TailscaleClient } from '../src/client/client.js';
 import type { NetMap } from '../src/client/netmap.js';
@@ -115,10 +116,32 @@ type Command =
   | { cmd: 'setup'; setup: FleetSetup }
   | { cmd: 'watch'; targetId: number; marker: string; timeoutMs: number }
   | { cmd: 'memory' }
+  | { cmd: 'profileStart' }
+  | { cmd: 'profileStop' }
   | { cmd: 'close' };
+
+/** The fleet's own CPU profile (this isolate only), to see what the clients cost. */
+function profiler(): { start(): Promise<unknown>; stop(): Promise<unknown> } {
+  const session = new inspector.Session();
+  const post = (method: string, params?: object) =>
+    new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  return {
+    start: async () => {
+      session.connect();
+      await post('Profiler.enable');
+      return post('Profiler.start');
+    },
+    stop: async () => {
+      const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+      session.disconnect();
+      return profile;
+    },
+  };
+}
 
 if (!isMainThread && (workerData as { switchboardFleet?: boolean } | null)?.switchboardFleet) {
   const fleet = new Fleet();
+  const prof = profiler();
   const port = parentPort!;
   port.on('message', (m: Command) => {
     const reply = (p: Promise<unknown>) =>
@@ -138,6 +161,12 @@ if (!isMainThread && (workerData as { switchboardFleet?: boolean } | null)?.swit
       }
       case 'memory':
         reply(Promise.resolve(memory()));
+        break;
+      case 'profileStart':
+        reply(prof.start());
+        break;
+      case 'profileStop':
+        reply(prof.stop());
         break;
       case 'close':
         fleet.close();

@@ -40,6 +40,9 @@ interface Driver {
   /** Resolves once the clients are listening; `done` resolves with the observations. */
   watch(targetId: number, marker: string, timeoutMs: number): Promise<{ done: Promise<WatchResult> }>;
   clientMemory(): Promise<MemorySnapshot | null>;
+  /** CPU profile of the client fleet's own thread (worker mode only). */
+  profileStart(): Promise<void>;
+  profileStop(): Promise<unknown>;
   close(): Promise<void>;
 }
 
@@ -49,6 +52,8 @@ function sameThreadDriver(): Driver {
     setup: (s) => fleet.setup(s),
     watch: async (t, m, to) => ({ done: fleet.watch(t, m, to) }),
     clientMemory: async () => null,
+    profileStart: async () => {},
+    profileStop: async () => null,
     close: async () => fleet.close(),
   };
 }
@@ -90,6 +95,10 @@ function workerDriver(): Driver {
       return { done };
     },
     clientMemory: () => call<MemorySnapshot>({ cmd: 'memory' }),
+    profileStart: async () => {
+      await call<unknown>({ cmd: 'profileStart' });
+    },
+    profileStop: () => call<unknown>({ cmd: 'profileStop' }),
     close: async () => {
       await withTimeout(call<null>({ cmd: 'close' }), 10_000, 'closing clients').catch(() => {});
       await w.terminate();
@@ -176,6 +185,7 @@ export async function benchFanout(opts: {
     const loop = monitorEventLoopDelay({ resolution: 1 });
     loop.enable();
     const profiler = opts.cpuProfileFile ? await startProfile() : null;
+    if (opts.cpuProfileFile) await driver.profileStart();
     for (let r = 0; r < rounds; r++) {
       const eps = endpointsFor(999_999, 50_000 + r);
       const { done } = await driver.watch(target.id, eps[0]!, 10_000);
@@ -200,6 +210,12 @@ export async function benchFanout(opts: {
     if (profiler && opts.cpuProfileFile) {
       fs.writeFileSync(opts.cpuProfileFile, JSON.stringify(await profiler.stop()));
       log(`  CPU profile of the rounds: ${opts.cpuProfileFile}`);
+      const fleetProfile = await driver.profileStop();
+      if (fleetProfile) {
+        const f = opts.cpuProfileFile.replace(/\.cpuprofile$/, '') + '-clients.cpuprofile';
+        fs.writeFileSync(f, JSON.stringify(fleetProfile));
+        log(`  CPU profile of the client fleet's thread: ${f}`);
+      }
     }
     const memoryWithStreams = memory();
     const clientHeap = await driver.clientMemory();
