@@ -15,6 +15,23 @@ const MAX_COUNTER = Number.MAX_SAFE_INTEGER;
 
 const EMPTY = Buffer.alloc(0);
 
+/**
+ * Writes counter n (an integer in [0, 2^53)) into bytes 4..11 of a 12-byte nonce
+ * whose first 4 bytes are zero; the same bytes as nonce(n), without the range checks
+ * of writeUInt32*, which #next's own bounds make redundant. Exported for tests.
+ */
+export function writeNonce(out: Buffer, n: number, encoding: NonceEncoding): void {
+  const hi = Math.floor(n / 0x1_0000_0000);
+  const lo = n >>> 0;
+  if (encoding === 'noise-le') {
+    out[4] = lo; out[5] = lo >>> 8; out[6] = lo >>> 16; out[7] = lo >>> 24;
+    out[8] = hi; out[9] = hi >>> 8; out[10] = hi >>> 16; out[11] = hi >>> 24;
+  } else {
+    out[4] = hi >>> 24; out[5] = hi >>> 16; out[6] = hi >>> 8; out[7] = hi;
+    out[8] = lo >>> 24; out[9] = lo >>> 16; out[10] = lo >>> 8; out[11] = lo;
+  }
+}
+
 /** Noise CipherState: a key plus a message counter. */
 export class CipherState {
   #key: Buffer | null;
@@ -22,6 +39,11 @@ export class CipherState {
   /** Set after a failed decryption or wipe: the state must never be used again. */
   #dead = false;
   readonly #encoding: NonceEncoding;
+  /**
+   * The per-record nonce, rewritten in place: both AEAD paths read it during the
+   * call and keep no reference, so allocating a fresh one per record buys nothing.
+   */
+  readonly #nonceBuf = Buffer.alloc(AEAD_NONCE_LEN);
 
   constructor(key: Uint8Array | null, encoding: NonceEncoding) {
     if (key !== null && key.length !== AEAD_KEY_LEN) {
@@ -61,7 +83,8 @@ export class CipherState {
     if (this.#n >= MAX_COUNTER) {
       throw new NoiseError('CIPHER_EXHAUSTED', 'cipher exhausted: no more nonces for this key');
     }
-    return this.nonce(this.#n++);
+    writeNonce(this.#nonceBuf, this.#n++, this.#encoding);
+    return this.#nonceBuf;
   }
 
   /** EncryptWithAd; with no key this is the identity, per the Noise spec. */
