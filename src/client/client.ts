@@ -5,7 +5,7 @@ import type { ClientHttp2Session } from 'node:http2';
 import { EventEmitter } from 'node:events';
 import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPrivate } from '../noise/keys.js';
 import type { Hostinfo, MapRequest, MapResponse, RegisterRequest, RegisterResponse } from '../tailcfg/types.js';
-import { readMapFrames } from './frames.js';
+import { MapFrameReader } from './frames.js';
 import { NetMap } from './netmap.js';
 import { dialControl } from './transport.js';
 
@@ -175,30 +175,54 @@ export class TailscaleClient extends EventEmitter {
       if (m) resolve?.(m);
       else if (err) reject?.(err);
     };
-    req.on('response', (h) => {
-      const status = Number(h[':status']);
-      if (status !== 200) {
-        const chunks: Buffer[] = [];
-        req.on('data', (c: Buffer) => chunks.push(c));
-        req.on('end', () => settle(null, new HttpError(status, Buffer.concat(chunks).toString())));
-      }
-    });
-    this.streamDone = (async () => {
-      try {
-        for await (const m of readMapFrames(req, true)) {
-          this.netmap.apply(m);
-          if (!m.KeepAlive) settle(m, null);
-          this.emit('map', m);
-        }
-        this.emit('end', null);
-        settle(null, new Error('map stream ended before the first map'));
-        return null;
-      } catch (err) {
+    // Event-driven rather than an async iterator: a fleet of a thousand clients in one
+    // process pays for every promise per frame.
+    this.streamDone = new Promise<Error | null>((resolveDone) => {
+      let done = false;
+      const finish = (err: Error | null) => {
+        if (done) return;
+        done = true;
         this.emit('end', err);
-        settle(null, err as Error);
-        return err as Error;
-      }
-    })();
+        settle(null, err ?? new Error('map stream ended before the first map'));
+        resolveDone(err);
+      };
+      req.on('response', (h) => {
+        const status = Number(h[':status']);
+        if (status !== 200) {
+          const chunks: Buffer[] = [];
+          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('end', () => finish(new HttpError(status, Buffer.concat(chunks).toString())));
+          return;
+        }
+        const reader = new MapFrameReader(true);
+        req.on('data', (chunk: Buffer) => {
+          let maps: MapResponse[];
+          try {
+            maps = reader.push(chunk);
+          } catch (err) {
+            req.close();
+            finish(err as Error);
+            return;
+          }
+          for (const m of maps) {
+            this.netmap.apply(m);
+            if (!m.KeepAlive) settle(m, null);
+            this.emit('map', m);
+          }
+        });
+        req.on('end', () => {
+          try {
+            reader.finish();
+          } catch (err) {
+            finish(err as Error);
+            return;
+          }
+          finish(null);
+        });
+      });
+      req.on('error', (err: Error) => finish(err));
+      req.on('close', () => finish(new Error('map stream closed before it ended')));
+    });
     return firstMap;
   }
 

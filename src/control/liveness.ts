@@ -2,7 +2,7 @@
 // connection; without probing, its node would look online for many minutes. HTTP/2
 // PINGs, which Go's client answers by itself, find such sessions within a minute.
 
-import type { ServerHttp2Session } from 'node:http2';
+import type { H2ServerConnection } from '../http2/connection.js';
 
 export interface LivenessOptions {
   intervalMs: number;
@@ -11,25 +11,23 @@ export interface LivenessOptions {
 
 export const DEFAULT_LIVENESS: LivenessOptions = { intervalMs: 30_000, timeoutMs: 15_000 };
 
-export function watchLiveness(session: ServerHttp2Session, opts: LivenessOptions = DEFAULT_LIVENESS): void {
+export function watchLiveness(conn: H2ServerConnection, opts: LivenessOptions = DEFAULT_LIVENESS): void {
   let waiting: NodeJS.Timeout | null = null;
   const probe = () => {
-    if (session.destroyed || session.closed || waiting) return;
-    waiting = setTimeout(() => session.destroy(new Error(`no answer to a ping within ${opts.timeoutMs} ms`)), opts.timeoutMs);
-    const sent = session.ping((err) => {
-      if (waiting) clearTimeout(waiting);
-      waiting = null;
-      if (err && !session.destroyed) session.destroy(err);
+    if (conn.closed || waiting) return;
+    const timer = setTimeout(() => conn.destroy(new Error(`no answer to a ping within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    const sent = conn.ping((err) => {
+      clearTimeout(timer);
+      if (waiting === timer) waiting = null;
+      if (err && !conn.closed) conn.destroy(err);
     });
-    if (!sent && waiting) {
-      clearTimeout(waiting);
-      waiting = null;
-    }
+    if (sent) waiting = timer;
+    else clearTimeout(timer);
   };
-  const timer = setInterval(probe, opts.intervalMs);
-  timer.unref();
-  session.once('close', () => {
-    clearInterval(timer);
+  const interval = setInterval(probe, opts.intervalMs);
+  interval.unref();
+  conn.onClose(() => {
+    clearInterval(interval);
     if (waiting) clearTimeout(waiting);
   });
 }

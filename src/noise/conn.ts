@@ -4,6 +4,13 @@ import { NoiseError } from './errors.js';
 import { HEADER_LEN, MAX_MESSAGE_SIZE, MAX_PLAINTEXT_SIZE, MSG_TYPE_RECORD } from './messages.js';
 import { AEAD_TAG_LEN } from './primitives.js';
 
+/** Takes decrypted records directly, instead of the Readable side (see setReceiver). */
+export interface PlaintextReceiver {
+  data(plaintext: Buffer): void;
+  /** The peer finished sending (FIN, or the transport closed). */
+  end(): void;
+}
+
 export interface NoiseConnOptions {
   send: CipherState;
   recv: CipherState;
@@ -32,6 +39,7 @@ export class NoiseConn extends Duplex {
   readonly #recv: CipherState;
   #rx: Buffer = Buffer.alloc(0);
   #innerEnded = false;
+  #receiver: PlaintextReceiver | null = null;
   readonly #onData = (chunk: Buffer) => this.#ingest(chunk);
   readonly #onEnd = () => this.#handleInnerEnd();
   readonly #onError = (err: Error) => this.destroy(err);
@@ -105,7 +113,10 @@ export class NoiseConn extends Duplex {
       }
       off += HEADER_LEN + len;
       // Zero-length records are legal keep-alives; nothing to deliver.
-      if (plaintext.length > 0) wantMore = this.push(plaintext) && wantMore;
+      if (plaintext.length > 0) {
+        if (this.#receiver) this.#receiver.data(plaintext);
+        else wantMore = this.push(plaintext) && wantMore;
+      }
       if (this.destroyed) return;
     }
     this.#rx = off === 0 ? buf : buf.subarray(off);
@@ -120,7 +131,8 @@ export class NoiseConn extends Duplex {
       this.destroy(new NoiseError('TRUNCATED', `connection ended in the middle of a record (${this.#rx.length} bytes pending)`));
       return;
     }
-    this.push(null);
+    if (this.#receiver) this.#receiver.end();
+    else this.push(null);
   }
 
   #handleInnerClose(): void {
@@ -131,6 +143,44 @@ export class NoiseConn extends Duplex {
     }
     // Nothing more can be written once the transport is gone.
     if (!this.destroyed && !this.writableFinished) this.destroy();
+  }
+
+  /**
+   * Hands every later record to `r` directly, skipping the Readable machinery (the
+   * HTTP/2 server reads this way). Records already buffered are handed over first.
+   */
+  setReceiver(r: PlaintextReceiver): void {
+    this.#receiver = r;
+    let chunk: Buffer | null;
+    while ((chunk = this.read() as Buffer | null) !== null) r.data(chunk);
+    if (this.inner.isPaused()) this.inner.resume();
+  }
+
+  /**
+   * Seals and sends plaintext at once, skipping the Writable machinery. Returns false when
+   * the transport is buffering. Falls back to write() while earlier writes are queued, so
+   * bytes never overtake each other.
+   */
+  writeRecords(plaintext: Buffer): boolean {
+    if (this.destroyed || this.writableEnded) return false;
+    if (this.writableLength > 0) {
+      this.write(plaintext);
+      return false;
+    }
+    if (this.inner.destroyed || this.inner.writableEnded) return false;
+    let records: Buffer;
+    try {
+      records = this.#seal(plaintext);
+    } catch (err) {
+      this.destroy(err as Error);
+      return false;
+    }
+    return this.inner.write(records);
+  }
+
+  /** Bytes written but not yet handed to the kernel. */
+  buffered(): number {
+    return this.writableLength + this.inner.writableLength;
   }
 
   override _read(): void {

@@ -3,12 +3,11 @@
 
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
-import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import { createApiHandler, ApiKeyService, type ApiHandler } from '../api/index.js';
 import type { Config } from '../config/types.js';
-import { machineHandler, type MachineContext } from '../control/machine.js';
+import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
 import { SessionHub } from '../control/sessions.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { handleKeyRequest } from '../control/key.js';
@@ -30,6 +29,9 @@ import { bootstrapIfEmpty, type Bootstrap } from './bootstrap.js';
 import { startEphemeralCollector } from './ephemeral.js';
 import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
+import type { NoiseConn } from '../noise/conn.js';
+import { serveHttp2 } from '../http2/attach.js';
+import type { H2ServerConnection } from '../http2/connection.js';
 
 /** Tailscale's clients expect a keep-alive about once a minute; 50 s leaves margin for their 120 s watchdog. */
 export const KEEPALIVE_MS = 50_000;
@@ -87,7 +89,7 @@ function closeServer(server: http.Server | null): Promise<void> {
 }
 
 export class SwitchboardServer {
-  private readonly noiseConns = new Set<Duplex>();
+  private readonly noiseConns = new Map<NoiseConn, H2ServerConnection | null>();
   private http: http.Server | null = null;
   private socket: http.Server | null = null;
   private metrics: http.Server | null = null;
@@ -102,6 +104,11 @@ export class SwitchboardServer {
   private readonly api: ApiHandler;
   private readonly ts2021: Ts2021Handler;
   private readonly machineContext: MachineContext;
+  /** Quiet time after which a map stream gets a keep-alive frame (tests shorten it). */
+  set mapKeepAliveMs(ms: number) {
+    this.machineContext.keepAliveMs = ms;
+  }
+
   /** The server's public Noise key (raw 32 bytes), as GET /key announces it. */
   readonly publicKey: Buffer;
   /** Where the control server listens, e.g. http://127.0.0.1:8080 */
@@ -241,7 +248,11 @@ export class SwitchboardServer {
     this.stopDerpRefresh();
     this.ts2021.close();
     this.hub.closeAll('server shutting down');
-    for (const c of this.noiseConns) c.destroy();
+    // GOAWAY tells clients this is a shutdown, not a network failure.
+    for (const [c, h2] of this.noiseConns) {
+      h2?.close('server shutting down');
+      c.destroy();
+    }
     await Promise.all([closeServer(this.http), closeServer(this.socket), closeServer(this.metrics)]);
     if (this.config.unix_socket && existsSync(this.config.unix_socket)) {
       try {
@@ -329,17 +340,20 @@ export class SwitchboardServer {
     socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nnot found\n');
   }
 
-  private serveNoise(conn: Duplex, info: { machineKey: string; protocolVersion: number }): void {
-    this.noiseConns.add(conn);
+  private serveNoise(conn: NoiseConn, info: { machineKey: string; protocolVersion: number }): void {
+    this.noiseConns.set(conn, null);
     conn.on('close', () => this.noiseConns.delete(conn));
     conn.on('error', (err) => this.log.debug(`noise connection of ${info.machineKey.slice(0, 16)}…: ${err.message}`));
-    // One HTTP/2 server per connection binds every request to the machine key the handshake proved.
-    // Session memory above the map stream's own 32 MiB backlog limit, so a large first map to a
-    // slow reader is cut by our limit (with a reconnect) rather than Node's 10 MB default.
-    const h2 = http2.createServer({ settings: { maxConcurrentStreams: 100 }, maxSessionMemory: 64 }, machineHandler(this.machineContext, info));
-    h2.on('sessionError', (err) => this.log.debug(`http2 session error: ${err.message}`));
-    h2.on('session', (session) => watchLiveness(session, this.liveness));
-    h2.emit('connection', conn);
+    // One HTTP/2 connection per Noise channel binds every request to the machine key the handshake proved.
+    const handler = machineHandler(this.machineContext, info);
+    const h2 = serveHttp2(conn, {
+      onRequest: handler,
+      maxConcurrentStreams: 100,
+      maxBodyBytes: MAX_BODY_BYTES,
+      onError: (err) => this.log.debug(`http2 from ${info.machineKey.slice(0, 16)}…: ${err.message}`),
+    });
+    if (this.noiseConns.has(conn)) this.noiseConns.set(conn, h2);
+    watchLiveness(h2, this.liveness);
   }
 
   private registerMetrics(): void {

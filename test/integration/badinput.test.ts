@@ -56,7 +56,7 @@ for (const backend of testBackends()) {
       assert.equal(nodeCount(), before + 1);
     });
 
-    test('malformed bodies get 400 naming the problem', async () => {
+    test('malformed bodies get 400 and oversized ones 413, naming the problem', async () => {
       const c = client('garbage');
       const before = nodeCount();
       let r = await c.post('/machine/register', '{"Version": 113, "NodeKey": ');
@@ -78,7 +78,7 @@ for (const backend of testBackends()) {
       assert.equal(r.status, 400);
       assert.match(r.body.toString(), /Compress: unsupported compression/);
       r = await c.post('/machine/register', Buffer.alloc(2 << 20, 0x20));
-      assert.equal(r.status, 400);
+      assert.equal(r.status, 413);
       assert.match(r.body.toString(), /larger than/);
       assert.equal(nodeCount(), before);
     });

@@ -1,0 +1,37 @@
+// Serves HTTP/2 on a message channel that can take and hand over plaintext directly
+// (NoiseConn's setReceiver/writeRecords), so no Node stream sits in between.
+
+import type { EventEmitter } from 'node:events';
+import { H2ServerConnection, type H2ConnectionOptions } from './connection.js';
+
+export interface PlaintextChannel extends EventEmitter {
+  setReceiver(r: { data(b: Buffer): void; end(): void }): void;
+  writeRecords(b: Buffer): boolean;
+  buffered(): number;
+  end(): void;
+  destroy(err?: Error): void;
+}
+
+export function serveHttp2(channel: PlaintextChannel, opts: H2ConnectionOptions): H2ServerConnection {
+  const h2 = new H2ServerConnection(
+    {
+      write: (b) => channel.writeRecords(b),
+      buffered: () => channel.buffered(),
+      end: () => {
+        channel.end();
+        // A peer that never closes its side must not hold the socket forever.
+        setTimeout(() => channel.destroy(), 10_000).unref();
+      },
+      destroy: (err) => channel.destroy(err),
+    },
+    opts,
+  );
+  channel.on('close', () => h2.transportClosed());
+  channel.on('error', (err: Error) => h2.transportClosed(err));
+  channel.setReceiver({
+    data: (b) => h2.receive(b),
+    // The client is done sending: nothing more can be asked, so finish.
+    end: () => h2.close('client closed its side'),
+  });
+  return h2;
+}
