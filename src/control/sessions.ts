@@ -41,6 +41,8 @@ const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
 
 export class MapSession {
   private keepAliveTimer: NodeJS.Timeout | null = null;
+  /** When the last frame went out; the keep-alive timer only fires after a quiet period. */
+  private lastSent = 0;
   private closed = false;
 
   constructor(
@@ -54,16 +56,13 @@ export class MapSession {
 
   start(firstJson: Buffer): void {
     this.send(encodeFrame(firstJson, this.compression));
-    this.armKeepAlive();
+    this.scheduleKeepAlive(this.keepAliveMs);
   }
 
   deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch): void {
     if (this.closed) return;
     const json = builder.delta(this.state, events, update, batch.now);
-    if (json !== null) {
-      this.send(batch.frame(json, this.compression));
-      this.armKeepAlive();
-    }
+    if (json !== null) this.send(batch.frame(json, this.compression));
   }
 
   close(reason: string): void {
@@ -76,18 +75,23 @@ export class MapSession {
 
   private send(frame: Buffer): void {
     if (this.closed) return;
+    this.lastSent = performance.now();
     this.sink.write(frame);
     if (this.sink.buffered() > MAX_BUFFERED_BYTES) this.close('client is not reading its map stream');
   }
 
-  private armKeepAlive(): void {
+  // One timer per session, never re-armed per frame: with thousands of streams, a
+  // clearTimeout/setTimeout pair on every delivered change would cost more than the frame.
+  private scheduleKeepAlive(delayMs: number): void {
     if (this.keepAliveMs <= 0 || this.closed) return;
-    if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
     // Jitter keeps thousands of streams from waking in the same millisecond.
-    const delay = this.keepAliveMs * (0.9 + Math.random() * 0.2);
+    const delay = delayMs * (0.9 + Math.random() * 0.2);
     this.keepAliveTimer = setTimeout(() => {
-      this.send(keepAliveFrame(this.compression));
-      this.armKeepAlive();
+      const quiet = performance.now() - this.lastSent;
+      if (quiet >= this.keepAliveMs * 0.9) {
+        this.send(keepAliveFrame(this.compression));
+        this.scheduleKeepAlive(this.keepAliveMs);
+      } else this.scheduleKeepAlive(this.keepAliveMs - quiet);
     }, delay);
     this.keepAliveTimer.unref();
   }
