@@ -7,6 +7,7 @@ import { checkInitiationFraming, respondToInitiation, type ControlResponderResul
 import { EARLY_NOISE_MIN_VERSION, encodeEarlyPayload } from '../noise/early-payload.js';
 import { isNoiseError } from '../noise/errors.js';
 import { formatChallengePublic, formatMachinePublic, generateKeyPair, prepareStaticKey, type KeyPair, type StaticKey } from '../noise/keys.js';
+import { HEADER_LEN, MSG_TYPE_RECORD } from '../noise/messages.js';
 import { WebSocketDuplex } from '../noise/websocket-duplex.js';
 
 /** Names fixed by controlhttpcommon. */
@@ -106,6 +107,34 @@ function rawHttpError(socket: Duplex, status: number, message: string): void {
   );
 }
 
+// The Date header only changes once a second; formatting it per upgrade is waste.
+let dateSecond = -1;
+let switchingHeader = Buffer.alloc(0);
+
+function switchingProtocols(): Buffer {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== dateSecond) {
+    dateSecond = second;
+    switchingHeader = Buffer.from(
+      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${UPGRADE_PROTOCOL}\r\nConnection: upgrade\r\nDate: ${new Date(now).toUTCString()}\r\n\r\n`,
+      'latin1',
+    );
+  }
+  return switchingHeader;
+}
+
+const EMPTY_AD = Buffer.alloc(0);
+
+/** One transport record (type, length, ciphertext) sealed with the connection's send cipher. */
+function sealRecord(r: ControlResponderResult, plaintext: Buffer): Buffer {
+  const sealed = r.send.encryptWithAd(EMPTY_AD, plaintext);
+  const hdr = Buffer.allocUnsafe(HEADER_LEN);
+  hdr[0] = MSG_TYPE_RECORD;
+  hdr.writeUInt16BE(sealed.length, 1);
+  return Buffer.concat([hdr, sealed]);
+}
+
 function offersSubprotocol(header: string | undefined): boolean {
   return (header ?? '').split(',').some((p) => p.trim() === UPGRADE_PROTOCOL);
 }
@@ -135,7 +164,11 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     rawHttpError(socket, status, message);
   };
 
-  /** Wraps the secured stream, sends the early payload and hands it over. */
+  /**
+   * Wraps the secured stream and hands it over. `preamble` (what precedes the
+   * records: the 101 and the Noise response) is written together with the
+   * early payload record, so a native upgrade answers in one socket write.
+   */
   const establish = (
     inner: Duplex,
     r: ControlResponderResult,
@@ -143,7 +176,14 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     remoteAddress: string | undefined,
     initialData: Buffer | undefined,
     sendEarly: boolean,
+    preamble: Buffer[],
   ) => {
+    const challenge = generateKeyPair();
+    const earlyNoiseSent = sendEarly && r.protocolVersion >= EARLY_NOISE_MIN_VERSION;
+    if (earlyNoiseSent) preamble.push(sealRecord(r, encodeEarlyPayload({ NodeKeyChallenge: formatChallengePublic(challenge.publicKey) })));
+    // Sealed above with r.send, so NoiseConn's first record continues at the next nonce.
+    if (preamble.length === 1) inner.write(preamble[0]);
+    else if (preamble.length > 1) inner.write(Buffer.concat(preamble));
     const conn = new NoiseConn(inner, {
       send: r.send,
       recv: r.recv,
@@ -152,9 +192,6 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       handshakeHash: r.handshakeHash,
       initialData,
     });
-    const challenge = generateKeyPair();
-    const earlyNoiseSent = sendEarly && r.protocolVersion >= EARLY_NOISE_MIN_VERSION;
-    if (earlyNoiseSent) conn.write(encodeEarlyPayload({ NodeKeyChallenge: formatChallengePublic(challenge.publicKey) }));
     const info: Ts2021Connection = {
       conn,
       machineKey: formatMachinePublic(r.clientMachineKey),
@@ -181,16 +218,11 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       reject(socket, remoteAddress, check.status, check.message);
       return;
     }
-    const s = socket as Duplex & { setNoDelay?: (v: boolean) => void; cork?: () => void; uncork?: () => void };
-    s.setNoDelay?.(true);
-    // One segment for the 101, the Noise response and the early payload, as controlhttp's corkConn does.
-    socket.cork();
-    socket.write(
-      `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${UPGRADE_PROTOCOL}\r\nConnection: upgrade\r\nDate: ${new Date().toUTCString()}\r\n\r\n`,
-    );
-    socket.write(check.result.responseBytes);
-    establish(socket, check.result, 'upgrade', remoteAddress, head.length ? Buffer.from(head) : undefined, true);
-    process.nextTick(() => socket.uncork());
+    (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    // The 101, the Noise response and the early payload go out in one write,
+    // so in one segment (this used to take a cork, three writes and a nextTick).
+    const preamble = [switchingProtocols(), check.result.responseBytes];
+    establish(socket, check.result, 'upgrade', remoteAddress, head.length ? Buffer.from(head) : undefined, true, preamble);
   };
 
   const upgradeWebSocket = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, remoteAddress: string | undefined) => {
@@ -212,22 +244,24 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     }
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const duplex = new WebSocketDuplex(ws, remoteAddress);
+      // Its own message, as before; the early payload record follows in a second one.
       duplex.write(check.result.responseBytes);
-      establish(duplex, check.result, 'websocket', remoteAddress, undefined, opts.earlyNoiseOverWebSocket ?? true);
+      establish(duplex, check.result, 'websocket', remoteAddress, undefined, opts.earlyNoiseOverWebSocket ?? true, []);
     });
   };
 
   return {
     handleUpgrade(req, socket, head) {
-      const url = new URL(req.url ?? '/', 'http://unused');
-      if (url.pathname !== TS2021_PATH) return false;
+      // Clients ask for exactly "/ts2021"; only other forms need the URL parser.
+      const url = req.url === TS2021_PATH ? null : new URL(req.url ?? '/', 'http://unused');
+      if (url !== null && url.pathname !== TS2021_PATH) return false;
       const remoteAddress = req.socket?.remoteAddress;
       // Until a NoiseConn owns the socket, a reset must not become an uncaught error.
       socket.on('error', () => socket.destroy());
       try {
         const next = String(req.headers.upgrade ?? '').toLowerCase();
         if (next === UPGRADE_PROTOCOL) upgradeNative(req, socket, head, remoteAddress);
-        else if (next === 'websocket') upgradeWebSocket(req, socket, head, url, remoteAddress);
+        else if (next === 'websocket') upgradeWebSocket(req, socket, head, url ?? new URL(TS2021_PATH, 'http://unused'), remoteAddress);
         else if (next === '') reject(socket, remoteAddress, 400, 'missing next protocol in Upgrade header');
         else reject(socket, remoteAddress, 400, `unknown next protocol ${JSON.stringify(next.slice(0, 64))} in Upgrade header; want ${UPGRADE_PROTOCOL}`);
       } catch (err) {

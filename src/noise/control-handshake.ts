@@ -1,7 +1,7 @@
 import type { CipherState } from './cipher-state.js';
 import { NoiseError } from './errors.js';
 import { IKInitiator, IKResponder } from './handshake-ik.js';
-import { KEY_LEN, prepareStaticKey, type StaticKey } from './keys.js';
+import { KEY_LEN, preparePublicKey, prepareStaticKey, type PublicKeyHandle, type StaticKey } from './keys.js';
 import {
   HEADER_LEN,
   INITIATION_HEADER_LEN,
@@ -100,21 +100,21 @@ export interface ControlInitiation {
 /** Client side: builds the initiation; call complete() with the server's response. */
 export function createInitiation(
   machinePrivateKey: Uint8Array | StaticKey,
-  serverPublicKey: Uint8Array,
+  serverPublicKey: Uint8Array | PublicKeyHandle,
   protocolVersion: number,
   opts: { ephemeralPrivate?: Uint8Array } = {},
 ): ControlInitiation {
   if (!Number.isInteger(protocolVersion) || protocolVersion < 0 || protocolVersion > 0xffff) {
     throw new NoiseError('BAD_VERSION', `protocol version must be an integer in 0..65535, got ${protocolVersion}`);
   }
-  if (serverPublicKey.length !== KEY_LEN) {
+  if (serverPublicKey instanceof Uint8Array && serverPublicKey.length !== KEY_LEN) {
     throw new NoiseError('BAD_KEY', `server public key must be ${KEY_LEN} bytes, got ${serverPublicKey.length}`);
   }
   const machine = prepareStaticKey(machinePrivateKey);
   const initiator = new IKInitiator({
     prologue: protocolVersionPrologue(protocolVersion),
     staticPrivate: machine,
-    remoteStaticPublic: serverPublicKey,
+    remoteStaticPublic: preparePublicKey(serverPublicKey),
     ephemeralPrivate: opts.ephemeralPrivate,
     nonceEncoding: 'tailscale-be',
   });

@@ -1,7 +1,18 @@
 import type { KeyObject } from 'node:crypto';
 import { CipherState, type NonceEncoding } from './cipher-state.js';
 import { NoiseError } from './errors.js';
-import { KEY_LEN, generatePrivateKey, prepareStaticKey, publicKeyObject, type StaticKey, x25519 } from './keys.js';
+import {
+  KEY_LEN,
+  generatePrivateKey,
+  preparePublicKey,
+  prepareStaticKey,
+  privateKeyObject,
+  publicKeyObject,
+  publicOfKeyObject,
+  type PublicKeyHandle,
+  type StaticKey,
+  x25519,
+} from './keys.js';
 import { AEAD_TAG_LEN } from './primitives.js';
 import { SymmetricState } from './symmetric-state.js';
 
@@ -31,7 +42,8 @@ export interface IKCommonOptions {
 }
 
 export interface IKInitiatorOptions extends IKCommonOptions {
-  remoteStaticPublic: Uint8Array;
+  /** The responder's static public key: raw 32 bytes, or imported once with preparePublicKey. */
+  remoteStaticPublic: Uint8Array | PublicKeyHandle;
 }
 
 /** Transport ciphers after a completed handshake, from one side's point of view. */
@@ -41,9 +53,14 @@ export interface IKResult {
   handshakeHash: Buffer;
 }
 
-/** Ephemeral key, imported once and used for two DH operations. */
+/**
+ * Ephemeral key, imported once and used for two DH operations. Its raw bytes
+ * exist in one buffer only, which the caller wipes when done.
+ */
 function ephemeral(raw: Uint8Array | undefined): StaticKey {
-  return prepareStaticKey(Buffer.from(raw ?? generatePrivateKey()));
+  const privateKey = raw === undefined ? generatePrivateKey() : Buffer.from(raw);
+  const keyObject = privateKeyObject(privateKey);
+  return { privateKey, publicKey: publicOfKeyObject(keyObject), keyObject };
 }
 
 export class IKInitiator {
@@ -56,10 +73,11 @@ export class IKInitiator {
   constructor(opts: IKInitiatorOptions) {
     this.#ss = new SymmetricState(opts.protocolName ?? IK_PROTOCOL_NAME, opts.nonceEncoding ?? 'noise-le');
     this.#s = prepareStaticKey(opts.staticPrivate);
-    this.#rs = publicKeyObject(opts.remoteStaticPublic);
+    const rs = preparePublicKey(opts.remoteStaticPublic);
+    this.#rs = rs.keyObject;
     this.#e = ephemeral(opts.ephemeralPrivate);
     this.#ss.mixHash(opts.prologue);
-    this.#ss.mixHash(opts.remoteStaticPublic);
+    this.#ss.mixHash(rs.publicKey);
   }
 
   writeMessage1(payload: Uint8Array = Buffer.alloc(0)): Buffer {

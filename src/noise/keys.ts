@@ -1,4 +1,4 @@
-import { createPrivateKey, createPublicKey, diffieHellman, randomBytes, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, diffieHellman, randomFillSync, type KeyObject } from 'node:crypto';
 import { NoiseError } from './errors.js';
 
 export const KEY_LEN = 32;
@@ -56,6 +56,20 @@ export interface StaticKey {
   readonly keyObject: KeyObject;
 }
 
+/**
+ * A peer's public key imported once for repeated use (a client's view of the
+ * server key): saves the import on every handshake with the same server.
+ */
+export interface PublicKeyHandle {
+  readonly publicKey: Buffer;
+  readonly keyObject: KeyObject;
+}
+
+export function preparePublicKey(key: Uint8Array | PublicKeyHandle): PublicKeyHandle {
+  if (!(key instanceof Uint8Array)) return key;
+  return { publicKey: Buffer.from(key), keyObject: publicKeyObject(key) };
+}
+
 export function prepareStaticKey(key: Uint8Array | StaticKey): StaticKey {
   if (!(key instanceof Uint8Array)) return key;
   const keyObject = privateKeyObject(key);
@@ -66,16 +80,39 @@ export function keyPairFromPrivate(privateKey: Uint8Array): KeyPair {
   return { privateKey: Buffer.from(privateKey), publicKey: publicFromPrivate(privateKey) };
 }
 
+// Every handshake needs fresh private keys (Noise ephemeral, NodeKeyChallenge).
+// randomBytes(32) pays a native call and an allocation each time; filling a
+// larger buffer once and handing out slices is several times cheaper. Each
+// slice is copied out and wiped, so no key material lingers in the pool.
+const RANDOM_POOL_SIZE = 64 * KEY_LEN;
+const randomPool = Buffer.alloc(RANDOM_POOL_SIZE);
+let randomPoolOff = RANDOM_POOL_SIZE;
+
+function randomKeyBytes(): Buffer {
+  if (randomPoolOff === RANDOM_POOL_SIZE) {
+    randomFillSync(randomPool);
+    randomPoolOff = 0;
+  }
+  // Own memory, not the shared Buffer pool, since this becomes a private key.
+  const k = Buffer.allocUnsafeSlow(KEY_LEN);
+  randomPool.copy(k, 0, randomPoolOff, randomPoolOff + KEY_LEN);
+  randomPool.fill(0, randomPoolOff, randomPoolOff + KEY_LEN);
+  randomPoolOff += KEY_LEN;
+  return k;
+}
+
 /** Random private key, clamped the way Tailscale's key.NewMachine/NewNode do. */
 export function generatePrivateKey(): Buffer {
-  const k = randomBytes(KEY_LEN);
+  const k = randomKeyBytes();
   k[0] &= 248;
   k[31] = (k[31] & 127) | 64;
   return k;
 }
 
 export function generateKeyPair(): KeyPair {
-  return keyPairFromPrivate(generatePrivateKey());
+  // No defensive copy: the fresh key belongs to the caller alone.
+  const privateKey = generatePrivateKey();
+  return { privateKey, publicKey: publicFromPrivate(privateKey) };
 }
 
 /**
@@ -92,7 +129,10 @@ export function x25519(privateKey: Uint8Array | KeyObject, publicKey: Uint8Array
     // OpenSSL refuses low-order points itself, before we see the zero output.
     throw new NoiseError('BAD_KEY', `X25519 failed: invalid or low-order public key (${(err as Error).message})`);
   }
-  if (shared.every((b) => b === 0)) {
+  // OR of all bytes: no early exit, no closure per byte.
+  let acc = 0;
+  for (let i = 0; i < shared.length; i++) acc |= shared[i];
+  if (acc === 0) {
     throw new NoiseError('BAD_KEY', 'X25519 produced an all-zero shared secret (low-order public key)');
   }
   return shared;

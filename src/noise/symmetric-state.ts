@@ -1,6 +1,21 @@
 import { CipherState, type NonceEncoding } from './cipher-state.js';
 import { NoiseError } from './errors.js';
-import { HASH_LEN, blake2s, hkdf2 } from './primitives.js';
+import { blake2s, hkdf2 } from './hkdf-blake2s.js';
+import { HASH_LEN } from './primitives.js';
+
+// The initial h depends only on the protocol name; every handshake would hash it again.
+const initialHash = new Map<string, Buffer>();
+
+function hashProtocolName(protocolName: string): Buffer {
+  let h = initialHash.get(protocolName);
+  if (h === undefined) {
+    const name = Buffer.from(protocolName, 'ascii');
+    // Names longer than HASHLEN are hashed; shorter ones are zero-padded.
+    h = name.length <= HASH_LEN ? Buffer.concat([name, Buffer.alloc(HASH_LEN - name.length)]) : blake2s(name);
+    if (initialHash.size < 16) initialHash.set(protocolName, h);
+  }
+  return h;
+}
 
 /** Noise SymmetricState for a BLAKE2s / ChaChaPoly suite. */
 export class SymmetricState {
@@ -11,10 +26,10 @@ export class SymmetricState {
   #split = false;
 
   constructor(protocolName: string, encoding: NonceEncoding) {
-    const name = Buffer.from(protocolName, 'ascii');
-    // Names longer than HASHLEN are hashed; shorter ones are zero-padded.
-    this.h = name.length <= HASH_LEN ? Buffer.concat([name, Buffer.alloc(HASH_LEN - name.length)]) : blake2s(name);
-    this.ck = Buffer.from(this.h);
+    // Copies, so nothing done to this state's buffers can reach the cached one.
+    const h0 = hashProtocolName(protocolName);
+    this.h = Buffer.from(h0);
+    this.ck = Buffer.from(h0);
     this.#encoding = encoding;
     this.cipher = new CipherState(null, encoding);
   }

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { createInitiation, respondToInitiation } from '../../src/noise/control-handshake.js';
 import { CipherState } from '../../src/noise/cipher-state.js';
-import { generateKeyPair } from '../../src/noise/keys.js';
+import { generateKeyPair, preparePublicKey, prepareStaticKey } from '../../src/noise/keys.js';
+import { SymmetricState } from '../../src/noise/symmetric-state.js';
+import { IK_PROTOCOL_NAME } from '../../src/noise/handshake-ik.js';
 
 const server = generateKeyPair();
 const machine = generateKeyPair();
@@ -95,4 +97,43 @@ test('a handshake with the wrong server public key fails on the server', () => {
   const other = generateKeyPair();
   const ci = createInitiation(machine.privateKey, other.publicKey, 113);
   assert.throws(() => respondToInitiation(server.privateKey, ci.initiationBytes), { code: 'DECRYPT_FAILED' });
+});
+
+test('a prepared server public key and static key handshake exactly like raw bytes, many times over', () => {
+  const serverHandle = preparePublicKey(server.publicKey);
+  const machineKey = prepareStaticKey(machine.privateKey);
+  const serverKey = prepareStaticKey(server.privateKey);
+  const hashes = new Set<string>();
+  for (let i = 0; i < 20; i++) {
+    // Same fixed ephemerals on both paths: the bytes must be identical.
+    const e = generateKeyPair().privateKey;
+    const se = generateKeyPair().privateKey;
+    const raw = createInitiation(machine.privateKey, server.publicKey, 113, { ephemeralPrivate: e });
+    const prepared = createInitiation(machineKey, serverHandle, 113, { ephemeralPrivate: e });
+    assert.deepEqual(prepared.initiationBytes, raw.initiationBytes);
+    const r1 = respondToInitiation(server.privateKey, raw.initiationBytes, { ephemeralPrivate: se });
+    const r2 = respondToInitiation(serverKey, prepared.initiationBytes, { ephemeralPrivate: se });
+    assert.deepEqual(r2.responseBytes, r1.responseBytes);
+    const c = prepared.complete(r2.responseBytes);
+    assert.deepEqual(c.handshakeHash, r2.handshakeHash);
+    hashes.add(c.handshakeHash.toString('hex'));
+    const ad = Buffer.alloc(0);
+    assert.equal(r2.recv.decryptWithAd(ad, c.send.encryptWithAd(ad, Buffer.from('up'))).toString(), 'up');
+  }
+  assert.equal(hashes.size, 20, 'every handshake has its own hash');
+  assert.throws(() => createInitiation(machine.privateKey, Buffer.alloc(31), 113), { code: 'BAD_KEY', message: /server public key must be 32 bytes/ });
+});
+
+test('the cached initial symmetric state is never shared between handshakes', () => {
+  const a = new SymmetricState(IK_PROTOCOL_NAME, 'noise-le');
+  const h0 = Buffer.from(a.h);
+  const ck0 = Buffer.from(a.ck);
+  a.h.fill(1);
+  a.mixKey(Buffer.alloc(32, 2));
+  a.split(); // wipes a.ck in place
+  const b = new SymmetricState(IK_PROTOCOL_NAME, 'noise-le');
+  assert.deepEqual(b.h, h0);
+  assert.deepEqual(b.ck, ck0);
+  // The initial h is the protocol name hashed (it is longer than 32 bytes).
+  assert.equal(IK_PROTOCOL_NAME.length, 33);
 });
