@@ -97,15 +97,17 @@ export async function applyMapRequestUpdates(ctx: MapContext, node: NodeRecord, 
       const before = current.hostinfo;
       if (JSON.stringify(req.hostinfo) !== JSON.stringify(before)) {
         changes.hostinfo = req.hostinfo;
-        if (typeof req.hostinfo.Hostname === 'string') changes.hostname = req.hostinfo.Hostname;
+        if (typeof req.hostinfo.Hostname === 'string' && req.hostinfo.Hostname !== current.hostname) changes.hostname = req.hostinfo.Hostname;
         if ((req.hostinfo.NetInfo?.PreferredDERP ?? 0) !== (before.NetInfo?.PreferredDERP ?? 0)) patch.derpRegion = true;
         if (hostinfoIdentity(req.hostinfo) !== hostinfoIdentity(before)) full = true;
       }
     }
     if (Object.keys(changes).length === 0) return current;
     const hasPatch = Object.keys(patch).length > 0;
-    // A latency-only hostinfo change is stored but concerns no peer: an empty patch
-    // makes every session skip it.
+    if (!full && !hasPatch && changes.hostinfo && Object.keys(changes).length === 1) {
+      // Only DERP latencies moved: no peer is told, and nothing is written.
+      return (await ctx.tailnet.replaceHostinfoInMemory(node.id, changes.hostinfo)) ?? current;
+    }
     return ctx.tailnet.updateNode(node.id, changes, full ? undefined : hasPatch ? patch : {});
   });
 }

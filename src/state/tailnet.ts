@@ -228,6 +228,24 @@ export class Tailnet implements AdminService {
     });
   }
 
+  /**
+   * Replaces a node's Hostinfo in memory only, telling no one. For reports whose only
+   * change is DERP latencies: every client re-sends them every few minutes, so storing
+   * each would cost one database write per node per report at scale, for data no peer
+   * sees. A later write of the node or a restart may bring back the stored copy until
+   * the client reports again.
+   */
+  replaceHostinfoInMemory(id: NodeID, hostinfo: NodeRecord['hostinfo']): Promise<NodeRecord | undefined> {
+    return this.nodeLocks.run(String(id), async () => {
+      const before = this.nodes.get(id);
+      if (!before) return undefined;
+      const after: NodeRecord = { ...before, hostinfo };
+      this.unindexNode(before);
+      this.indexNode(after);
+      return after;
+    });
+  }
+
   removeNode(id: NodeID): Promise<void> {
     return this.nodeLocks.run(String(id), () => this.removeNodeNow(id));
   }
