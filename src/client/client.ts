@@ -3,11 +3,12 @@
 
 import type { ClientHttp2Session } from 'node:http2';
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPrivate } from '../noise/keys.js';
 import type { Hostinfo, MapRequest, MapResponse, RegisterRequest, RegisterResponse } from '../tailcfg/types.js';
 import { MapFrameReader } from './frames.js';
 import { NetMap } from './netmap.js';
-import { dialControl } from './transport.js';
+import { dialControl, type ControlHttp, type ControlRequest, type Http2Mode } from './transport.js';
 
 export const CLIENT_CAPABILITY_VERSION = 113;
 
@@ -19,6 +20,8 @@ export interface ClientOptions {
   discoPrivateKey?: Buffer;
   webSocket?: boolean;
   capabilityVersion?: number;
+  /** HTTP/2 client inside the Noise channel: ours (default) or node:http2's. */
+  http2?: Http2Mode;
 }
 
 export class HttpError extends Error {
@@ -38,9 +41,12 @@ export class TailscaleClient extends EventEmitter {
   readonly netmap = new NetMap();
   hostinfo: Hostinfo;
   endpoints: string[] = [];
+  private http: ControlHttp | null = null;
+  /** The node:http2 session in 'node' mode (some tests reach into it). */
   private session: ClientHttp2Session | null = null;
+  private connecting: Promise<void> | null = null;
   private closeTransport: (() => void) | null = null;
-  private transportSocket: import('node:stream').Duplex | null = null;
+  private transportSocket: Duplex | null = null;
   private streamAbort: (() => void) | null = null;
   /** Resolves when the current stream ends. */
   streamDone: Promise<Error | null> = Promise.resolve(null);
@@ -70,31 +76,42 @@ export class TailscaleClient extends EventEmitter {
   }
 
   async connect(): Promise<void> {
-    if (this.session && !this.session.closed && !this.session.destroyed) return;
+    if (this.http && !this.http.closed) return;
+    // Concurrent callers share one dial.
+    this.connecting ??= this.dial().finally(() => (this.connecting = null));
+    return this.connecting;
+  }
+
+  private async dial(): Promise<void> {
     const t = await dialControl(this.opts.serverUrl, {
       machinePrivateKey: this.machinePrivateKey,
       protocolVersion: this.version,
       webSocket: this.opts.webSocket,
+      http2: this.opts.http2 ?? 'builtin',
     });
-    this.session = t.session;
+    this.http = t.http;
+    this.session = t.session ?? null;
     this.transportSocket = t.conn.inner;
     this.closeTransport = () => void t.close();
-    t.session.on('error', () => {});
+  }
+
+  private request(path: string, body: unknown): ControlRequest {
+    const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
+    return this.http!.request('POST', path, payload, { 'content-type': 'application/json' });
   }
 
   /** POSTs JSON inside the Noise channel; resolves with status and body. */
   async post(path: string, body: unknown): Promise<{ status: number; body: Buffer }> {
     await this.connect();
-    const s = this.session!;
     return new Promise((resolve, reject) => {
-      const req = s.request({ ':method': 'POST', ':path': path, 'content-type': 'application/json' });
+      const req = this.request(path, body);
       let status = 0;
       const chunks: Buffer[] = [];
-      req.on('response', (h) => (status = Number(h[':status'])));
-      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('response', (st) => (status = st));
+      req.on('data', (c) => chunks.push(c));
       req.on('end', () => resolve({ status, body: Buffer.concat(chunks) }));
       req.on('error', reject);
-      req.end(typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body));
+      req.on('close', (code) => reject(new Error(`POST ${path}: stream closed before the response ended${code === null ? '' : ` (code ${code})`}`)));
     });
   }
 
@@ -160,9 +177,7 @@ export class TailscaleClient extends EventEmitter {
    */
   async startStream(): Promise<MapResponse> {
     await this.connect();
-    const s = this.session!;
-    const req = s.request({ ':method': 'POST', ':path': '/machine/map', 'content-type': 'application/json' });
-    req.end(JSON.stringify(this.mapRequest(true, false)));
+    const req = this.request('/machine/map', this.mapRequest(true, false));
     this.streamAbort = () => req.close();
     const pending: { resolve: ((m: MapResponse) => void) | null; reject: ((e: Error) => void) | null } = { resolve: null, reject: null };
     const firstMap = new Promise<MapResponse>((resolve, reject) => {
@@ -186,16 +201,15 @@ export class TailscaleClient extends EventEmitter {
         settle(null, err ?? new Error('map stream ended before the first map'));
         resolveDone(err);
       };
-      req.on('response', (h) => {
-        const status = Number(h[':status']);
+      req.on('response', (status) => {
         if (status !== 200) {
           const chunks: Buffer[] = [];
-          req.on('data', (c: Buffer) => chunks.push(c));
+          req.on('data', (c) => chunks.push(c));
           req.on('end', () => finish(new HttpError(status, Buffer.concat(chunks).toString())));
           return;
         }
         const reader = new MapFrameReader(true);
-        req.on('data', (chunk: Buffer) => {
+        req.on('data', (chunk) => {
           let maps: MapResponse[];
           try {
             maps = reader.push(chunk);
@@ -220,7 +234,7 @@ export class TailscaleClient extends EventEmitter {
           finish(null);
         });
       });
-      req.on('error', (err: Error) => finish(err));
+      req.on('error', (err) => finish(err));
       req.on('close', () => finish(new Error('map stream closed before it ended')));
     });
     return firstMap;
@@ -248,7 +262,11 @@ export class TailscaleClient extends EventEmitter {
     });
   }
 
-  /** Stops reading from the network without closing anything, as a machine that froze or lost its link. */
+  /**
+   * Stops reading from the network without closing anything, as a machine that froze or lost
+   * its link. Pausing the socket is enough in both modes: NoiseConn only decrypts (and hands
+   * our HTTP/2 client) what the socket delivers.
+   */
   simulateHang(): void {
     this.transportSocket?.pause();
   }
@@ -261,6 +279,7 @@ export class TailscaleClient extends EventEmitter {
   close(): void {
     this.stopStream();
     this.closeTransport?.();
+    this.http = null;
     this.session = null;
     this.closeTransport = null;
   }

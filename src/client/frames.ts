@@ -9,29 +9,51 @@ const MAX_FRAME = 64 << 20;
 
 /** Incremental decoder: feed body chunks, get the complete MapResponses they finish. */
 export class MapFrameReader {
-  #buf: Buffer = Buffer.alloc(0);
+  // An incomplete frame's bytes, kept as they came and joined once it is whole: a map larger
+  // than one DATA frame costs one copy, not one per chunk.
+  #parts: Buffer[] = [];
+  #partBytes = 0;
+  /** Bytes needed before the kept ones can be decoded further. */
+  #need = 0;
 
   constructor(private readonly compressed: boolean) {}
 
   push(chunk: Buffer): MapResponse[] {
-    let buf = this.#buf.length ? Buffer.concat([this.#buf, chunk]) : chunk;
+    let buf = chunk;
+    if (this.#partBytes > 0) {
+      this.#parts.push(chunk);
+      this.#partBytes += chunk.length;
+      if (this.#partBytes < this.#need) return [];
+      buf = Buffer.concat(this.#parts, this.#partBytes);
+      this.#parts = [];
+      this.#partBytes = 0;
+    }
     const out: MapResponse[] = [];
-    while (buf.length >= 4) {
-      const size = buf.readUInt32LE(0);
+    let off = 0;
+    let need = 4;
+    while (buf.length - off >= 4) {
+      const size = buf.readUInt32LE(off);
       if (size > MAX_FRAME) throw new Error(`map frame of ${size} bytes exceeds the ${MAX_FRAME}-byte limit`);
-      if (buf.length < 4 + size) break;
-      const frame = buf.subarray(4, 4 + size);
-      buf = buf.subarray(4 + size);
+      if (buf.length - off < 4 + size) {
+        need = 4 + size;
+        break;
+      }
+      const frame = buf.subarray(off + 4, off + 4 + size);
+      off += 4 + size;
       const json = this.compressed ? decompress(frame) : frame;
       out.push(JSON.parse(json.toString('utf8')) as MapResponse);
     }
-    this.#buf = buf;
+    if (off < buf.length) {
+      this.#parts = [off === 0 ? buf : buf.subarray(off)];
+      this.#partBytes = buf.length - off;
+      this.#need = need;
+    }
     return out;
   }
 
   /** The body ended: a partial frame left over means it was cut short. */
   finish(): void {
-    if (this.#buf.length) throw new Error(`map stream ended inside a frame (${this.#buf.length} bytes left over)`);
+    if (this.#partBytes) throw new Error(`map stream ended inside a frame (${this.#partBytes} bytes left over)`);
   }
 }
 

@@ -1,8 +1,11 @@
+import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
+import { connectHttp2 } from '../http2/attach.js';
+import type { H2ClientConnection } from '../http2/client.js';
 import type { EarlyNoise } from '../tailcfg/types.js';
 import { NoiseConn } from '../noise/conn.js';
 import { createInitiation, parseServerFrameHeader, peerErrorFromFrame, type ControlInitiation } from '../noise/control-handshake.js';
@@ -30,11 +33,49 @@ export interface DialControlOptions {
   webSocket?: boolean;
   /** Limit for the whole dial, default 10 s. */
   timeoutMs?: number;
+  /**
+   * Which HTTP/2 client speaks inside the Noise channel: ours (src/http2/client.ts) or
+   * node:http2's. Default 'node' here, so `session` is there for callers that use it
+   * directly; TailscaleClient defaults to 'builtin'.
+   */
+  http2?: Http2Mode;
 }
 
-export interface ControlConnection {
-  /** HTTP/2 (prior knowledge) over the Noise channel. */
-  session: http2.ClientHttp2Session;
+export type Http2Mode = 'builtin' | 'node';
+
+/**
+ * One request on a ControlHttp. Events: 'response' (status, headers), 'data' (Buffer),
+ * 'end', 'error' (Error; only emitted when listened to), then 'close' (reset code, or null
+ * after a normal end) exactly once.
+ */
+export interface ControlRequest {
+  on(event: 'response', listener: (status: number, headers: Record<string, string>) => void): this;
+  on(event: 'data', listener: (chunk: Buffer) => void): this;
+  on(event: 'end', listener: () => void): this;
+  on(event: 'error', listener: (err: Error) => void): this;
+  on(event: 'close', listener: (code: number | null) => void): this;
+  /** Abandons the request (RST_STREAM CANCEL). */
+  close(): void;
+}
+
+/** The HTTP/2 client a control connection carries, whichever implementation it is. */
+export interface ControlHttp {
+  readonly mode: Http2Mode;
+  /** True once no new request can succeed (closing, GOAWAY received, failed or closed). */
+  readonly closed: boolean;
+  request(method: string, path: string, body?: Buffer | string, headers?: Record<string, string>): ControlRequest;
+  /** Sends a PING; false when it could not be sent. */
+  ping(cb: (err: Error | null) => void): boolean;
+  /** No new requests; resolves once the open ones are done and the connection has closed. */
+  close(): Promise<void>;
+  destroy(): void;
+}
+
+/** A dialled control connection, with either HTTP/2 client. */
+export interface ControlLink {
+  http: ControlHttp;
+  /** The node:http2 session, in 'node' mode only. */
+  session?: http2.ClientHttp2Session;
   conn: NoiseConn;
   /** The server's early payload, or null if it went straight to HTTP/2. */
   earlyNoise: EarlyNoise | null;
@@ -45,6 +86,143 @@ export interface ControlConnection {
   protocolVersion: number;
   handshakeHash: Buffer;
   close(): Promise<void>;
+}
+
+/** A control connection whose HTTP/2 is node:http2's (http2: 'node'). */
+export interface ControlConnection extends ControlLink {
+  /** HTTP/2 (prior knowledge) over the Noise channel. */
+  session: http2.ClientHttp2Session;
+}
+
+/** How long a graceful close may take before the connection is cut. */
+const CLOSE_GRACE_MS = 5_000;
+
+/** ControlHttp over our own client: requests are the client's streams themselves, no wrapper. */
+class BuiltinControlHttp implements ControlHttp {
+  readonly mode = 'builtin' as const;
+
+  constructor(
+    readonly h2: H2ClientConnection,
+    private readonly authority: string,
+  ) {}
+
+  get closed(): boolean {
+    return this.h2.draining;
+  }
+
+  request(method: string, path: string, body?: Buffer | string, headers?: Record<string, string>): ControlRequest {
+    const b = body === undefined || Buffer.isBuffer(body) ? body : Buffer.from(body, 'utf8');
+    return this.h2.request({ method, path, authority: this.authority, headers }, b);
+  }
+
+  ping(cb: (err: Error | null) => void): boolean {
+    return this.h2.ping((err) => cb(err));
+  }
+
+  close(): Promise<void> {
+    const h2 = this.h2;
+    if (h2.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => h2.destroy(), CLOSE_GRACE_MS);
+      h2.once('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      h2.close();
+    });
+  }
+
+  destroy(): void {
+    this.h2.destroy();
+  }
+}
+
+interface ControlRequestEvents {
+  response: [status: number, headers: Record<string, string>];
+  data: [chunk: Buffer];
+  end: [];
+  error: [err: Error];
+  close: [code: number | null];
+}
+
+/** A node:http2 client stream seen as a ControlRequest. */
+class NodeControlRequest extends EventEmitter<ControlRequestEvents> implements ControlRequest {
+  constructor(private readonly req: http2.ClientHttp2Stream) {
+    super();
+    req.on('response', (h) => {
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(h)) if (v !== undefined && !k.startsWith(':')) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
+      this.emit('response', Number(h[':status']), headers);
+      // Only now: node:http2 can deliver body chunks before it emits 'response'.
+      req.on('data', (d: Buffer) => this.emit('data', d));
+    });
+    req.on('end', () => this.emit('end'));
+    req.on('error', (err: Error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', err);
+    });
+    req.on('close', () => this.emit('close', req.rstCode === undefined || req.rstCode === http2.constants.NGHTTP2_NO_ERROR ? null : req.rstCode));
+  }
+
+  close(): void {
+    this.req.close(http2.constants.NGHTTP2_CANCEL);
+  }
+}
+
+class NodeControlHttp implements ControlHttp {
+  readonly mode = 'node' as const;
+
+  constructor(readonly session: http2.ClientHttp2Session) {}
+
+  get closed(): boolean {
+    return this.session.closed || this.session.destroyed;
+  }
+
+  request(method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): ControlRequest {
+    const req = this.session.request({ ':method': method, ':path': path, ...headers });
+    const r = new NodeControlRequest(req);
+    req.end(body);
+    return r;
+  }
+
+  ping(cb: (err: Error | null) => void): boolean {
+    try {
+      return this.session.ping((err) => cb(err));
+    } catch {
+      return false; // the session is already closed
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.closed) {
+        resolve();
+        return;
+      }
+      this.session.close(() => resolve());
+    });
+  }
+
+  destroy(): void {
+    this.session.destroy();
+  }
+}
+
+/** Resolves once the server's SETTINGS arrived; rejects if the connection ends or fails first. */
+function whenConnected(h2: H2ClientConnection, failed: Promise<never>): Promise<void> {
+  if (h2.connected) return Promise.resolve();
+  if (h2.closed) return Promise.race([failed, Promise.reject(new Error("connection closed before the server's HTTP/2 SETTINGS arrived"))]);
+  let onConnect = () => {};
+  let onClose = (_err: Error | null) => {};
+  const p = new Promise<void>((resolve, reject) => {
+    onConnect = resolve;
+    onClose = (err) => reject(err ?? new Error("connection closed before the server's HTTP/2 SETTINGS arrived"));
+    h2.once('connect', onConnect);
+    h2.once('close', onClose);
+  });
+  return Promise.race([p, failed]).finally(() => {
+    h2.off('connect', onConnect);
+    h2.off('close', onClose);
+  });
 }
 
 /** GET /key?v=N and return the server's Noise public key (raw). */
@@ -175,13 +353,17 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string, onTimeout: () =
 
 /**
  * Opens a ts2021 control connection: upgrade, Noise handshake, optional early
- * payload, then an HTTP/2 client session over the secured channel.
+ * payload, then an HTTP/2 client over the secured channel (ours, or node:http2's).
  */
-export async function dialControl(serverUrl: string, opts: DialControlOptions): Promise<ControlConnection> {
+export function dialControl(serverUrl: string, opts: DialControlOptions & { http2: 'builtin' }): Promise<ControlLink>;
+export function dialControl(serverUrl: string, opts: DialControlOptions & { http2?: 'node' }): Promise<ControlConnection>;
+export function dialControl(serverUrl: string, opts: DialControlOptions): Promise<ControlLink>;
+export async function dialControl(serverUrl: string, opts: DialControlOptions): Promise<ControlLink> {
   const url = new URL(serverUrl);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new Error(`control URL must be http:// or https://, got ${url.protocol}`);
   }
+  const mode = opts.http2 ?? 'node';
   const version = opts.protocolVersion ?? DEFAULT_VERSION;
   const machinePriv = toRawKey(opts.machinePrivateKey, KEY_PREFIX.machinePrivate);
   const serverPub =
@@ -194,24 +376,34 @@ export async function dialControl(serverUrl: string, opts: DialControlOptions): 
     conn?.destroy();
     stream?.destroy();
   };
-  const setup = async () => {
+  const setup = async (): Promise<{ http: ControlHttp; session?: http2.ClientHttp2Session; earlyNoise: EarlyNoise | null; conn: NoiseConn }> => {
     stream = await (opts.webSocket ? upgradeOverWebSocket(url, ci.initiationBytes) : upgradeOverHttp(url, ci.initiationBytes));
     conn = await finishHandshake(stream, ci);
     const earlyNoise = await readEarlyPayload(conn);
     const c = conn;
+    if (mode === 'builtin') {
+      // A protocol failure before the server's SETTINGS fails the dial with its message.
+      let failDial: (err: Error) => void = () => {};
+      const failed = new Promise<never>((_, reject) => (failDial = reject));
+      failed.catch(() => {});
+      const h2 = connectHttp2(c, { onError: (err) => failDial(err) });
+      await whenConnected(h2, failed);
+      return { http: new BuiltinControlHttp(h2, url.host), earlyNoise, conn: c };
+    }
     const session = http2.connect(`http://${url.host}`, { createConnection: () => c });
     await new Promise<void>((resolve, reject) => {
       session.once('connect', () => resolve());
       session.once('error', reject);
     });
-    return { session, earlyNoise, conn: c };
+    return { http: new NodeControlHttp(session), session, earlyNoise, conn: c };
   };
   try {
-    const { session, earlyNoise, conn: c } = await withTimeout(setup(), opts.timeoutMs ?? 10_000, 'ts2021 dial', abort);
-    // Errors after setup surface on the session; keep the raw stream from crashing the process.
+    const { http: h, session, earlyNoise, conn: c } = await withTimeout(setup(), opts.timeoutMs ?? 10_000, 'ts2021 dial', abort);
+    // Errors after setup surface on the HTTP/2 client; keep the raw stream from crashing the process.
     c.on('error', () => {});
-    session.on('error', () => {});
+    session?.on('error', () => {});
     return {
+      http: h,
       session,
       conn: c,
       earlyNoise,
@@ -219,18 +411,10 @@ export async function dialControl(serverUrl: string, opts: DialControlOptions): 
       serverPublicKey: formatMachinePublic(serverPub),
       protocolVersion: version,
       handshakeHash: c.handshakeHash as Buffer,
-      close: () =>
-        new Promise<void>((resolve) => {
-          if (session.closed || session.destroyed) {
-            c.destroy();
-            resolve();
-            return;
-          }
-          session.close(() => {
-            c.destroy();
-            resolve();
-          });
-        }),
+      close: async () => {
+        await h.close();
+        c.destroy();
+      },
     };
   } catch (err) {
     abort();

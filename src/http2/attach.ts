@@ -1,7 +1,8 @@
-// Serves HTTP/2 on a message channel that can take and hand over plaintext directly
-// (NoiseConn's setReceiver/writeRecords), so no Node stream sits in between.
+// Serves (or speaks, as a client) HTTP/2 on a message channel that can take and hand over
+// plaintext directly (NoiseConn's setReceiver/writeRecords), so no Node stream sits in between.
 
 import type { EventEmitter } from 'node:events';
+import { H2ClientConnection, type H2ClientOptions } from './client.js';
 import { H2ServerConnection, type H2ConnectionOptions } from './connection.js';
 
 export interface PlaintextChannel extends EventEmitter {
@@ -32,6 +33,38 @@ export function serveHttp2(channel: PlaintextChannel, opts: H2ConnectionOptions)
     data: (b) => h2.receive(b),
     // The client is done sending: nothing more can be asked, so finish.
     end: () => h2.close('client closed its side'),
+  });
+  return h2;
+}
+
+/** The client side: our HTTP/2 client on the channel, sending its preface at once. */
+export function connectHttp2(channel: PlaintextChannel, opts: H2ClientOptions = {}): H2ClientConnection {
+  const destroyLater = () => {
+    // A server that never closes its side must not hold the socket forever.
+    setTimeout(() => channel.destroy(), 10_000).unref();
+  };
+  const h2 = new H2ClientConnection(
+    {
+      write: (b) => channel.writeRecords(b),
+      buffered: () => channel.buffered(),
+      end: () => {
+        channel.end();
+        destroyLater();
+      },
+      destroy: (err) => channel.destroy(err),
+    },
+    opts,
+  );
+  channel.on('close', () => h2.transportClosed());
+  channel.on('error', (err: Error) => h2.transportClosed(err));
+  channel.setReceiver({
+    data: (b) => h2.receive(b),
+    // The server is done sending: no response can complete any more, so finish our side too.
+    end: () => {
+      h2.transportClosed();
+      channel.end();
+      destroyLater();
+    },
   });
   return h2;
 }

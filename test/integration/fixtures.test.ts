@@ -21,7 +21,9 @@ describe('real tailscaled v1.80.3 requests', () => {
   let client: TailscaleClient;
 
   before(async () => {
-    client = f.client('node1');
+    // node:http2's client: the streaming test below reaches into its session, and this keeps
+    // some integration coverage through an HTTP/2 implementation independent of ours.
+    client = f.client('node1', { http2: 'node' });
     // The captured requests carry node1's node key; registering it binds that key to our machine.
     const req = JSON.parse(fixture('map-request-1-lite-hostinfo.json')) as { NodeKey: string };
     const r = await client.post('/machine/register', {

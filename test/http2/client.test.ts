@@ -1,0 +1,836 @@
+// Our HTTP/2 client against node:http2's server (nghttp2, an independent implementation),
+// against our own server, inside a Noise channel, and against hand-made frames for the
+// error paths.
+
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { after, describe, test } from 'node:test';
+import { dialControl } from '../../src/client/transport.js';
+import { H2ClientConnection, type H2ClientOptions, type H2ClientRequest, type H2ClientStream } from '../../src/http2/client.js';
+import { H2ServerConnection, type H2ConnectionOptions } from '../../src/http2/connection.js';
+import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, frame, goawayFrame, rstStreamFrame, settingsFrame, Setting, windowUpdateFrame } from '../../src/http2/frames.js';
+import { HpackDecoder, HpackEncoder, type HeaderField } from '../../src/http2/hpack.js';
+import type { H2Stream } from '../../src/http2/stream.js';
+import { generateKeyPair } from '../../src/noise/keys.js';
+import { BIG_RESPONSE_BYTES, bigByte, startHarness } from '../transport/harness.js';
+
+const cleanups: (() => unknown)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Deterministic bytes, so a reply can be checked whole. */
+function pattern(n: number, seed = 0): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 11) + seed) & 0xff;
+  return b;
+}
+
+interface Dialled {
+  h2: H2ClientConnection;
+  sock: net.Socket;
+  errors: Error[];
+  closed: Promise<Error | null>;
+}
+
+/** Our client over plain TCP. */
+async function dial(port: number, opts: H2ClientOptions = {}): Promise<Dialled> {
+  const sock = net.connect(port, '127.0.0.1');
+  await once(sock, 'connect');
+  const errors: Error[] = [];
+  const h2 = new H2ClientConnection(
+    {
+      write: (b) => sock.write(b),
+      buffered: () => sock.writableLength,
+      end: () => sock.end(),
+      destroy: (e) => sock.destroy(e),
+    },
+    { onError: (e) => errors.push(e), ...opts },
+  );
+  const closed = new Promise<Error | null>((resolve) => h2.once('close', resolve));
+  sock.on('data', (b: Buffer) => h2.receive(b));
+  sock.on('close', () => h2.transportClosed());
+  sock.on('error', () => {});
+  cleanups.push(() => sock.destroy());
+  return { h2, sock, errors, closed };
+}
+
+interface Result {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Event names in the order they came. */
+  events: string[];
+}
+
+/** Collects a whole response; rejects on 'error'. */
+function collect(s: H2ClientStream): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const events: string[] = [];
+    const chunks: Buffer[] = [];
+    let status = 0;
+    let headers: Record<string, string> = {};
+    s.on('response', (st, h) => {
+      events.push('response');
+      status = st;
+      headers = h;
+    });
+    s.on('data', (d) => chunks.push(d));
+    s.on('end', () => events.push('end'));
+    s.on('error', (err) => {
+      events.push('error');
+      reject(err);
+    });
+    s.on('close', (code) => {
+      events.push('close');
+      if (code === null) resolve({ status, headers, body: Buffer.concat(chunks), events });
+      else reject(new Error(`closed with code ${code}`));
+    });
+  });
+}
+
+function fetch(h2: H2ClientConnection, path: string, body?: Buffer, extra: Partial<H2ClientRequest> = {}): Promise<Result> {
+  return collect(h2.request({ method: body ? 'POST' : 'GET', path, authority: 'test', ...extra }, body));
+}
+
+/** Resolves with what 'error' and 'close' report. */
+function failure(s: H2ClientStream): Promise<{ err: Error | null; code: ErrorCode | null; order: string[] }> {
+  return new Promise((resolve) => {
+    const order: string[] = [];
+    let err: Error | null = null;
+    s.on('error', (e) => {
+      order.push('error');
+      err = e;
+    });
+    s.on('close', (code) => {
+      order.push('close');
+      resolve({ err, code, order });
+    });
+  });
+}
+
+// ---- node:http2 server -----------------------------------------------------------------
+
+type NodeHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void;
+
+async function nodeServer(handler: NodeHandler, settings: http2.Settings = {}): Promise<{ port: number; sessions: http2.ServerHttp2Session[] }> {
+  const server = http2.createServer({ settings });
+  const sessions: http2.ServerHttp2Session[] = [];
+  server.on('session', (s) => sessions.push(s));
+  server.on('stream', handler);
+  server.on('sessionError', () => {});
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    for (const s of sessions) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as net.AddressInfo).port, sessions };
+}
+
+/** Echoes the request body, or answers ?n=N generated bytes; headers describe the request. */
+const nodeEcho: NodeHandler = (stream, headers) => {
+  const chunks: Buffer[] = [];
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  stream.on('end', () => {
+    if (stream.destroyed) return;
+    const body = Buffer.concat(chunks);
+    const n = new URL(String(headers[':path']), 'http://x').searchParams.get('n');
+    stream.respond({
+      ':status': 200,
+      'x-len': String(body.length),
+      'x-method': String(headers[':method']),
+      'x-path': String(headers[':path']),
+      'x-content-length': String(headers['content-length'] ?? ''),
+    });
+    stream.end(n === null ? body : pattern(Number(n)));
+  });
+  stream.on('error', () => {});
+};
+
+describe('our client and node:http2 server', () => {
+  test('GET and POST with bodies of 0..2 MiB both ways, on one connection', async () => {
+    const srv = await nodeServer(nodeEcho);
+    const { h2, errors } = await dial(srv.port);
+    for (const n of [0, 1, 100, 16_383, 16_384, 16_385, 65_535, 65_536, 200_000, 1 << 20, 2 << 20]) {
+      const body = pattern(n, 3);
+      const r = await fetch(h2, `/echo?x=${n}`, body);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['x-method'], 'POST');
+      assert.equal(r.headers['x-path'], `/echo?x=${n}`);
+      assert.equal(r.headers['x-len'], String(n));
+      assert.equal(r.headers['x-content-length'], String(n), 'content-length is sent with a body');
+      assert.ok(r.body.equals(body), `POST body of ${n} bytes echoed`);
+      assert.deepEqual(r.events, ['response', 'end', 'close']);
+      const g = await fetch(h2, `/gen?n=${n}`);
+      assert.equal(g.headers['x-method'], 'GET');
+      assert.equal(g.headers['x-len'], '0');
+      assert.ok(g.body.equals(pattern(n)), `GET response of ${n} bytes`);
+    }
+    assert.deepEqual(errors, []);
+    h2.close();
+  });
+
+  test('a 5 MB response flows through the default windows', async () => {
+    const srv = await nodeServer(nodeEcho);
+    const { h2, closed } = await dial(srv.port);
+    const n = 5_000_000;
+    const r = await fetch(h2, `/gen?n=${n}`);
+    assert.equal(r.body.length, n);
+    assert.ok(r.body.equals(pattern(n)));
+    h2.close();
+    assert.equal(await closed, null);
+  });
+
+  test('50 concurrent requests are answered independently', async () => {
+    const srv = await nodeServer((stream, headers) => {
+      // Reverse order, to interleave the responses.
+      const i = Number(String(headers[':path']).slice(1));
+      setTimeout(() => nodeEcho(stream, headers), 50 - i);
+    });
+    const { h2 } = await dial(srv.port);
+    const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => fetch(h2, `/${i}`, Buffer.from(`body-${i}`))));
+    rs.forEach((r, i) => assert.equal(r.body.toString(), `body-${i}`));
+    h2.close();
+  });
+
+  test('requests beyond SETTINGS_MAX_CONCURRENT_STREAMS wait for a free stream', async () => {
+    let active = 0;
+    let peak = 0;
+    const srv = await nodeServer(
+      (stream, headers) => {
+        active++;
+        peak = Math.max(peak, active);
+        stream.on('close', () => active--);
+        setTimeout(() => nodeEcho(stream, headers), 20);
+      },
+      { maxConcurrentStreams: 2 },
+    );
+    const { h2 } = await dial(srv.port);
+    const all = Promise.all(Array.from({ length: 10 }, (_, i) => fetch(h2, `/${i}`, Buffer.from(`q${i}`))));
+    await once(h2, 'connect');
+    assert.equal(h2.streamCount, 2);
+    assert.equal(h2.queuedCount, 8);
+    const rs = await all;
+    rs.forEach((r, i) => assert.equal(r.body.toString(), `q${i}`));
+    assert.equal(peak, 2);
+    h2.close();
+  });
+
+  test("the server's RST_STREAM gives 'error' then 'close' with its code; the connection goes on", async () => {
+    const srv = await nodeServer((stream, headers) => {
+      if (headers[':path'] === '/reset') {
+        stream.respond({ ':status': 200 });
+        stream.write('partial');
+        // destroy() resets at once; close(code) would first end the response normally.
+        setTimeout(() => stream.destroy(new Error('handler failed')), 10);
+        stream.on('error', () => {});
+      } else nodeEcho(stream, headers);
+    });
+    const { h2 } = await dial(srv.port);
+    const s = h2.request({ method: 'GET', path: '/reset', authority: 'test' });
+    const f = await failure(s);
+    assert.deepEqual(f.order, ['error', 'close']);
+    assert.equal(f.code, ErrorCode.INTERNAL_ERROR);
+    assert.match(String(f.err?.message), /stream 1 reset by the server: INTERNAL_ERROR/);
+    assert.equal(s.status, 200);
+    const ok = await fetch(h2, '/ok', Buffer.from('still'));
+    assert.equal(ok.body.toString(), 'still');
+    h2.close();
+  });
+
+  test("the server's GOAWAY fails streams above its last id, refuses new requests, lets the rest finish", async () => {
+    let releaseHeld: () => void = () => {};
+    const srv = await nodeServer((stream, headers) => {
+      stream.on('error', () => {});
+      if (headers[':path'] === '/held') {
+        releaseHeld = () => {
+          stream.respond({ ':status': 200 });
+          stream.end('held done');
+        };
+      } else if (headers[':path'] === '/goaway') {
+        stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, 1, Buffer.from('bye'));
+      }
+    });
+    const { h2, closed } = await dial(srv.port);
+    const held = fetch(h2, '/held');
+    await once(h2, 'connect');
+    const second = h2.request({ method: 'GET', path: '/goaway', authority: 'test' });
+    const goaway = once(h2, 'goaway');
+    const f = await failure(second);
+    assert.equal(f.code, ErrorCode.REFUSED_STREAM);
+    assert.match(String(f.err?.message), /server sent GOAWAY NO_ERROR with last stream 1 \("bye"\); stream 3 was not processed/);
+    assert.deepEqual(await goaway, [ErrorCode.NO_ERROR, 1, 'bye']);
+    assert.equal(h2.draining, true);
+    const late = await failure(h2.request({ method: 'GET', path: '/late', authority: 'test' }));
+    assert.match(String(late.err?.message), /going away/);
+    releaseHeld();
+    assert.equal((await held).body.toString(), 'held done');
+    // Nothing left: our side ends and the connection closes cleanly.
+    assert.equal(await closed, null);
+  });
+
+  test('pings both ways', async () => {
+    const srv = await nodeServer(nodeEcho);
+    const { h2 } = await dial(srv.port);
+    await fetch(h2, '/warm');
+    const rtt = await new Promise<number>((resolve, reject) => assert.ok(h2.ping((err, ms) => (err ? reject(err) : resolve(ms)))));
+    assert.ok(rtt >= 0);
+    const theirs = await new Promise<Buffer>((resolve, reject) =>
+      srv.sessions[0]!.ping(Buffer.from('12345678'), (err, _ms, payload) => (err ? reject(err) : resolve(payload))),
+    );
+    assert.equal(theirs.toString(), '12345678');
+    h2.close();
+  });
+
+  test('close() cancels a long streamed response; the server sees RST_STREAM CANCEL', async () => {
+    let serverClosed: Promise<number> = Promise.resolve(-1);
+    const srv = await nodeServer((stream) => {
+      stream.respond({ ':status': 200 });
+      let i = 0;
+      const t = setInterval(() => stream.write(`frame ${i++};`), 2);
+      serverClosed = new Promise((resolve) =>
+        stream.on('close', () => {
+          clearInterval(t);
+          resolve(stream.rstCode);
+        }),
+      );
+      stream.on('error', () => {});
+    });
+    const { h2 } = await dial(srv.port);
+    const s = h2.request({ method: 'POST', path: '/stream', authority: 'test' }, Buffer.from('{}'));
+    let text = '';
+    await new Promise<void>((resolve) =>
+      s.on('data', (d) => {
+        text += d.toString();
+        if ((text.match(/;/g) ?? []).length >= 30) resolve();
+      }),
+    );
+    text
+      .split(';')
+      .slice(0, 30)
+      .forEach((f, i) => assert.equal(f, `frame ${i}`));
+    const closeCode = once(s, 'close');
+    let errored = false;
+    s.on('error', () => (errored = true));
+    s.close();
+    assert.deepEqual(await closeCode, [ErrorCode.CANCEL]);
+    assert.equal(await serverClosed, http2.constants.NGHTTP2_CANCEL);
+    assert.equal(errored, false, "a local close is not an 'error'");
+    assert.equal(h2.streamCount, 0);
+    h2.close();
+  });
+
+  test("the server's settings are obeyed: small windows, no header table, big headers in CONTINUATION", async () => {
+    const srv = await nodeServer(nodeEcho, { initialWindowSize: 1000, headerTableSize: 0 });
+    const { h2 } = await dial(srv.port);
+    const body = pattern(300_000, 9);
+    const big = 'v'.repeat(30_000); // more than one 16 KiB frame of header block
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(h2, '/echo', body, { headers: { 'x-big': big, 'X-Mixed-Case': 'ok' } });
+      assert.ok(r.body.equals(body));
+    }
+    h2.close();
+  });
+});
+
+// ---- our server --------------------------------------------------------------------------
+
+type OurHandler = (s: H2Stream, conn: H2ServerConnection) => void;
+
+async function ourServer(handler: OurHandler, opts: Partial<H2ConnectionOptions> = {}): Promise<{ port: number; conns: H2ServerConnection[] }> {
+  const conns: H2ServerConnection[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((sock) => {
+    sockets.add(sock);
+    const conn: H2ServerConnection = new H2ServerConnection(
+      {
+        write: (b) => sock.write(b),
+        buffered: () => sock.writableLength,
+        end: () => sock.end(),
+        destroy: (e) => sock.destroy(e),
+      },
+      { onRequest: (s) => handler(s, conn), ...opts },
+    );
+    conns.push(conn);
+    sock.on('data', (b: Buffer) => conn.receive(b));
+    sock.on('close', () => {
+      sockets.delete(sock);
+      conn.transportClosed();
+    });
+    sock.on('error', () => {});
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as net.AddressInfo).port, conns };
+}
+
+const ourEcho: OurHandler = (s) => {
+  const n = new URL(s.path, 'http://x').searchParams.get('n');
+  s.respond(200, { 'x-len': String(s.body.length), 'x-method': s.method });
+  if (n === null) {
+    s.end(s.body);
+    return;
+  }
+  const out = pattern(Number(n));
+  for (let off = 0; off < out.length; off += 100_000) s.write(out.subarray(off, off + 100_000));
+  s.end();
+};
+
+describe('our client and our server', () => {
+  test('bodies of 0..1 MiB both ways, a 5 MB response, 40 concurrent requests', async () => {
+    const srv = await ourServer(ourEcho);
+    const { h2, errors } = await dial(srv.port);
+    for (const n of [0, 1, 16_384, 16_385, 65_536, 300_000, 1 << 20]) {
+      const body = pattern(n, 1);
+      const r = await fetch(h2, '/echo', body);
+      assert.equal(r.headers['x-len'], String(n));
+      assert.ok(r.body.equals(body), `POST of ${n} bytes`);
+      const g = await fetch(h2, `/gen?n=${n}`);
+      assert.equal(g.headers['x-method'], 'GET');
+      assert.ok(g.body.equals(pattern(n)), `GET of ${n} bytes`);
+    }
+    const big = await fetch(h2, '/gen?n=5000000');
+    assert.ok(big.body.equals(pattern(5_000_000)));
+    const rs = await Promise.all(Array.from({ length: 40 }, (_, i) => fetch(h2, `/${i}`, Buffer.from(`b${i}`))));
+    rs.forEach((r, i) => assert.equal(r.body.toString(), `b${i}`));
+    assert.deepEqual(errors, []);
+    h2.close();
+  });
+
+  test('an answer before the whole body (413, then RST_STREAM NO_ERROR) is a normal end', async () => {
+    const srv = await ourServer(ourEcho, { maxBodyBytes: 1000 });
+    const { h2 } = await dial(srv.port);
+    const r = await fetch(h2, '/x', pattern(2 << 20));
+    assert.equal(r.status, 413);
+    assert.match(r.body.toString(), /request body larger than 1000 bytes/);
+    const ok = await fetch(h2, '/y', Buffer.from('small'));
+    assert.equal(ok.body.toString(), 'small');
+    h2.close();
+  });
+
+  test('a concurrency limit of 2 queues the rest', async () => {
+    const srv = await ourServer((s, c) => setTimeout(() => ourEcho(s, c), 10), { maxConcurrentStreams: 2 });
+    const { h2 } = await dial(srv.port);
+    const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => fetch(h2, `/${i}`, Buffer.from(`m${i}`))));
+    rs.forEach((r, i) => assert.equal(r.body.toString(), `m${i}`));
+    h2.close();
+  });
+
+  test('pings both ways, a cancelled stream, and the server closing with GOAWAY', async () => {
+    let closedWith: Promise<ErrorCode | null> = Promise.resolve(null);
+    const srv = await ourServer((s, c) => {
+      if (s.path !== '/stream') return ourEcho(s, c);
+      s.respond(200);
+      const t = setInterval(() => s.write(Buffer.from('tick;')), 2);
+      closedWith = new Promise((resolve) =>
+        s.onClose((code) => {
+          clearInterval(t);
+          resolve(code);
+        }),
+      );
+    });
+    const { h2, closed } = await dial(srv.port);
+    await fetch(h2, '/warm');
+    const conn = srv.conns[0]!;
+    assert.equal(await new Promise<Error | null>((resolve) => assert.ok(conn.ping(resolve))), null);
+    assert.equal(await new Promise<Error | null>((resolve) => assert.ok(h2.ping((e) => resolve(e)))), null);
+
+    const s = h2.request({ method: 'POST', path: '/stream', authority: 'test' }, Buffer.from('{}'));
+    let ticks = 0;
+    await new Promise<void>((resolve) => s.on('data', (d) => (ticks += d.toString().split(';').length - 1) >= 10 && resolve()));
+    s.close();
+    assert.equal(await closedWith, ErrorCode.CANCEL);
+
+    const goaway = once(h2, 'goaway');
+    conn.close('test over');
+    const [code, , debug] = (await goaway) as [ErrorCode, number, string];
+    assert.equal(code, ErrorCode.NO_ERROR);
+    assert.equal(debug, 'test over');
+    assert.equal(await closed, null);
+    assert.equal(h2.closed, true);
+    const after = await failure(h2.request({ method: 'GET', path: '/', authority: 'test' }));
+    assert.match(String(after.err?.message), /connection closed/);
+  });
+
+  test('a graceful close waits for open streams, then sends GOAWAY', async () => {
+    const srv = await ourServer((s, c) => setTimeout(() => ourEcho(s, c), 30));
+    const { h2, closed } = await dial(srv.port);
+    const pending = fetch(h2, '/slow', Buffer.from('late'));
+    await once(h2, 'connect');
+    h2.close();
+    assert.equal(h2.draining, true);
+    assert.equal((await pending).body.toString(), 'late');
+    assert.equal(await closed, null);
+  });
+});
+
+// ---- inside the Noise channel ------------------------------------------------------------
+
+describe('our client inside a Noise channel (node:http2 server)', () => {
+  test('dialControl with http2: builtin: echo, 5 MB, concurrency; a paused socket stops delivery', async () => {
+    const h = await startHarness();
+    cleanups.push(() => h.close());
+    const cc = await dialControl(h.url, { machinePrivateKey: generateKeyPair().privateKey, http2: 'builtin' });
+    assert.equal(cc.http.mode, 'builtin');
+    assert.equal(cc.session, undefined);
+    const post = (path: string, body?: string) => {
+      const req = cc.http.request(body === undefined ? 'GET' : 'POST', path, body, { 'content-type': 'application/json' });
+      return collect(req as H2ClientStream);
+    };
+    const echo = await post('/machine/echo', JSON.stringify({ hello: 'wörld', pad: 'x'.repeat(20_000) }));
+    assert.equal(echo.status, 200);
+    assert.equal(JSON.parse(echo.body.toString()).got.hello, 'wörld');
+    const big = await post('/machine/big');
+    assert.equal(big.body.length, BIG_RESPONSE_BYTES);
+    for (let i = 0; i < big.body.length; i += 4093) assert.equal(big.body[i], bigByte(i));
+    const many = await Promise.all([1, 2, 3, 4, 5].map((n) => post('/machine/echo', JSON.stringify({ n }))));
+    assert.deepEqual(
+      many.map((r) => JSON.parse(r.body.toString()).got.n),
+      [1, 2, 3, 4, 5],
+    );
+
+    // What TailscaleClient.simulateHang() does: the receiver path must stop with the socket.
+    cc.conn.inner.pause();
+    let got = false;
+    const paused = post('/machine/echo', '{"while":"paused"}').then((r) => {
+      got = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(got, false, 'nothing is delivered while the socket is paused');
+    cc.conn.inner.resume();
+    assert.deepEqual(JSON.parse((await paused).body.toString()).got, { while: 'paused' });
+    await cc.close();
+    assert.equal(cc.conn.destroyed, true);
+  });
+});
+
+// ---- raw frames --------------------------------------------------------------------------
+
+interface Frame {
+  type: number;
+  flags: number;
+  streamId: number;
+  payload: Buffer;
+}
+
+interface RawPeer {
+  sock: net.Socket;
+  frames: Frame[];
+  decoder: HpackDecoder;
+  encoder: HpackEncoder;
+  closed: Promise<void>;
+  waitFor(pred: (f: Frame) => boolean): Promise<Frame>;
+  send(...bufs: Buffer[]): void;
+  /** HEADERS from the server with the given fields. */
+  respond(streamId: number, fields: HeaderField[], flags?: number): void;
+}
+
+/** A server that speaks whatever bytes the test writes, and parses what the client sends. */
+async function rawServer(): Promise<{ port: number; next(): Promise<RawPeer> }> {
+  const peers: RawPeer[] = [];
+  const waiting: ((p: RawPeer) => void)[] = [];
+  const server = net.createServer((sock) => {
+    const frames: Frame[] = [];
+    const waiters: { pred: (f: Frame) => boolean; resolve: (f: Frame) => void }[] = [];
+    let buf = Buffer.alloc(0);
+    let prefaceSeen = false;
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (!prefaceSeen) {
+        if (buf.length < CLIENT_PREFACE.length) return;
+        assert.ok(buf.subarray(0, CLIENT_PREFACE.length).equals(CLIENT_PREFACE), 'client preface');
+        buf = buf.subarray(CLIENT_PREFACE.length);
+        prefaceSeen = true;
+      }
+      while (buf.length >= 9) {
+        const len = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + len) break;
+        const f = { type: buf[3]!, flags: buf[4]!, streamId: buf.readUInt32BE(5) & 0x7fffffff, payload: buf.subarray(9, 9 + len) };
+        buf = buf.subarray(9 + len);
+        frames.push(f);
+        for (const w of [...waiters]) {
+          if (w.pred(f)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(f);
+          }
+        }
+      }
+    });
+    sock.on('error', () => {});
+    const encoder = new HpackEncoder();
+    const peer: RawPeer = {
+      sock,
+      frames,
+      decoder: new HpackDecoder(),
+      encoder,
+      closed: once(sock, 'close').then(() => {}),
+      waitFor: (pred) => {
+        const hit = frames.find(pred);
+        if (hit) return Promise.resolve(hit);
+        return new Promise((resolve) => waiters.push({ pred, resolve }));
+      },
+      send: (...bufs) => {
+        for (const b of bufs) sock.write(b);
+      },
+      respond: (streamId, fields, flags = Flag.END_HEADERS) => sock.write(frame(FrameType.HEADERS, flags, streamId, encoder.encode(fields))),
+    };
+    cleanups.push(() => sock.destroy());
+    const w = waiting.shift();
+    if (w) w(peer);
+    else peers.push(peer);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    next: () => {
+      const p = peers.shift();
+      return p ? Promise.resolve(p) : new Promise((resolve) => waiting.push(resolve));
+    },
+  };
+}
+
+const isGoaway = (f: Frame) => f.type === FrameType.GOAWAY;
+
+/** A client and the raw server end of its connection, server SETTINGS sent unless told otherwise. */
+async function rawPair(serverSettings: Buffer | null = settingsFrame([])): Promise<{ c: Dialled; peer: RawPeer }> {
+  const srv = await rawServer();
+  const c = await dial(srv.port);
+  const peer = await srv.next();
+  if (serverSettings) peer.send(serverSettings);
+  return { c, peer };
+}
+
+/** Sends `bytes` and expects the client's GOAWAY with `code` and a message matching `message`. */
+async function expectGoaway(bytes: Buffer[], code: ErrorCode, message: RegExp, opts: { settings?: boolean; request?: boolean } = {}): Promise<void> {
+  const { c, peer } = await rawPair(opts.settings === false ? null : settingsFrame([]));
+  let pending: Promise<{ err: Error | null; code: ErrorCode | null }> | null = null;
+  if (opts.request) {
+    pending = failure(c.h2.request({ method: 'GET', path: '/', authority: 'test' }));
+    await peer.waitFor((f) => f.type === FrameType.HEADERS);
+  }
+  peer.send(...bytes);
+  const g = await peer.waitFor(isGoaway);
+  assert.equal(g.payload.readUInt32BE(4), code, `GOAWAY code for ${message}`);
+  assert.match(g.payload.subarray(8).toString(), message);
+  assert.equal(c.errors.length, 1);
+  assert.match(c.errors[0]!.message, message);
+  if (pending) {
+    const f = await pending;
+    assert.match(String(f.err?.message), message, 'the open request fails with the same message');
+  }
+  // The client ended its side; the connection closes once the server does too.
+  peer.sock.end();
+  const err = await c.closed;
+  assert.match(String(err?.message), message);
+}
+
+describe('our client and hand-made frames', () => {
+  test('the client preface: SETTINGS as Go sends them and a 1 GiB connection window; requests wait for the server SETTINGS', async () => {
+    const { c, peer } = await rawPair(null);
+    const s = c.h2.request({ method: 'GET', path: '/a', authority: 'example' });
+    const settings = await peer.waitFor((f) => f.type === FrameType.SETTINGS);
+    const ids = new Map<number, number>();
+    for (let i = 0; i < settings.payload.length; i += 6) ids.set(settings.payload.readUInt16BE(i), settings.payload.readUInt32BE(i + 2));
+    assert.equal(ids.get(Setting.ENABLE_PUSH), 0);
+    assert.equal(ids.get(Setting.INITIAL_WINDOW_SIZE), 4 << 20);
+    const wu = await peer.waitFor((f) => f.type === FrameType.WINDOW_UPDATE);
+    assert.equal(wu.streamId, 0);
+    assert.equal(wu.payload.readUInt32BE(0), (1 << 30) - 65_535);
+    await new Promise((r) => setImmediate(r));
+    assert.equal(peer.frames.some((f) => f.type === FrameType.HEADERS), false, 'no request before the server SETTINGS');
+    assert.equal(c.h2.queuedCount, 1);
+    peer.send(settingsFrame([]));
+    await peer.waitFor((f) => f.type === FrameType.SETTINGS && (f.flags & Flag.ACK) !== 0);
+    const h = await peer.waitFor((f) => f.type === FrameType.HEADERS);
+    assert.equal(h.streamId, 1);
+    assert.equal(h.flags & (Flag.END_STREAM | Flag.END_HEADERS), Flag.END_STREAM | Flag.END_HEADERS);
+    assert.deepEqual(peer.decoder.decode(h.payload), [
+      [':method', 'GET'],
+      [':scheme', 'http'],
+      [':authority', 'example'],
+      [':path', '/a'],
+    ]);
+    // An informational response is skipped; the final one counts.
+    peer.respond(1, [[':status', '103'], ['link', '</x>']]);
+    peer.respond(1, [[':status', '204'], ['x-a', '1'], ['x-a', '2']], Flag.END_HEADERS | Flag.END_STREAM);
+    const r = await collect(s);
+    assert.equal(r.status, 204);
+    assert.equal(r.headers['x-a'], '1, 2');
+    // The next request is stream 3.
+    void c.h2.request({ method: 'GET', path: '/b', authority: 'example' });
+    assert.equal((await peer.waitFor((f) => f.type === FrameType.HEADERS && f.streamId !== 1)).streamId, 3);
+  });
+
+  test('receive windows come back in batches, not per frame', async () => {
+    const { c, peer } = await rawPair();
+    const s = c.h2.request({ method: 'GET', path: '/big', authority: 'x' });
+    const body = collect(s);
+    await peer.waitFor((f) => f.type === FrameType.HEADERS);
+    peer.respond(1, [[':status', '200']]);
+    // 6 MiB: beyond the 4 MiB stream window, so the client must have given some back.
+    const chunk = pattern(16_384);
+    const total = 6 << 20;
+    for (let sent = 0; sent < total; sent += chunk.length) {
+      if (sent === 4 << 20) await peer.waitFor((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 1);
+      peer.send(frame(FrameType.DATA, sent + chunk.length === total ? Flag.END_STREAM : 0, 1, chunk));
+    }
+    const r = await body;
+    assert.equal(r.body.length, total);
+    // The second is sent at 4 MiB; the server may read it only after the end.
+    await peer.waitFor((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 1 && f !== peer.frames.find((g) => g.type === FrameType.WINDOW_UPDATE && g.streamId === 1));
+    await new Promise((r) => setTimeout(r, 30));
+    const updates = peer.frames.filter((f) => f.type === FrameType.WINDOW_UPDATE && f.streamId === 1);
+    assert.equal(updates.length, 2, 'one stream WINDOW_UPDATE per 2 MiB');
+    assert.equal(updates[0]!.payload.readUInt32BE(0), 2 << 20);
+  });
+
+  test('SETTINGS changes apply to open streams: INITIAL_WINDOW_SIZE, WINDOW_UPDATE, MAX_FRAME_SIZE', async () => {
+    const { c, peer } = await rawPair(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 10]]));
+    const dataBytes = () => peer.frames.filter((f) => f.type === FrameType.DATA).reduce((n, f) => n + f.payload.length, 0);
+    const s = c.h2.request({ method: 'POST', path: '/up', authority: 'x' }, pattern(40_000));
+    void collect(s).catch(() => {});
+    await peer.waitFor((f) => f.type === FrameType.DATA);
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(dataBytes(), 10);
+    peer.send(windowUpdateFrame(1, 90));
+    await peer.waitFor(() => dataBytes() === 100);
+    // Raising the initial window adds the difference to the open stream: 1000 - 10 more.
+    peer.send(settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 1000], [Setting.MAX_FRAME_SIZE, 32_768]]));
+    await peer.waitFor(() => dataBytes() === 1090);
+    // Stream window is plenty now; the connection's default 65,535 is the limit.
+    peer.send(windowUpdateFrame(1, 100_000));
+    await peer.waitFor(() => dataBytes() === 40_000);
+    const data = peer.frames.filter((f) => f.type === FrameType.DATA);
+    assert.ok(data.some((f) => f.payload.length > 16_384), 'frames up to the new MAX_FRAME_SIZE');
+    assert.equal(data.at(-1)!.flags & Flag.END_STREAM, Flag.END_STREAM);
+    // A request body blocked on the connection window resumes on its WINDOW_UPDATE.
+    peer.respond(1, [[':status', '200']], Flag.END_HEADERS | Flag.END_STREAM);
+    const s2 = c.h2.request({ method: 'POST', path: '/up2', authority: 'x' }, pattern(40_000));
+    void collect(s2).catch(() => {});
+    await peer.waitFor(() => dataBytes() === 40_000 + 1000);
+    peer.send(windowUpdateFrame(3, 100_000));
+    await new Promise((r) => setTimeout(r, 30));
+    assert.equal(dataBytes(), 65_535, 'connection window exhausted');
+    peer.send(windowUpdateFrame(0, 100_000));
+    await peer.waitFor(() => dataBytes() === 80_000);
+  });
+
+  test('server PINGs are acknowledged with their payload', async () => {
+    const { peer } = await rawPair();
+    peer.send(frame(FrameType.PING, 0, 0, Buffer.from('pingpong')));
+    const ack = await peer.waitFor((f) => f.type === FrameType.PING);
+    assert.equal(ack.flags & Flag.ACK, Flag.ACK);
+    assert.equal(ack.payload.toString(), 'pingpong');
+  });
+
+  test('malformed responses reset only their stream', async () => {
+    const { c, peer } = await rawPair();
+    const req = () => c.h2.request({ method: 'GET', path: '/', authority: 'x' });
+    const cases: [string, (id: number) => void, RegExp][] = [
+      ['no :status', (id) => peer.respond(id, [['x', '1']]), /malformed response on stream 1: missing :status/],
+      ['request pseudo-header', (id) => peer.respond(id, [[':status', '200'], [':path', '/']]), /pseudo-header :path in a response/],
+      ['bad :status', (id) => peer.respond(id, [[':status', '2000']]), /invalid :status "2000"/],
+      ['DATA before HEADERS', (id) => peer.send(frame(FrameType.DATA, 0, id, Buffer.from('x'))), /DATA before the response HEADERS on stream 7/],
+      ['connection-specific header', (id) => peer.respond(id, [[':status', '200'], ['connection', 'close']]), /connection-specific header connection/],
+    ];
+    let id = 1;
+    for (const [what, send, message] of cases) {
+      const s = req();
+      const f = failure(s);
+      await peer.waitFor((fr) => fr.type === FrameType.HEADERS && fr.streamId === id);
+      send(id);
+      const { err, code } = await f;
+      assert.equal(code, ErrorCode.PROTOCOL_ERROR, what);
+      assert.match(String(err?.message), message, what);
+      const rst = await peer.waitFor((fr) => fr.type === FrameType.RST_STREAM && fr.streamId === id);
+      assert.equal(rst.payload.readUInt32BE(0), ErrorCode.PROTOCOL_ERROR);
+      id += 2;
+    }
+    // Late frames for a stream we reset are dropped; the connection is still fine.
+    peer.send(frame(FrameType.DATA, 0, 1, Buffer.from('late')));
+    const s = req();
+    await peer.waitFor((fr) => fr.type === FrameType.HEADERS && fr.streamId === id);
+    peer.respond(id, [[':status', '200']]);
+    peer.send(frame(FrameType.DATA, Flag.END_STREAM | Flag.PADDED, id, Buffer.concat([Buffer.from([2]), Buffer.from('ok'), Buffer.alloc(2)])));
+    assert.equal((await collect(s)).body.toString(), 'ok');
+    assert.deepEqual(c.errors, []);
+  });
+
+  test("the server's RST_STREAM and an error GOAWAY reach the streams with clear messages", async () => {
+    const { c, peer } = await rawPair();
+    const a = failure(c.h2.request({ method: 'GET', path: '/a', authority: 'x' }));
+    const b = failure(c.h2.request({ method: 'GET', path: '/b', authority: 'x' }));
+    await peer.waitFor((f) => f.type === FrameType.HEADERS && f.streamId === 3);
+    peer.send(rstStreamFrame(1, ErrorCode.REFUSED_STREAM));
+    const ra = await a;
+    assert.deepEqual(ra.order, ['error', 'close']);
+    assert.equal(ra.code, ErrorCode.REFUSED_STREAM);
+    assert.match(String(ra.err?.message), /stream 1 reset by the server: REFUSED_STREAM/);
+    // GOAWAY with an error, last stream 3: stream 3 may finish, but the server then closes.
+    peer.send(goawayFrame(3, ErrorCode.ENHANCE_YOUR_CALM, 'too many'));
+    await new Promise((r) => setTimeout(r, 20));
+    peer.sock.end();
+    const rb = await b;
+    assert.equal(rb.code, ErrorCode.ENHANCE_YOUR_CALM);
+    assert.match(String(rb.err?.message), /server sent GOAWAY ENHANCE_YOUR_CALM: too many/);
+    assert.match(String((await c.closed)?.message), /ENHANCE_YOUR_CALM: too many/);
+  });
+
+  test('protocol violations end the connection with GOAWAY naming the problem', async () => {
+    await expectGoaway([Buffer.from('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')], ErrorCode.PROTOCOL_ERROR, /server answered in HTTP\/1.x/, {
+      settings: false,
+    });
+    await expectGoaway([frame(FrameType.PING, 0, 0, Buffer.alloc(8))], ErrorCode.PROTOCOL_ERROR, /first frame must be SETTINGS, got frame type 6/, { settings: false });
+    await expectGoaway([frame(FrameType.DATA, 0, 5, Buffer.from('x'))], ErrorCode.PROTOCOL_ERROR, /DATA on idle stream 5/);
+    await expectGoaway([frame(FrameType.DATA, 0, 0, Buffer.from('x'))], ErrorCode.PROTOCOL_ERROR, /DATA on stream 0/);
+    await expectGoaway([frame(FrameType.PUSH_PROMISE, Flag.END_HEADERS, 1, Buffer.alloc(4))], ErrorCode.PROTOCOL_ERROR, /PUSH_PROMISE .* push is disabled/, {
+      request: true,
+    });
+    await expectGoaway([frame(FrameType.DATA, 0, 1, Buffer.alloc(20_000))], ErrorCode.FRAME_SIZE_ERROR, /frame of 20000 bytes exceeds SETTINGS_MAX_FRAME_SIZE 16384/, {
+      request: true,
+    });
+    await expectGoaway([frame(FrameType.HEADERS, Flag.END_HEADERS, 1, Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))], ErrorCode.COMPRESSION_ERROR, /header block on stream 1/, {
+      request: true,
+    });
+    await expectGoaway([frame(FrameType.HEADERS, Flag.END_HEADERS, 2, new HpackEncoder().encode([[':status', '200']]))], ErrorCode.PROTOCOL_ERROR, /server opened stream 2/);
+    await expectGoaway([frame(FrameType.HEADERS, 0, 1, Buffer.alloc(0)), frame(FrameType.PING, 0, 0, Buffer.alloc(8))], ErrorCode.PROTOCOL_ERROR, /expected CONTINUATION for stream 1/, {
+      request: true,
+    });
+    await expectGoaway([settingsFrame([[Setting.ENABLE_PUSH, 2]])], ErrorCode.PROTOCOL_ERROR, /SETTINGS_ENABLE_PUSH must be 0 or 1/);
+    await expectGoaway([settingsFrame([[Setting.MAX_FRAME_SIZE, 100]])], ErrorCode.PROTOCOL_ERROR, /SETTINGS_MAX_FRAME_SIZE 100/);
+    await expectGoaway([settingsFrame([[Setting.INITIAL_WINDOW_SIZE, 0x8000_0000]])], ErrorCode.FLOW_CONTROL_ERROR, /INITIAL_WINDOW_SIZE/);
+    await expectGoaway([frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(5))], ErrorCode.FRAME_SIZE_ERROR, /not a multiple of 6/);
+    await expectGoaway([frame(FrameType.PING, 0, 0, Buffer.alloc(7))], ErrorCode.FRAME_SIZE_ERROR, /PING payload of 7 bytes/);
+    await expectGoaway([windowUpdateFrame(0, 0x7fff_ffff)], ErrorCode.FLOW_CONTROL_ERROR, /connection window above/);
+    await expectGoaway([windowUpdateFrame(9, 10)], ErrorCode.PROTOCOL_ERROR, /WINDOW_UPDATE on idle stream 9/);
+    await expectGoaway([rstStreamFrame(0, ErrorCode.CANCEL)], ErrorCode.PROTOCOL_ERROR, /RST_STREAM on stream 0/);
+    await expectGoaway([frame(FrameType.GOAWAY, 0, 0, Buffer.alloc(4))], ErrorCode.FRAME_SIZE_ERROR, /GOAWAY payload shorter than 8 bytes/);
+  });
+
+  test('DATA beyond the stream window resets the stream with FLOW_CONTROL_ERROR', async () => {
+    const srv = await rawServer();
+    const c = await dial(srv.port, { streamWindow: 1000 });
+    const peer = await srv.next();
+    peer.send(settingsFrame([]));
+    const s = failure(c.h2.request({ method: 'GET', path: '/', authority: 'x' }));
+    await peer.waitFor((f) => f.type === FrameType.HEADERS);
+    peer.respond(1, [[':status', '200']]);
+    peer.send(frame(FrameType.DATA, 0, 1, Buffer.alloc(400)), frame(FrameType.DATA, 0, 1, Buffer.alloc(700)));
+    const { code, err } = await s;
+    assert.equal(code, ErrorCode.FLOW_CONTROL_ERROR);
+    assert.match(String(err?.message), /DATA of 700 bytes beyond stream 1's window/);
+    const rst = await peer.waitFor((f) => f.type === FrameType.RST_STREAM);
+    assert.equal(rst.payload.readUInt32BE(0), ErrorCode.FLOW_CONTROL_ERROR);
+  });
+});
+
