@@ -1,6 +1,6 @@
 // ChaCha20-Poly1305 per-record cost, pure JS vs node:crypto, at record sizes around
 // the crossover; reproduces the choice of AEAD_JS_MAX_BYTES in src/noise/primitives.ts.
-// Run: npx tsc -p tsconfig.json --outDir .build-aead && node .build-aead/bench/aead.js
+// Run: npm run build && node dist/bench/aead.js
 import { randomBytes } from 'node:crypto';
 import { chacha20Poly1305Open, chacha20Poly1305Seal } from '../src/noise/chacha20poly1305.js';
 import { AEAD_JS_MAX_BYTES, aeadOpenNative, aeadSealNative } from '../src/noise/primitives.js';

@@ -3,7 +3,7 @@
 //   npm run bench -- --quick           smaller sizes (minutes → seconds)
 //   npm run bench -- --only fanout     one benchmark (handshake, policy, mapbuild, fanout; comma-separated for several)
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
-//   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread, rounds only)
+//   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread) and dist/fanout-rounds-clients.cpuprofile (client fleet), rounds only
 
 import fs from 'node:fs';
 import path from 'node:path';
