@@ -13,9 +13,10 @@ import {
   FrameType,
   H2ConnectionError,
   H2StreamError,
-  MAX_ALLOWED_FRAME_SIZE,
   MAX_WINDOW,
   Setting,
+  parseSettings,
+  shiftSendWindows,
   errorName,
   frame,
   goawayFrame,
@@ -562,44 +563,18 @@ export class H2ServerConnection implements StreamHost {
   }
 
   #onSettings(flags: number, streamId: number, p: Buffer): void {
-    if (streamId !== 0) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
-    if (flags & Flag.ACK) {
-      if (p.length !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
-      return;
-    }
-    if (p.length % 6 !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `SETTINGS payload of ${p.length} bytes is not a multiple of 6`);
+    const st = parseSettings(flags, streamId, p);
+    if (!st) return;
+    if (st.headerTableSize !== undefined) this.#encoder.setPeerMaxTableSize(st.headerTableSize);
+    if (st.maxFrameSize !== undefined) this.#peerMaxFrameSize = st.maxFrameSize;
     let windowDelta = 0;
-    for (let i = 0; i < p.length; i += 6) {
-      const id = p.readUInt16BE(i);
-      const v = p.readUInt32BE(i + 2);
-      switch (id) {
-        case Setting.HEADER_TABLE_SIZE:
-          this.#encoder.setPeerMaxTableSize(v);
-          break;
-        case Setting.ENABLE_PUSH:
-          if (v > 1) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH must be 0 or 1, got ${v}`);
-          break; // we never push
-        case Setting.INITIAL_WINDOW_SIZE:
-          if (v > MAX_WINDOW) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${v} above 2^31-1`);
-          windowDelta += v - this.#peerInitialWindow;
-          this.#peerInitialWindow = v;
-          break;
-        case Setting.MAX_FRAME_SIZE:
-          if (v < DEFAULT_MAX_FRAME_SIZE || v > MAX_ALLOWED_FRAME_SIZE) {
-            throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${v} outside ${DEFAULT_MAX_FRAME_SIZE}..${MAX_ALLOWED_FRAME_SIZE}`);
-          }
-          this.#peerMaxFrameSize = v;
-          break;
-        default:
-          break; // MAX_CONCURRENT_STREAMS and MAX_HEADER_LIST_SIZE limit what we don't do; unknown ids are ignored
-      }
+    if (st.initialWindowSize !== undefined) {
+      windowDelta = st.initialWindowSize - this.#peerInitialWindow;
+      this.#peerInitialWindow = st.initialWindowSize;
     }
     this.#queue(frame(FrameType.SETTINGS, Flag.ACK, 0));
     if (windowDelta !== 0) {
-      for (const s of this.#streams.values()) {
-        s.sendWindow += windowDelta;
-        if (s.sendWindow > MAX_WINDOW) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `stream ${s.id} window above 2^31-1`);
-      }
+      shiftSendWindows(this.#streams.values(), windowDelta);
       if (windowDelta > 0) for (const s of [...this.#streams.values()]) this.#pump(s);
     }
   }

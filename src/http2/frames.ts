@@ -148,3 +148,61 @@ export function goawayFrame(lastStreamId: number, code: ErrorCode, debug: string
   d.copy(p, 8);
   return frame(FrameType.GOAWAY, 0, 0, p);
 }
+
+/** The peer's SETTINGS that change how we send; absent fields were not in the frame. */
+export interface PeerSettings {
+  headerTableSize?: number;
+  maxConcurrentStreams?: number;
+  initialWindowSize?: number;
+  maxFrameSize?: number;
+}
+
+/**
+ * Validates a SETTINGS frame (RFC 9113 §6.5) the same way for both ends. Returns null for
+ * an ACK. ENABLE_PUSH may be 0 or 1 from either side: neither end here ever pushes.
+ */
+export function parseSettings(flags: number, streamId: number, p: Buffer): PeerSettings | null {
+  if (streamId !== 0) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'SETTINGS on a stream');
+  if (flags & Flag.ACK) {
+    if (p.length !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'SETTINGS ACK with a payload');
+    return null;
+  }
+  if (p.length % 6 !== 0) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, `SETTINGS payload of ${p.length} bytes is not a multiple of 6`);
+  const out: PeerSettings = {};
+  for (let i = 0; i < p.length; i += 6) {
+    const id = p.readUInt16BE(i);
+    const v = p.readUInt32BE(i + 2);
+    switch (id) {
+      case Setting.HEADER_TABLE_SIZE:
+        out.headerTableSize = v;
+        break;
+      case Setting.ENABLE_PUSH:
+        if (v > 1) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_ENABLE_PUSH must be 0 or 1, got ${v}`);
+        break;
+      case Setting.MAX_CONCURRENT_STREAMS:
+        out.maxConcurrentStreams = v;
+        break;
+      case Setting.INITIAL_WINDOW_SIZE:
+        if (v > MAX_WINDOW) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `SETTINGS_INITIAL_WINDOW_SIZE ${v} above 2^31-1`);
+        out.initialWindowSize = v;
+        break;
+      case Setting.MAX_FRAME_SIZE:
+        if (v < DEFAULT_MAX_FRAME_SIZE || v > MAX_ALLOWED_FRAME_SIZE) {
+          throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `SETTINGS_MAX_FRAME_SIZE ${v} outside ${DEFAULT_MAX_FRAME_SIZE}..${MAX_ALLOWED_FRAME_SIZE}`);
+        }
+        out.maxFrameSize = v;
+        break;
+      default:
+        break; // MAX_HEADER_LIST_SIZE is advisory; unknown ids are ignored (§6.5.2)
+    }
+  }
+  return out;
+}
+
+/** Moves every stream's send window by a change of INITIAL_WINDOW_SIZE (§6.9.2). */
+export function shiftSendWindows(streams: Iterable<{ id: number; sendWindow: number }>, delta: number): void {
+  for (const s of streams) {
+    s.sendWindow += delta;
+    if (s.sendWindow > MAX_WINDOW) throw new H2ConnectionError(ErrorCode.FLOW_CONTROL_ERROR, `stream ${s.id} window above 2^31-1`);
+  }
+}
