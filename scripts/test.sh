@@ -3,6 +3,9 @@
 # then every test file under dist/test once. Suites that loop over testBackends() run on
 # SQLite and on that PostgreSQL server. A failed PostgreSQL setup fails the run, unless
 # SWITCHBOARD_SKIP_PG=1 asks for SQLite only. The server is left running for the next run.
+# The stock-client suite (test/e2e) needs root and tailscaled, tailscale and derper in
+# $SWITCHBOARD_TAILSCALE_BIN (default ../shared/tailscale/bin); without them it says it
+# is skipped, unless SWITCHBOARD_E2E=required (as in CI) makes that a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent
@@ -18,6 +21,13 @@ else
   export SWITCHBOARD_TEST_PG_URL="$url"
 fi
 # Only *.test.js: helpers and fixtures under dist/test are modules, not test files.
-mapfile -t files < <(find dist/test -name '*.test.js' | sort)
+# test/e2e drives the stock Tailscale client and runs after the rest, one file at a time:
+# its daemons are timing-sensitive and each file owns a network namespace.
+mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/e2e/*' | sort)
+mapfile -t e2e < <(find dist/test/e2e -name '*.test.js' 2>/dev/null | sort)
 [ "${#files[@]}" -gt 0 ] || { echo "test: no test files under dist/test" >&2; exit 1; }
 node --test --test-concurrency=2 "${files[@]}"
+if [ "${#e2e[@]}" -gt 0 ]; then
+  echo "test: stock-client suite (tailscaled from ${SWITCHBOARD_TAILSCALE_BIN:-../shared/tailscale/bin})" >&2
+  node --test --test-concurrency=1 --test-timeout=600000 "${e2e[@]}"
+fi
