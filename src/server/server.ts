@@ -31,7 +31,12 @@ import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
 import { serveHttp2 } from '../http2/attach.js';
-import type { H2ServerConnection } from '../http2/connection.js';
+import { BodyBudget, type H2ServerConnection } from '../http2/connection.js';
+
+/** Request-body bytes buffered across all control connections at once. */
+const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
+/** A Noise connection that hasn't started HTTP/2 within this long is dropped. */
+const PREFACE_TIMEOUT_MS = 10_000;
 
 /** Tailscale's clients expect a keep-alive about once a minute; 50 s leaves margin for their 120 s watchdog. */
 export const KEEPALIVE_MS = 50_000;
@@ -90,6 +95,7 @@ function closeServer(server: http.Server | null): Promise<void> {
 
 export class SwitchboardServer {
   private readonly noiseConns = new Map<NoiseConn, H2ServerConnection | null>();
+  private readonly bodyBudget = new BodyBudget(MAX_BUFFERED_REQUEST_BYTES);
   private http: http.Server | null = null;
   private socket: http.Server | null = null;
   private metrics: http.Server | null = null;
@@ -350,6 +356,8 @@ export class SwitchboardServer {
       onRequest: handler,
       maxConcurrentStreams: 100,
       maxBodyBytes: MAX_BODY_BYTES,
+      bodyBudget: this.bodyBudget,
+      prefaceTimeoutMs: PREFACE_TIMEOUT_MS,
       onError: (err) => this.log.debug(`http2 from ${info.machineKey.slice(0, 16)}…: ${err.message}`),
     });
     if (this.noiseConns.has(conn)) this.noiseConns.set(conn, h2);
