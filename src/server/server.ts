@@ -161,6 +161,7 @@ export class SwitchboardServer {
         mapBytes: this.registry.counter('switchboard_map_bytes_total', 'Bytes written to map streams (compressed frames).'),
       },
     };
+    let refusedSince = 0;
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).');
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
@@ -170,7 +171,14 @@ export class SwitchboardServer {
       },
       onReject: (r) => {
         handshakes.inc({ result: 'refused' });
-        log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
+        // One line per interval, not per refusal: a flood of bad handshakes must not flood the log.
+        if (refusedSince++ === 0) {
+          log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
+          setTimeout(() => {
+            if (refusedSince > 1) log.info(`refused ${refusedSince - 1} more control connections in the last 10 s`);
+            refusedSince = 0;
+          }, 10_000).unref();
+        }
       },
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
     });
