@@ -11,9 +11,17 @@ export interface PlaintextChannel extends EventEmitter {
   buffered(): number;
   end(): void;
   destroy(err?: Error): void;
+  /** Stop and restart reading input; 'drain' is emitted once buffered output has gone out. */
+  pauseInput?(): void;
+  resumeInput?(): void;
 }
 
-export function serveHttp2(channel: PlaintextChannel, opts: H2ConnectionOptions): H2ServerConnection {
+export interface ServeHttp2Options extends H2ConnectionOptions {
+  /** A peer that hasn't sent the HTTP/2 preface and SETTINGS within this long is dropped. */
+  prefaceTimeoutMs?: number;
+}
+
+export function serveHttp2(channel: PlaintextChannel, opts: ServeHttp2Options): H2ServerConnection {
   const h2 = new H2ServerConnection(
     {
       write: (b) => channel.writeRecords(b),
@@ -24,11 +32,21 @@ export function serveHttp2(channel: PlaintextChannel, opts: H2ConnectionOptions)
         setTimeout(() => channel.destroy(), 10_000).unref();
       },
       destroy: (err) => channel.destroy(err),
+      pauseInput: channel.pauseInput ? () => channel.pauseInput!() : undefined,
+      resumeInput: channel.resumeInput ? () => channel.resumeInput!() : undefined,
     },
     opts,
   );
   channel.on('close', () => h2.transportClosed());
   channel.on('error', (err: Error) => h2.transportClosed(err));
+  channel.on('drain', () => h2.transportDrained());
+  if (opts.prefaceTimeoutMs) {
+    const t = setTimeout(() => {
+      if (!h2.established && !h2.closed) h2.destroy(new Error(`no HTTP/2 preface within ${opts.prefaceTimeoutMs} ms`));
+    }, opts.prefaceTimeoutMs);
+    t.unref();
+    h2.onClose(() => clearTimeout(t));
+  }
   channel.setReceiver({
     data: (b) => h2.receive(b),
     // The client is done sending: nothing more can be asked, so finish.

@@ -36,6 +36,9 @@ export interface H2Transport {
   /** Ends the transport once what was written has gone out. */
   end(): void;
   destroy(err?: Error): void;
+  /** Stops and restarts reading the peer's input (backpressure); optional. */
+  pauseInput?(): void;
+  resumeInput?(): void;
 }
 
 export interface H2ConnectionOptions {
@@ -49,6 +52,28 @@ export interface H2ConnectionOptions {
   maxHeaderListSize?: number;
   /** Protocol errors that end the connection, for debug logs. */
   onError?(err: Error): void;
+  /** Request-body bytes this connection may hold buffered across its streams. Default 4 MiB. */
+  maxBufferedBodyBytes?: number;
+  /** Shared by every connection of a server: request-body bytes buffered server-wide. */
+  bodyBudget?: BodyBudget;
+  /** A request body that gets no DATA for this long is reset with CANCEL. Default 30 s. */
+  streamIdleTimeoutMs?: number;
+  /** PING, SETTINGS, RST_STREAM and empty frames the peer may send per second. Default 1000. */
+  maxControlFramesPerSecond?: number;
+}
+
+/** Request-body bytes buffered across all connections of one server, against one limit. */
+export class BodyBudget {
+  used = 0;
+  constructor(readonly limit: number) {}
+  take(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+  release(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
 }
 
 /** Our receive window for request bodies on one stream, and for the whole connection. */
@@ -58,6 +83,13 @@ const CONN_RECV_WINDOW = 16 << 20;
 const MAX_HEADER_BLOCK = 256 * 1024;
 /** Unanswered pings we send at most; more would mean the peer stopped reading. */
 const MAX_OUTSTANDING_PINGS = 8;
+/**
+ * Past this many bytes of output waiting for the peer, we stop reading its input: every
+ * request can queue an answer, so reading on would let a peer that never reads grow our memory.
+ */
+const OUTPUT_HIGH_WATER = 1 << 20;
+/** Control answers (PING/SETTINGS acks, resets) we queue while output is stalled, at most. */
+const MAX_QUEUED_CONTROL = 1000;
 /** Headers that only make sense hop-by-hop in HTTP/1.1 and are malformed in HTTP/2 (RFC 9113 §8.2.2). */
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
@@ -96,6 +128,15 @@ export class H2ServerConnection implements StreamHost {
   #pingSeq = 0;
   readonly #pings = new Map<string, PingCallback>();
   #closeListeners: ((err: Error | null) => void)[] = [];
+  /** Request-body bytes buffered by this connection's streams (also counted in the shared budget). */
+  #bodyBuffered = 0;
+  #idleTimer: NodeJS.Timeout | null = null;
+  /** Control frames received in the current one-second window. */
+  #controlWindowStart = 0;
+  #controlCount = 0;
+  /** Control answers queued since the transport last had nothing buffered. */
+  #queuedControl = 0;
+  #inputPaused = false;
 
   constructor(transport: H2Transport, opts: H2ConnectionOptions) {
     this.#t = transport;
@@ -103,6 +144,10 @@ export class H2ServerConnection implements StreamHost {
       maxConcurrentStreams: 100,
       maxBodyBytes: 1 << 20,
       maxHeaderListSize: 64 * 1024,
+      maxBufferedBodyBytes: 4 << 20,
+      bodyBudget: new BodyBudget(Number.MAX_SAFE_INTEGER),
+      streamIdleTimeoutMs: 30_000,
+      maxControlFramesPerSecond: 1000,
       ...opts,
     };
     this.#decoder = new HpackDecoder({ maxHeaderListSize: this.#opts.maxHeaderListSize });
@@ -115,6 +160,11 @@ export class H2ServerConnection implements StreamHost {
       ]),
     );
     this.#queue(windowUpdateFrame(0, CONN_RECV_WINDOW - DEFAULT_WINDOW));
+  }
+
+  /** True once the peer's preface and first SETTINGS have arrived. */
+  get established(): boolean {
+    return this.#settingsSeen;
   }
 
   get streamCount(): number {
@@ -139,6 +189,20 @@ export class H2ServerConnection implements StreamHost {
     } catch (err) {
       this.#fail(err as Error);
     }
+    // The answers to what we just read are queued; if the peer isn't taking them, stop reading.
+    if (!this.#closing && !this.#inputPaused && this.#outBytes + this.#t.buffered() > OUTPUT_HIGH_WATER && this.#t.pauseInput) {
+      this.#inputPaused = true;
+      this.#t.pauseInput();
+    }
+  }
+
+  /** The transport has written out everything it held: read again, and reset the stall count. */
+  transportDrained(): void {
+    this.#queuedControl = 0;
+    if (this.#inputPaused && !this.#closing && this.#outBytes + this.#t.buffered() <= OUTPUT_HIGH_WATER) {
+      this.#inputPaused = false;
+      this.#t.resumeInput?.();
+    }
   }
 
   /** The transport ended or closed: every stream is over. */
@@ -147,8 +211,13 @@ export class H2ServerConnection implements StreamHost {
     this.#closed = true;
     this.#closing = true;
     const reason = err ?? new Error('connection closed');
-    for (const s of this.#streams.values()) s.markClosed(ErrorCode.CANCEL);
+    for (const s of this.#streams.values()) {
+      this.#releaseBody(s);
+      s.markClosed(ErrorCode.CANCEL);
+    }
     this.#streams.clear();
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
+    this.#idleTimer = null;
     this.#blocked.clear();
     for (const cb of this.#pings.values()) cb(reason);
     this.#pings.clear();
@@ -301,6 +370,7 @@ export class H2ServerConnection implements StreamHost {
 
   #removeStream(s: H2Stream, code: ErrorCode | null): void {
     this.#streams.delete(s.id);
+    this.#releaseBody(s);
     this.#blocked.delete(s);
     s.markClosed(code);
     if (this.#streams.size === 0 && (this.#peerGoaway || this.#closing) && !this.#closed) this.#endTransport();
@@ -329,6 +399,74 @@ export class H2ServerConnection implements StreamHost {
     }
     // Streams end now; the transport closes when the goaway is out.
     for (const s of [...this.#streams.values()]) this.#removeStream(s, ErrorCode.CANCEL);
+  }
+
+  // ---- abuse limits -----------------------------------------------------------------
+
+  /**
+   * Counts a frame that costs us work or an answer but carries no request data (PING,
+   * SETTINGS, RST_STREAM, empty DATA/CONTINUATION). A flood of them ends the connection
+   * with ENHANCE_YOUR_CALM, as Go's and nghttp2's servers do.
+   */
+  #countControl(what: string): void {
+    const now = Date.now();
+    if (now - this.#controlWindowStart >= 1000) {
+      this.#controlWindowStart = now;
+      this.#controlCount = 0;
+    }
+    if (++this.#controlCount > this.#opts.maxControlFramesPerSecond) {
+      throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${this.#opts.maxControlFramesPerSecond} ${what} and other control frames in a second`);
+    }
+  }
+
+  /** Queues a control answer; too many while the peer isn't reading ends the connection. */
+  #queueControl(b: Buffer): void {
+    if (this.#t.buffered() > 0 && ++this.#queuedControl > MAX_QUEUED_CONTROL) {
+      throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `more than ${MAX_QUEUED_CONTROL} control frames queued while the peer does not read`);
+    }
+    this.#queue(b);
+  }
+
+  #releaseBody(s: H2Stream): void {
+    if (s.bodyCounted === 0) return;
+    this.#bodyBuffered -= s.bodyCounted;
+    this.#opts.bodyBudget.release(s.bodyCounted);
+    s.bodyCounted = 0;
+  }
+
+  /** Buffers are taken from two budgets: this connection's and the server's. */
+  #takeBody(s: H2Stream, n: number): boolean {
+    if (this.#bodyBuffered + n > this.#opts.maxBufferedBodyBytes) return false;
+    if (!this.#opts.bodyBudget.take(n)) return false;
+    this.#bodyBuffered += n;
+    s.bodyCounted += n;
+    return true;
+  }
+
+  get bufferedBodyBytes(): number {
+    return this.#bodyBuffered;
+  }
+
+  /** Streams still waiting for their body are checked every few seconds while any exist. */
+  #watchIdle(): void {
+    if (this.#idleTimer || this.#closed) return;
+    const limit = this.#opts.streamIdleTimeoutMs;
+    this.#idleTimer = setInterval(() => {
+      const now = Date.now();
+      let waiting = 0;
+      for (const s of [...this.#streams.values()]) {
+        if (s.remoteClosed || !s.bodyChunks) continue;
+        if (now - s.lastDataAt >= limit) {
+          this.#opts.onError?.(new Error(`stream ${s.id}: no request body data for ${limit} ms, reset`));
+          this.resetStream(s, ErrorCode.CANCEL);
+        } else waiting++;
+      }
+      if (waiting === 0 && this.#idleTimer) {
+        clearInterval(this.#idleTimer);
+        this.#idleTimer = null;
+      }
+    }, Math.max(10, Math.min(limit / 4, 5000)));
+    this.#idleTimer.unref();
   }
 
   // ---- receiving --------------------------------------------------------------------
@@ -363,7 +501,7 @@ export class H2ServerConnection implements StreamHost {
         if (!(err instanceof H2StreamError)) throw err;
         const s = this.#streams.get(err.streamId);
         if (s) this.resetStream(s, err.code);
-        else this.#queue(rstStreamFrame(err.streamId, err.code));
+        else this.#queueControl(rstStreamFrame(err.streamId, err.code));
       }
     }
     if (off === 0) return;
@@ -429,6 +567,7 @@ export class H2ServerConnection implements StreamHost {
     // Flow control counts the whole frame, padding included.
     this.#consumeConnWindow(raw.length);
     const data = this.#unpad(flags, streamId, raw, 'DATA');
+    if (raw.length === 0 && !(flags & Flag.END_STREAM)) this.#countControl('empty DATA');
     const s = this.#streams.get(streamId);
     if (!s) return; // a stream we already finished or reset: its late data is dropped
     if (s.remoteClosed) throw new H2StreamError(streamId, ErrorCode.STREAM_CLOSED, `DATA after END_STREAM on stream ${streamId}`);
@@ -440,11 +579,20 @@ export class H2ServerConnection implements StreamHost {
       s.bodyBytes += data.length;
       if (s.bodyBytes > this.#opts.maxBodyBytes) {
         s.bodyChunks = null;
+        this.#releaseBody(s);
         s.respond(413, { 'content-type': 'text/plain; charset=utf-8' });
         s.end(Buffer.from(`request body larger than ${this.#opts.maxBodyBytes} bytes\n`));
         return;
       }
-      if (data.length > 0) s.bodyChunks.push(Buffer.from(data));
+      if (data.length > 0) {
+        if (!this.#takeBody(s, data.length)) {
+          // Safe for the client to retry: nothing of this request was processed.
+          this.resetStream(s, ErrorCode.REFUSED_STREAM);
+          return;
+        }
+        s.bodyChunks.push(Buffer.from(data));
+      }
+      s.lastDataAt = Date.now();
     }
     // Give the window back as the body is taken in, so bodies larger than one window can arrive.
     s.recvUnacked += raw.length;
@@ -488,6 +636,7 @@ export class H2ServerConnection implements StreamHost {
     if (this.#headerStream === 0 || streamId !== this.#headerStream) {
       throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `unexpected CONTINUATION on stream ${streamId}`);
     }
+    if (p.length === 0 && !(flags & Flag.END_HEADERS)) this.#countControl('empty CONTINUATION');
     this.#headerBytes += p.length;
     if (this.#headerBytes > MAX_HEADER_BLOCK) {
       throw new H2ConnectionError(ErrorCode.ENHANCE_YOUR_CALM, `header block larger than ${MAX_HEADER_BLOCK} bytes`);
@@ -531,6 +680,10 @@ export class H2ServerConnection implements StreamHost {
     const s = new H2Stream(streamId, request, this, this.#peerInitialWindow, STREAM_RECV_WINDOW);
     this.#streams.set(streamId, s);
     if (flags & Flag.END_STREAM) this.#remoteDone(s);
+    else {
+      s.lastDataAt = Date.now();
+      this.#watchIdle();
+    }
   }
 
   #remoteDone(s: H2Stream): void {
@@ -538,6 +691,8 @@ export class H2ServerConnection implements StreamHost {
     if (!s.bodyChunks) return; // refused (too large); already answered
     s.body = s.bodyChunks.length === 1 ? s.bodyChunks[0]! : Buffer.concat(s.bodyChunks);
     s.bodyChunks = null;
+    // From here the body belongs to the handler, which answers within its own limits.
+    this.#releaseBody(s);
     if (s.declaredLength !== null && s.declaredLength !== s.body.length) {
       throw new H2StreamError(s.id, ErrorCode.PROTOCOL_ERROR, `content-length ${s.declaredLength} but the body had ${s.body.length} bytes`);
     }
@@ -558,6 +713,7 @@ export class H2ServerConnection implements StreamHost {
     if (streamId === 0) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, 'RST_STREAM on stream 0');
     if (p.length !== 4) throw new H2ConnectionError(ErrorCode.FRAME_SIZE_ERROR, 'RST_STREAM payload must be 4 bytes');
     if (streamId > this.#lastStreamId) throw new H2ConnectionError(ErrorCode.PROTOCOL_ERROR, `RST_STREAM on idle stream ${streamId}`);
+    this.#countControl('RST_STREAM');
     const s = this.#streams.get(streamId);
     if (s) this.#removeStream(s, p.readUInt32BE(0) as ErrorCode);
   }
@@ -565,6 +721,7 @@ export class H2ServerConnection implements StreamHost {
   #onSettings(flags: number, streamId: number, p: Buffer): void {
     const st = parseSettings(flags, streamId, p);
     if (!st) return;
+    this.#countControl('SETTINGS');
     if (st.headerTableSize !== undefined) this.#encoder.setPeerMaxTableSize(st.headerTableSize);
     if (st.maxFrameSize !== undefined) this.#peerMaxFrameSize = st.maxFrameSize;
     let windowDelta = 0;
@@ -572,7 +729,7 @@ export class H2ServerConnection implements StreamHost {
       windowDelta = st.initialWindowSize - this.#peerInitialWindow;
       this.#peerInitialWindow = st.initialWindowSize;
     }
-    this.#queue(frame(FrameType.SETTINGS, Flag.ACK, 0));
+    this.#queueControl(frame(FrameType.SETTINGS, Flag.ACK, 0));
     if (windowDelta !== 0) {
       shiftSendWindows(this.#streams.values(), windowDelta);
       if (windowDelta > 0) for (const s of [...this.#streams.values()]) this.#pump(s);
@@ -591,7 +748,8 @@ export class H2ServerConnection implements StreamHost {
       }
       return;
     }
-    this.#queue(frame(FrameType.PING, Flag.ACK, 0, p));
+    this.#countControl('PING');
+    this.#queueControl(frame(FrameType.PING, Flag.ACK, 0, p));
   }
 
   #onWindowUpdate(streamId: number, p: Buffer): void {

@@ -42,6 +42,10 @@ export class H2Stream {
   /** Body chunks while the request is still arriving. */
   bodyChunks: Buffer[] | null = [];
   bodyBytes = 0;
+  /** Body bytes counted against the connection's and server's buffer budgets. */
+  bodyCounted = 0;
+  /** When the last body DATA arrived (for the idle timeout). */
+  lastDataAt = 0;
   declaredLength: number | null = null;
   remoteClosed = false;
   localClosed = false;

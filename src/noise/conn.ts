@@ -57,6 +57,8 @@ export class NoiseConn extends Duplex {
     inner.on('error', this.#onError);
     inner.on('end', this.#onEnd);
     inner.on('close', this.#onClose);
+    // Our own writes bypass the Writable side (writeRecords), so pass the socket's drain on.
+    inner.on('drain', () => this.emit('drain'));
     if (opts.initialData && opts.initialData.length > 0) this.#ingest(opts.initialData);
     if (!this.destroyed) inner.on('data', this.#onData);
   }
@@ -176,6 +178,15 @@ export class NoiseConn extends Duplex {
       return false;
     }
     return this.inner.write(records);
+  }
+
+  /** Stops reading records from the socket (backpressure for a peer that doesn't read ours). */
+  pauseInput(): void {
+    this.inner.pause();
+  }
+
+  resumeInput(): void {
+    this.inner.resume();
   }
 
   /** Bytes written but not yet handed to the kernel. */

@@ -31,7 +31,12 @@ import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
 import { serveHttp2 } from '../http2/attach.js';
-import type { H2ServerConnection } from '../http2/connection.js';
+import { BodyBudget, type H2ServerConnection } from '../http2/connection.js';
+
+/** Request-body bytes buffered across all control connections at once. */
+const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
+/** A Noise connection that hasn't started HTTP/2 within this long is dropped. */
+const PREFACE_TIMEOUT_MS = 10_000;
 
 /** Tailscale's clients expect a keep-alive about once a minute; 50 s leaves margin for their 120 s watchdog. */
 export const KEEPALIVE_MS = 50_000;
@@ -90,6 +95,7 @@ function closeServer(server: http.Server | null): Promise<void> {
 
 export class SwitchboardServer {
   private readonly noiseConns = new Map<NoiseConn, H2ServerConnection | null>();
+  private readonly bodyBudget = new BodyBudget(MAX_BUFFERED_REQUEST_BYTES);
   private http: http.Server | null = null;
   private socket: http.Server | null = null;
   private metrics: http.Server | null = null;
@@ -155,6 +161,7 @@ export class SwitchboardServer {
         mapBytes: this.registry.counter('switchboard_map_bytes_total', 'Bytes written to map streams (compressed frames).'),
       },
     };
+    let refusedSince = 0;
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).');
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
@@ -164,7 +171,14 @@ export class SwitchboardServer {
       },
       onReject: (r) => {
         handshakes.inc({ result: 'refused' });
-        log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
+        // One line per interval, not per refusal: a flood of bad handshakes must not flood the log.
+        if (refusedSince++ === 0) {
+          log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
+          setTimeout(() => {
+            if (refusedSince > 1) log.info(`refused ${refusedSince - 1} more control connections in the last 10 s`);
+            refusedSince = 0;
+          }, 10_000).unref();
+        }
       },
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
     });
@@ -350,6 +364,8 @@ export class SwitchboardServer {
       onRequest: handler,
       maxConcurrentStreams: 100,
       maxBodyBytes: MAX_BODY_BYTES,
+      bodyBudget: this.bodyBudget,
+      prefaceTimeoutMs: PREFACE_TIMEOUT_MS,
       onError: (err) => this.log.debug(`http2 from ${info.machineKey.slice(0, 16)}…: ${err.message}`),
     });
     if (this.noiseConns.has(conn)) this.noiseConns.set(conn, h2);
