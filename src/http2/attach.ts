@@ -11,7 +11,7 @@ export interface PlaintextChannel extends EventEmitter {
   buffered(): number;
   end(): void;
   destroy(err?: Error): void;
-  /** Stop and restart reading input; 'drain' is emitted once buffered output has gone out. */
+  /** Stop and restart reading input; 'outputDrained' is emitted once buffered output has gone out. */
   pauseInput?(): void;
   resumeInput?(): void;
 }
@@ -39,7 +39,7 @@ export function serveHttp2(channel: PlaintextChannel, opts: ServeHttp2Options): 
   );
   channel.on('close', () => h2.transportClosed());
   channel.on('error', (err: Error) => h2.transportClosed(err));
-  channel.on('drain', () => h2.transportDrained());
+  channel.on('outputDrained', () => h2.transportDrained());
   if (opts.prefaceTimeoutMs) {
     const t = setTimeout(() => {
       if (!h2.established && !h2.closed) h2.destroy(new Error(`no HTTP/2 preface within ${opts.prefaceTimeoutMs} ms`));

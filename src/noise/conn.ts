@@ -58,7 +58,8 @@ export class NoiseConn extends Duplex {
     inner.on('end', this.#onEnd);
     inner.on('close', this.#onClose);
     // Our own writes bypass the Writable side (writeRecords), so pass the socket's drain on.
-    inner.on('drain', () => this.emit('drain'));
+    // A separate event, so that Writable's own 'drain' contract is left alone.
+    inner.on('drain', () => this.emit('outputDrained'));
     if (opts.initialData && opts.initialData.length > 0) this.#ingest(opts.initialData);
     if (!this.destroyed) inner.on('data', this.#onData);
   }
