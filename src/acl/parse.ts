@@ -212,6 +212,20 @@ function validateCapName(name: string): void {
   }
 }
 
+/**
+ * Capability values are copied into every MapResponse as they are; a deeply nested one would
+ * overflow the stack of whatever walks it (cloning, JSON encoding). Walked without recursion.
+ */
+function checkValueDepth(v: unknown, where: string): void {
+  const stack: [unknown, number][] = [[v, 1]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (x === null || typeof x !== 'object') continue;
+    if (d > POLICY_LIMITS.valueDepth) fail(`${where}: values nest deeper than ${POLICY_LIMITS.valueDepth} levels`);
+    for (const c of Object.values(x as Obj)) stack.push([c, d + 1]);
+  }
+}
+
 function parseGrant(v: unknown, idx: number): GrantEntry {
   const o = pickKeys(asObj(v, `grants[${idx}]`), ['src', 'dst', 'ip', 'app', 'via', 'srcPosture'], '');
   const src = asStrList(o.src, 'src');
@@ -226,6 +240,7 @@ function parseGrant(v: unknown, idx: number): GrantEntry {
     for (const [k, vals] of Object.entries(appObj)) {
       validateCapName(k);
       app[k] = asArr(vals, `app["${k}"]`);
+      checkValueDepth(app[k], `app["${k}"]`);
     }
   }
   const via = asStrList(o.via, 'via');
@@ -267,7 +282,10 @@ function parseNodeAttr(v: unknown, idx: number): NodeAttrEntry {
   if (o.app !== undefined && o.app !== null) {
     const app = asObj(o.app, 'app');
     out.app = {};
-    for (const [k, vals] of Object.entries(app)) out.app[k] = asArr(vals, `app["${k}"]`);
+    for (const [k, vals] of Object.entries(app)) {
+      out.app[k] = asArr(vals, `app["${k}"]`);
+      checkValueDepth(out.app[k], `app["${k}"]`);
+    }
   }
   return out;
 }
@@ -318,7 +336,20 @@ function parseSshTest(v: unknown): SshTest {
   return t;
 }
 
+/** Bounds on what one policy may hold, so parsing and compiling stay cheap for the server. */
+export const POLICY_LIMITS = {
+  /** The policy text, in UTF-16 code units (about bytes for the ASCII policies are written in). */
+  textLength: 1024 * 1024,
+  /** Members of one group. */
+  groupMembers: 10_000,
+  /** Nesting of arrays and objects inside capability values (app, nodeAttrs app). */
+  valueDepth: 32,
+};
+
 export function parsePolicy(text: string): Policy {
+  if (text.length > POLICY_LIMITS.textLength) {
+    fail(`policy is ${text.length} characters long; the limit is ${POLICY_LIMITS.textLength}`);
+  }
   let raw: unknown;
   try {
     raw = JSON5.parse(text);
@@ -331,16 +362,17 @@ export function parsePolicy(text: string): Policy {
   for (const [k, v] of Object.entries(asObj(top.groups, 'groups'))) {
     if (!k.startsWith('group:')) fail(`groups["${k}"]: group names must start with "group:"`);
     groups[k] = asStrList(v, `groups["${k}"]`);
-  }
-  // Groups may name groups, but a cycle is refused at the member that closes it.
-  const walk = (g: string, stack: string[]) => {
-    for (const m of groups[g] ?? []) {
-      if (!m.startsWith('group:')) continue;
-      if (stack.includes(m)) fail(`groups["${g}"]: "${m}": group members cannot be recursive`);
-      walk(m, [...stack, m]);
+    if (groups[k].length > POLICY_LIMITS.groupMembers) {
+      fail(`groups["${k}"]: ${groups[k].length} members; the limit is ${POLICY_LIMITS.groupMembers}`);
     }
-  };
-  for (const g of Object.keys(groups).sort()) walk(g, [g]);
+  }
+  // Tailscale's control plane refuses any group that names a group, nested or cyclic, with
+  // one message; it reports the parent that sorts last (the deepest non-leaf of a chain).
+  // Refusing nesting also keeps expansion linear: a group is its own member list.
+  for (const g of Object.keys(groups).sort().reverse()) {
+    const m = groups[g].find((x) => x.startsWith('group:'));
+    if (m !== undefined) fail(`groups["${g}"]: "${m}": group members cannot be recursive`);
+  }
 
   const hosts: Record<string, Range> = {};
   for (const [k, v] of Object.entries(asObj(top.hosts, 'hosts'))) {

@@ -23,8 +23,28 @@ export function emptySelection(): Selection {
   return { all: false, any: false, internet: false, self: false, nodes: new Set(), prefixes: [] };
 }
 
-export function usersOf(p: Policy, idx: TailnetIndex, alias: string, depth = 0): number[] {
-  if (depth > 32) return [];
+/** Users a group stands for, per policy and tailnet index (both are fixed once compiled). */
+const groupMemo = new WeakMap<Policy, WeakMap<TailnetIndex, Map<string, number[]>>>();
+
+function groupUsers(p: Policy, idx: TailnetIndex, name: string): number[] {
+  let byIdx = groupMemo.get(p);
+  if (!byIdx) groupMemo.set(p, (byIdx = new WeakMap()));
+  let m = byIdx.get(idx);
+  if (!m) byIdx.set(idx, (m = new Map()));
+  let out = m.get(name);
+  if (!out) {
+    // Parsing refuses groups inside groups, so members are users only: no recursion.
+    const set = new Set<number>();
+    for (const member of p.groups[name] ?? []) {
+      if (!member.startsWith('group:')) for (const u of usersOf(p, idx, member)) set.add(u);
+    }
+    out = [...set];
+    m.set(name, out);
+  }
+  return out;
+}
+
+export function usersOf(p: Policy, idx: TailnetIndex, alias: string): number[] {
   const a = classifyAlias(alias, p.hosts);
   if (a.kind === 'user') {
     const u = idx.userByLogin(a.login);
@@ -34,11 +54,7 @@ export function usersOf(p: Policy, idx: TailnetIndex, alias: string, depth = 0):
     const d = a.domain.toLowerCase();
     return [...idx.users.values()].filter((u) => u.email.toLowerCase().endsWith(`@${d}`)).map((u) => u.id);
   }
-  if (a.kind === 'group') {
-    const out: number[] = [];
-    for (const m of p.groups[a.name] ?? []) out.push(...usersOf(p, idx, m, depth + 1));
-    return out;
-  }
+  if (a.kind === 'group') return groupUsers(p, idx, a.name);
   return [];
 }
 
