@@ -185,7 +185,6 @@ export class Daemon {
     await this.tsOk(['up', `--login-server=${this.tn.url}`, `--authkey=${o.authKey}`, `--hostname=${o.hostname}`, '--accept-dns=false', '--timeout=40s', ...(o.extra ?? [])], 50_000);
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async status(): Promise<any> {
     return JSON.parse(await this.tsOk(['status', '--json'], 10_000));
   }
@@ -195,7 +194,6 @@ export class Daemon {
   }
 
   /** The peer entry whose HostName or DNSName starts with `host`, or undefined. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async peer(host: string): Promise<any | undefined> {
     const st = await this.status();
     return Object.values(st.Peer ?? {}).find((p: any) => p.HostName === host || String(p.DNSName).split('.')[0] === host);
@@ -301,7 +299,6 @@ export class Tailnet {
     return must(await this.cli(args), `switchboard ${args.join(' ')}`);
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async cliJson(args: string[]): Promise<any> {
     return JSON.parse(await this.cliOk([...args, '-o', 'json']));
   }
@@ -339,15 +336,8 @@ export class Tailnet {
     return d;
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   async nodes(): Promise<any[]> {
     return this.cliJson(['nodes', 'list']);
-  }
-
-  /** What went on, for a failed assertion's message. */
-  logs(): string {
-    const parts = [this.server, this.derper, ...this.daemons.map((d) => d.proc)].filter((p): p is Proc => !!p);
-    return parts.map((p) => `--- ${p.name}\n${p.log().slice(-4000)}`).join('\n');
   }
 
   async stop(): Promise<void> {

@@ -35,22 +35,23 @@ describe('stock client: restarts, offline, logout, expiry, hostile clients', { s
     await tn.stop();
   });
 
-  test('server restart: clients reconnect by themselves, keep their addresses, reach each other', async () => {
-    await tn.stopServer('SIGTERM');
+  /** Stops the server with `signal`, starts it again, and waits for both clients to come back on their own addresses. */
+  async function restartServer(signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+    await tn.stopServer(signal);
     await tn.startServer();
-    await waitFor('both nodes online at the server', async () => (await tn.nodes()).every((n: { online: boolean }) => n.online), 60_000, 500);
+    await waitFor('both nodes online at the server', async () => (await tn.nodes()).every((n: { online: boolean }) => n.online), timeoutMs, 500);
     assert.equal(await a.ip4(), ipA);
     assert.equal(await b.ip4(), ipB);
+  }
+
+  test('server restart: clients reconnect by themselves, keep their addresses, reach each other', async () => {
+    await restartServer('SIGTERM', 60_000);
     await reachable(a, 'bravo');
     await reachable(b, 'alpha');
   });
 
   test('kill -9 of the server: the same', async () => {
-    await tn.stopServer('SIGKILL');
-    await tn.startServer();
-    await waitFor('both nodes online at the server', async () => (await tn.nodes()).every((n: { online: boolean }) => n.online), 90_000, 500);
-    assert.equal(await a.ip4(), ipA);
-    assert.equal(await b.ip4(), ipB);
+    await restartServer('SIGKILL', 90_000);
     assert.equal((await tn.nodes()).length, 2, 'no duplicate node after the crash');
     await reachable(a, 'bravo');
   });
