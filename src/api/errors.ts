@@ -1,8 +1,9 @@
 // Errors the REST API reports, in grpc-gateway's body shape ({code, message, details})
 // so clients written against headscale can parse them unchanged.
 
-import type http from 'node:http';
 import { AdminError } from '../state/admin.js';
+import { MAX_BODY_BYTES } from './input.js';
+import { validationMessage } from './validation.js';
 
 /** An error the API reports with a specific HTTP status. */
 export class ApiError extends Error {
@@ -38,29 +39,43 @@ export function grpcCodeFor(status: number): number {
   return GRPC_CODE_BY_STATUS[status] ?? 2; // UNKNOWN
 }
 
-export function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-  });
-  res.end(text);
+export interface ErrorBody {
+  code: number;
+  message: string;
+  details: unknown[];
 }
 
-export function sendError(res: http.ServerResponse, status: number, message: string): void {
-  sendJson(res, status, { code: grpcCodeFor(status), message, details: [] });
+export function errorBody(status: number, message: string): ErrorBody {
+  return { code: grpcCodeFor(status), message, details: [] };
+}
+
+/** Fastify's own errors that we re-word: status and what to tell the client. */
+function fastifyError(err: { code?: string; statusCode?: number; message: string }): ApiError | null {
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
+    case 'FST_ERR_BAD_URL':
+      return badRequest('path parameter is not valid percent-encoding');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return badRequest('request body length does not match Content-Length');
+  }
+  return null;
 }
 
 /**
- * Turns anything thrown by a route into a response. Unexpected errors become 500 with a
- * generic message; their detail goes to the log only, since it may describe internals.
+ * Turns anything thrown by a route into the error to report. Unexpected errors become 500
+ * with a generic message; their detail goes to the log only, since it may describe internals.
  */
-export function sendThrown(res: http.ServerResponse, err: unknown, log: (msg: string) => void): void {
-  if (err instanceof ApiError || err instanceof AdminError) {
-    sendError(res, err.status, err.message);
-    return;
+export function thrownToError(err: unknown, log: (msg: string) => void): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err instanceof AdminError) return new ApiError(err.status, err.message);
+  const e = err as { code?: string; statusCode?: number; message: string; validation?: unknown };
+  if (e && typeof e === 'object') {
+    if (e.validation) return badRequest(validationMessage(e as Parameters<typeof validationMessage>[0]));
+    const known = fastifyError(e);
+    if (known) return known;
+    if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) return new ApiError(e.statusCode, e.message);
   }
   log(`api: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
-  sendError(res, 500, 'internal server error');
+  return new ApiError(500, 'internal server error');
 }

@@ -1,11 +1,12 @@
-// The admin REST API under /api/v1, with headscale's paths and JSON shapes. Over TCP every
-// request must carry "Authorization: Bearer <api key>"; on the unix socket (`trusted`) file
-// permissions are the access control, so no key is needed.
+// The admin REST API under /api/v1, with headscale's paths and JSON shapes, as a Fastify
+// plugin. Over TCP every request must carry "Authorization: Bearer <api key>"; on the unix
+// socket (`trusted`) file permissions are the access control, so no key is needed.
 
-import type http from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdminService } from '../state/admin.js';
 import type { ApiKeyService } from './apikeys.js';
-import { ApiError, sendError, sendJson, sendThrown } from './errors.js';
+import { ApiError, errorBody, thrownToError } from './errors.js';
+import { MAX_BODY_BYTES, parseJsonBody } from './input.js';
 import type { PolicyService } from './policy.js';
 import { makeContext, Router } from './router.js';
 import { addApiKeyRoutes } from './routes/apikeys.js';
@@ -21,59 +22,124 @@ export interface ApiDeps {
   log?: (msg: string) => void;
 }
 
-export type ApiHandler = (
-  req: http.IncomingMessage,
-  res: http.ServerResponse,
-  opts: { trusted: boolean },
-) => boolean;
+export interface ApiPluginOptions {
+  /** The unix socket: no API key needed. */
+  trusted: boolean;
+}
 
-const PREFIX = '/api/v1';
+export const API_PREFIX = '/api/v1';
 
-export function createApiHandler(deps: ApiDeps): ApiHandler {
-  const log = deps.log ?? (() => {});
+/** The route table of the API (also what the OpenAPI document describes). */
+export function apiRoutes(deps: ApiDeps): Router {
   const router = new Router();
   addUserRoutes(router, deps.admin);
   addPreAuthKeyRoutes(router, deps.admin);
   addNodeRoutes(router, deps.admin);
   addApiKeyRoutes(router, deps.apiKeys);
   addPolicyRoutes(router, deps.policy);
+  return router;
+}
 
-  return (req, res, opts) => {
-    const url = new URL(req.url ?? '/', 'http://switchboard.invalid');
-    if (url.pathname !== PREFIX && !url.pathname.startsWith(`${PREFIX}/`)) return false;
-    handle(req, res, url, opts.trusted).catch((err: unknown) => {
-      if (!res.headersSent) sendThrown(res, err, log);
-      else res.destroy();
-    });
-    return true;
+export function isApiPath(url: string): boolean {
+  return url === API_PREFIX || url.startsWith(`${API_PREFIX}/`) || url.startsWith(`${API_PREFIX}?`);
+}
+
+/**
+ * Registers the API on `app`: call inside app.register() so its body parser, hooks and
+ * error handler stay within the API. Returns the handler for paths under /api/v1 that no
+ * route matched (the caller's not-found handler delegates to it).
+ */
+export function registerApi(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  opts: ApiPluginOptions,
+): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const log = deps.log ?? (() => {});
+  const router = apiRoutes(deps);
+
+  // protojson bodies whatever the content type (grpc-gateway ignores it too).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (_req, body, done) => {
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (err) {
+      done(err as Error, undefined);
+    }
+  });
+
+  // Authenticate before routing and before reading a body, so unauthenticated callers
+  // learn nothing about the API.
+  const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (opts.trusted || (await authorized(req))) return true;
+    reply.header('www-authenticate', 'Bearer');
+    sendError(reply, new ApiError(401, 'Unauthorized: a valid API key is required ("Authorization: Bearer <key>")'));
+    return false;
   };
 
-  async function handle(req: http.IncomingMessage, res: http.ServerResponse, url: URL, trusted: boolean) {
-    // Authenticate before routing so unauthenticated callers learn nothing about the API.
-    if (!trusted && !(await authorized(req))) {
-      res.setHeader('www-authenticate', 'Bearer');
-      sendError(res, 401, 'Unauthorized: a valid API key is required ("Authorization: Bearer <key>")');
-      req.resume();
-      return;
-    }
-    const method = req.method ?? 'GET';
-    const match = router.match(method, url.pathname);
-    if (match.kind === 'none') throw new ApiError(404, `no such API endpoint: ${method} ${url.pathname}`);
-    if (match.kind === 'wrongMethod') {
-      res.setHeader('allow', match.allowed.join(', '));
-      throw new ApiError(405, `${url.pathname} does not support ${method}; use ${match.allowed.join(' or ')}`);
-    }
-    const result = await match.fn(makeContext(req, url, match.params));
-    sendJson(res, 200, result);
+  app.addHook('onRequest', async (req, reply) => {
+    if (!(await authenticate(req, reply))) return reply;
+  });
+  // Routes with a body schema validate {} when the request had no body at all.
+  app.addHook('preValidation', async (req) => {
+    if (req.body === undefined) req.body = {};
+  });
+
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    sendError(reply, thrownToError(err, log));
+  });
+
+  for (const r of router.all()) {
+    app.route({
+      method: r.method as 'GET',
+      url: r.pattern,
+      schema: r.schema,
+      handler: async (req, reply) => {
+        const result = await r.fn(makeContext(req));
+        reply.header('cache-control', 'no-store');
+        return result;
+      },
+    });
   }
 
-  async function authorized(req: http.IncomingMessage): Promise<boolean> {
+  return async (req, reply) => {
+    if (!(await authenticate(req, reply))) return;
+    const path = req.url.split('?')[0]!;
+    const match = router.match(req.method, path);
+    if (match.kind === 'wrongMethod') {
+      reply.header('allow', match.allowed.join(', '));
+      sendError(reply, new ApiError(405, `${path} does not support ${req.method}; use ${match.allowed.join(' or ')}`));
+      return;
+    }
+    sendError(reply, new ApiError(404, `no such API endpoint: ${req.method} ${path}`));
+  };
+
+  async function authorized(req: FastifyRequest): Promise<boolean> {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (m && (await deps.apiKeys.verify(m[1]!))) return true;
-    // Say why, but never echo the presented key.
+    // Say why, but never echo the presented key, nor the query string (it may hold a key).
     const why = !header ? 'no Authorization header' : !m ? 'Authorization is not a Bearer token' : 'unknown or expired API key';
-    log(`api: refused ${req.method} ${req.url} from ${req.socket.remoteAddress ?? '?'}: ${why}`);
+    log(`api: refused ${req.method} ${req.url.split('?')[0]} from ${req.socket.remoteAddress ?? '?'}: ${why}`);
     return false;
   }
+}
+
+function sendError(reply: FastifyReply, err: ApiError): void {
+  reply.code(err.status).header('cache-control', 'no-store').type('application/json').send(errorBody(err.status, err.message));
+}
+
+/**
+ * Mounts the API on `app` in its own encapsulated context. Returns the handler for unmatched
+ * paths under /api/v1; pass it to the app's not-found handler (see web/app.ts).
+ */
+export async function mountApi(
+  app: FastifyInstance,
+  deps: ApiDeps,
+  opts: ApiPluginOptions,
+): Promise<(req: FastifyRequest, reply: FastifyReply) => Promise<void>> {
+  let notFound: ((req: FastifyRequest, reply: FastifyReply) => Promise<void>) | null = null;
+  await app.register(async (scope) => {
+    notFound = registerApi(scope, deps, opts);
+  });
+  return notFound!;
 }

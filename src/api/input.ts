@@ -3,22 +3,34 @@
 // unknown fields ignored), query strings carry the same fields as text. Every refusal is a
 // 400 naming the field, so a client can tell what to fix.
 
-import type http from 'node:http';
-import { ApiError, badRequest } from './errors.js';
+import { badRequest } from './errors.js';
 
 /** Policies are the largest bodies we accept; anything past this is surely a mistake. */
-const MAX_BODY_BYTES = 4 * 1024 * 1024;
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
-export async function readBody(req: http.IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new ApiError(413, `request body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(buf);
+/**
+ * Parses a request body as protojson does: empty is {}, anything else must be a JSON
+ * object. snake_case names become their camelCase twins, so the schemas and the routes
+ * see one spelling.
+ */
+export function parseJsonBody(text: string): Record<string, unknown> {
+  if (text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw badRequest(`request body is not valid JSON: ${(err as Error).message}`);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw badRequest('request body must be a JSON object');
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    const camel = k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+    // The camelCase spelling wins when a client sends both.
+    if (camel === k || !(camel in out)) out[camel] = v;
+  }
+  return out;
 }
 
 function snakeCase(name: string): string {
@@ -33,17 +45,14 @@ export class Input {
   ) {}
 
   static fromJsonText(text: string): Input {
-    if (text.trim() === '') return new Input({}, false);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch (err) {
-      throw badRequest(`request body is not valid JSON: ${(err as Error).message}`);
-    }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      throw badRequest('request body must be a JSON object');
-    }
-    return new Input(parsed as Record<string, unknown>, false);
+    return new Input(parseJsonBody(text), false);
+  }
+
+  /** A body Fastify already parsed with parseJsonBody (undefined when there was none). */
+  static fromObject(body: unknown): Input {
+    if (body === undefined || body === null) return new Input({}, false);
+    if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
+    return new Input(body as Record<string, unknown>, false);
   }
 
   static fromQuery(params: URLSearchParams): Input {

@@ -1,12 +1,14 @@
-// A minimal path router: patterns like "/api/v1/node/:id/rename/:name", matched segment by
-// segment. Knowing which methods a path supports lets us answer 405 instead of 404.
+// The API's route table: patterns like "/api/v1/node/:id/rename/:name" with their schemas.
+// Fastify serves them; the table also answers, for a path Fastify did not match, which
+// methods it supports, so a wrong method gets 405 instead of 404.
 
-import type http from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import { badRequest } from './errors.js';
-import { Input, parseId, readBody } from './input.js';
+import { Input, parseId } from './input.js';
+import type { RouteSchema } from './schemas.js';
 
 export interface RouteContext {
-  req: http.IncomingMessage;
+  req: FastifyRequest;
   params: Record<string, string>;
   query: Input;
   /** Parses the JSON body on demand, so routes without one never read it. */
@@ -17,10 +19,12 @@ export interface RouteContext {
 
 export type RouteFn = (ctx: RouteContext) => Promise<unknown>;
 
-interface Route {
+export interface Route {
   method: string;
+  pattern: string;
   segments: string[];
   fn: RouteFn;
+  schema: RouteSchema;
 }
 
 export type RouteMatch =
@@ -31,8 +35,12 @@ export type RouteMatch =
 export class Router {
   private readonly routes: Route[] = [];
 
-  add(method: string, pattern: string, fn: RouteFn): void {
-    this.routes.push({ method, segments: pattern.split('/').filter(Boolean), fn });
+  add(method: string, pattern: string, schema: RouteSchema, fn: RouteFn): void {
+    this.routes.push({ method, pattern, segments: pattern.split('/').filter(Boolean), fn, schema });
+  }
+
+  all(): readonly Route[] {
+    return this.routes;
   }
 
   match(method: string, pathname: string): RouteMatch {
@@ -77,13 +85,16 @@ function matchSegments(pattern: string[], parts: string[]): Record<string, strin
   return params;
 }
 
-export function makeContext(req: http.IncomingMessage, url: URL, params: Record<string, string>): RouteContext {
-  let body: Promise<Input> | null = null;
+export function makeContext(req: FastifyRequest): RouteContext {
+  const params = (req.params ?? {}) as Record<string, string>;
+  const q = req.url.indexOf('?');
+  // Parsed from the raw URL so repeated keys stay lists, as grpc-gateway reads them.
+  const query = Input.fromQuery(new URLSearchParams(q < 0 ? '' : req.url.slice(q + 1)));
   return {
     req,
     params,
-    query: Input.fromQuery(url.searchParams),
-    body: () => (body ??= readBody(req).then((text) => Input.fromJsonText(text))),
+    query,
+    body: async () => Input.fromObject(req.body),
     idParam: (name) => parseId(params[name], `path parameter "${name}"`),
   };
 }

@@ -98,8 +98,9 @@ export function checkHandshake(
   }
 }
 
-function rawHttpError(socket: Duplex, status: number, message: string): void {
-  const reason = status === 405 ? 'Method Not Allowed' : 'Bad Request';
+/** Answers an upgrade request on its raw socket (no HTTP response object exists yet) and closes it. */
+export function rawHttpError(socket: Duplex, status: number, message: string): void {
+  const reason = status === 405 ? 'Method Not Allowed' : status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request';
   const body = message + '\n';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
@@ -139,9 +140,24 @@ function offersSubprotocol(header: string | undefined): boolean {
   return (header ?? '').split(',').some((p) => p.trim() === UPGRADE_PROTOCOL);
 }
 
+export type WebSocketCheck = HandshakeCheck | { ok: false; status: 405; message: string };
+
+const UPGRADE_HELP =
+  `ts2021 requires an HTTP upgrade (Upgrade: ${UPGRADE_PROTOCOL} with Connection: upgrade, or a WebSocket); ` +
+  'if this server is behind a reverse proxy, make it pass Upgrade and Connection through\n';
+
 export interface Ts2021Handler {
   /** Call from http.Server 'upgrade'. Returns false if the request isn't for /ts2021. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /**
+   * For a WebSocket server of the caller's (Fastify's): checks a WebSocket upgrade of
+   * /ts2021 before it is accepted. A refusal is reported to onReject; answer it with its status.
+   */
+  checkWebSocket(req: IncomingMessage): WebSocketCheck;
+  /** Serves Noise on a WebSocket accepted after checkWebSocket said ok. */
+  acceptWebSocket(ws: WebSocket, req: IncomingMessage, result: ControlResponderResult): void;
+  /** The 400 body for a plain request to /ts2021. */
+  requestHelp(): string;
   /** Call from http.Server 'request': explains that /ts2021 needs an upgrade. Returns false for other paths. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
   /** Stops the WebSocket helper; established connections are left alone. */
@@ -225,29 +241,31 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     establish(socket, check.result, 'upgrade', remoteAddress, head.length ? Buffer.from(head) : undefined, true, preamble);
   };
 
-  const upgradeWebSocket = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, remoteAddress: string | undefined) => {
-    if (req.method !== 'GET') {
-      reject(socket, remoteAddress, 405, `ts2021 WebSocket upgrade must use GET, got ${req.method}`);
-      return;
-    }
+  const checkWebSocket = (req: IncomingMessage, url: URL): WebSocketCheck => {
+    if (req.method !== 'GET') return { ok: false, status: 405, message: `ts2021 WebSocket upgrade must use GET, got ${req.method}` };
     if (!offersSubprotocol(req.headers['sec-websocket-protocol'])) {
-      reject(socket, remoteAddress, 400, `client must speak the ${UPGRADE_PROTOCOL} WebSocket subprotocol`);
-      return;
+      return { ok: false, status: 400, message: `client must speak the ${UPGRADE_PROTOCOL} WebSocket subprotocol` };
     }
     // Browsers can't set headers on WebSockets, so the handshake rides in the query.
     // A '+' left unescaped arrives as a space; put it back rather than fail.
     const param = url.searchParams.get(HANDSHAKE_HEADER)?.replace(/ /g, '+');
-    const check = checkHandshake(param, serverKey, minVersion, `${HANDSHAKE_HEADER} query parameter`);
+    return checkHandshake(param, serverKey, minVersion, `${HANDSHAKE_HEADER} query parameter`);
+  };
+
+  const acceptWebSocket = (ws: WebSocket, remoteAddress: string | undefined, result: ControlResponderResult) => {
+    const duplex = new WebSocketDuplex(ws, remoteAddress);
+    // Its own message, as before; the early payload record follows in a second one.
+    duplex.write(result.responseBytes);
+    establish(duplex, result, 'websocket', remoteAddress, undefined, opts.earlyNoiseOverWebSocket ?? true, []);
+  };
+
+  const upgradeWebSocket = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, remoteAddress: string | undefined) => {
+    const check = checkWebSocket(req, url);
     if (!check.ok) {
       reject(socket, remoteAddress, check.status, check.message);
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-      const duplex = new WebSocketDuplex(ws, remoteAddress);
-      // Its own message, as before; the early payload record follows in a second one.
-      duplex.write(check.result.responseBytes);
-      establish(duplex, check.result, 'websocket', remoteAddress, undefined, opts.earlyNoiseOverWebSocket ?? true, []);
-    });
+    wss.handleUpgrade(req, socket, head, (ws: WebSocket) => acceptWebSocket(ws, remoteAddress, check.result));
   };
 
   return {
@@ -271,12 +289,22 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       return true;
     },
 
+    checkWebSocket(req) {
+      const check = checkWebSocket(req, new URL(req.url ?? '/', 'http://unused'));
+      if (!check.ok) opts.onReject?.({ status: check.status, message: check.message, remoteAddress: req.socket?.remoteAddress });
+      return check;
+    },
+
+    acceptWebSocket(ws, req, result) {
+      acceptWebSocket(ws, req.socket?.remoteAddress, result);
+    },
+
+    requestHelp: () => UPGRADE_HELP,
+
     handleRequest(req, res) {
       const url = new URL(req.url ?? '/', 'http://unused');
       if (url.pathname !== TS2021_PATH) return false;
-      const body =
-        `ts2021 requires an HTTP upgrade (Upgrade: ${UPGRADE_PROTOCOL} with Connection: upgrade, or a WebSocket); ` +
-        'if this server is behind a reverse proxy, make it pass Upgrade and Connection through\n';
+      const body = UPGRADE_HELP;
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
       return true;

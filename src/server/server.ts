@@ -5,12 +5,13 @@ import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
-import { createApiHandler, ApiKeyService, type ApiHandler } from '../api/index.js';
+import type { FastifyInstance } from 'fastify';
+import { ApiKeyService, mountApi, type ApiDeps } from '../api/index.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
 import { SessionHub } from '../control/sessions.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
-import { handleKeyRequest } from '../control/key.js';
+import { answerKeyRequest } from '../control/key.js';
 import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
 import { loadDerpMap, startDerpMapRefresh } from '../derp/map.js';
@@ -31,6 +32,9 @@ import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
 import { serveHttp2 } from '../http2/attach.js';
+import { createApp, setNotFound } from '../web/app.js';
+import { mountTs2021 } from '../web/ts2021.js';
+import { attachUpgrades, type UpgradeHandler } from '../web/upgrade.js';
 import { BodyBudget, type H2ServerConnection } from '../http2/connection.js';
 
 /** Request-body bytes buffered across all control connections at once. */
@@ -85,20 +89,25 @@ function listenSocket(server: http.Server, path: string): Promise<void> {
   });
 }
 
-function closeServer(server: http.Server | null): Promise<void> {
-  if (!server || !server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
+async function closeApp(app: FastifyInstance | null): Promise<void> {
+  if (!app) return;
+  const server = app.server;
+  if (server.listening) server.closeAllConnections();
+  await app.close();
 }
 
 export class SwitchboardServer {
   private readonly noiseConns = new Map<NoiseConn, H2ServerConnection | null>();
   private readonly bodyBudget = new BodyBudget(MAX_BUFFERED_REQUEST_BYTES);
-  private http: http.Server | null = null;
-  private socket: http.Server | null = null;
-  private metrics: http.Server | null = null;
+  /** server_url's listener, the unix socket's and metrics_listen_addr's: one Fastify instance each. */
+  private http: FastifyInstance | null = null;
+  private socket: FastifyInstance | null = null;
+  private metrics: FastifyInstance | null = null;
+  /**
+   * HTTP upgrades on the control listener by path (web/upgrade.ts). /ts2021 is set when
+   * listening starts; the DERP server adds `/derp` here.
+   */
+  readonly upgrades = new Map<string, UpgradeHandler>();
   private stopEphemeral: () => void = () => {};
   private stopAutoApprover: () => void = () => {};
   private stopPolicyWatch: () => void = () => {};
@@ -107,7 +116,7 @@ export class SwitchboardServer {
   private readonly dnsConfig: DNSConfig | undefined;
   private readonly hub: SessionHub;
   private readonly registry = new Registry();
-  private readonly api: ApiHandler;
+  private readonly apiDeps: ApiDeps;
   private readonly ts2021: Ts2021Handler;
   private readonly machineContext: MachineContext;
   /** Quiet time after which a map stream gets a keep-alive frame (tests shorten it). */
@@ -145,7 +154,7 @@ export class SwitchboardServer {
       disableLogTail: !config.logtail.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
-    this.api = createApiHandler({ admin: tailnet, apiKeys, policy, log: (m) => log.info(m) });
+    this.apiDeps = { admin: tailnet, apiKeys, policy, log: (m) => log.info(m) };
     this.machineContext = {
       tailnet,
       builder,
@@ -267,7 +276,7 @@ export class SwitchboardServer {
       h2?.close('server shutting down');
       c.destroy();
     }
-    await Promise.all([closeServer(this.http), closeServer(this.socket), closeServer(this.metrics)]);
+    await Promise.all([closeApp(this.http), closeApp(this.socket), closeApp(this.metrics)]);
     if (this.config.unix_socket && existsSync(this.config.unix_socket)) {
       try {
         unlinkSync(this.config.unix_socket);
@@ -278,14 +287,17 @@ export class SwitchboardServer {
     await this.store.close();
   }
 
+  /** The control listener's node http.Server (for connection admission hooks and timeouts). */
+  get httpServer(): http.Server | null {
+    return this.http?.server ?? null;
+  }
+
   private async listenAll(): Promise<void> {
     const cfg = this.config;
     const main = parseListenAddr(cfg.listen_addr, 'listen_addr');
-    this.http = http.createServer((req, res) => this.handleHttp(req, res));
-    this.http.on('upgrade', (req, socket, head) => this.handleUpgrade(req, socket, head));
-    this.http.on('clientError', (_err, socket) => socket.destroy());
-    await listen(this.http, main.host, main.port);
-    const addr = this.http.address();
+    this.http = await this.controlApp();
+    await listen(this.http.server, main.host, main.port);
+    const addr = this.http.server.address();
     if (addr && typeof addr === 'object') {
       const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
       this.address = `http://${host}:${addr.port}`;
@@ -295,63 +307,58 @@ export class SwitchboardServer {
     if (cfg.unix_socket) {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
       if (existsSync(cfg.unix_socket)) unlinkSync(cfg.unix_socket); // stale socket of a stopped server
-      this.socket = http.createServer((req, res) => {
-        if (!this.api(req, res, { trusted: true })) this.notFound(res);
-      });
-      await listenSocket(this.socket, cfg.unix_socket);
+      this.socket = createApp({ log: this.log, name: 'socket' });
+      setNotFound(this.socket, await mountApi(this.socket, this.apiDeps, { trusted: true }));
+      await this.socket.ready();
+      await listenSocket(this.socket.server, cfg.unix_socket);
       chmodSync(cfg.unix_socket, cfg.unix_socket_permission);
       this.log.info(`admin API on unix socket ${cfg.unix_socket}`);
     }
 
     if (cfg.metrics_listen_addr) {
       const m = parseListenAddr(cfg.metrics_listen_addr, 'metrics_listen_addr');
-      this.metrics = http.createServer((req, res) => {
-        if ((req.url ?? '').split('?')[0] === '/metrics') {
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-          res.end(this.registry.render());
-        } else this.notFound(res);
-      });
-      await listen(this.metrics, m.host, m.port);
-      const ma = this.metrics.address();
+      this.metrics = createApp({ log: this.log, name: 'metrics' });
+      this.metrics.get('/metrics', async (_req, reply) =>
+        reply.type('text/plain; version=0.0.4; charset=utf-8').send(this.registry.render()),
+      );
+      setNotFound(this.metrics);
+      await this.metrics.ready();
+      await listen(this.metrics.server, m.host, m.port);
+      const ma = this.metrics.server.address();
       if (ma && typeof ma === 'object') this.metricsAddress = `http://${ma.family === 'IPv6' ? `[${ma.address}]` : ma.address}:${ma.port}`;
       this.log.info(`metrics on ${this.metricsAddress}/metrics`);
     }
   }
 
-  private notFound(res: http.ServerResponse): void {
-    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-    res.end('not found\n');
-  }
-
-  private handleHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
-    const path = (req.url ?? '/').split('?')[0];
-    if (handleKeyRequest(req, res, this.publicKey)) return;
-    if (path === '/health') {
-      this.store.ping().then(
-        () => {
-          res.writeHead(200, { 'content-type': 'application/health+json' });
-          res.end('{"status":"pass"}');
-        },
-        (err: Error) => {
-          res.writeHead(503, { 'content-type': 'application/health+json' });
-          res.end(JSON.stringify({ status: 'fail', output: err.message }));
-        },
-      );
-      return;
-    }
-    if (this.api(req, res, { trusted: false })) return;
-    if (this.ts2021.handleRequest(req, res)) return;
-    if (path === '/') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end('Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' + this.config.server_url + ' --authkey <key>\n');
-      return;
-    }
-    this.notFound(res);
-  }
-
-  private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
-    if (this.ts2021.handleUpgrade(req, socket, head)) return;
-    socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nnot found\n');
+  /** server_url's listener: /key, /health, /ts2021, /api/v1 (and the DERP endpoints, when wired in). */
+  private async controlApp(): Promise<FastifyInstance> {
+    const app = createApp({ log: this.log, name: 'control' });
+    attachUpgrades(app.server, this.upgrades);
+    await mountTs2021(app, this.ts2021, this.upgrades);
+    app.all('/key', async (req, reply) => {
+      const q = req.url.indexOf('?');
+      const v = q < 0 ? null : new URLSearchParams(req.url.slice(q + 1)).get('v');
+      const answer = answerKeyRequest(req.method, v, this.publicKey);
+      if (answer.status === 200) return reply.type('application/json').send(JSON.stringify(answer.body));
+      if (answer.status === 405) reply.header('allow', 'GET, HEAD');
+      return reply.code(answer.status).type('text/plain; charset=utf-8').send(answer.message + '\n');
+    });
+    app.all('/health', async (_req, reply) => {
+      try {
+        await this.store.ping();
+        return reply.type('application/health+json').send('{"status":"pass"}');
+      } catch (err) {
+        return reply.code(503).type('application/health+json').send(JSON.stringify({ status: 'fail', output: (err as Error).message }));
+      }
+    });
+    app.all('/', async (_req, reply) =>
+      reply
+        .type('text/plain; charset=utf-8')
+        .send('Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' + this.config.server_url + ' --authkey <key>\n'),
+    );
+    setNotFound(app, await mountApi(app, this.apiDeps, { trusted: false }));
+    await app.ready();
+    return app;
   }
 
   private serveNoise(conn: NoiseConn, info: { machineKey: string; protocolVersion: number }): void {

@@ -4,9 +4,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApiKeyService, createApiHandler, type PolicyService } from '../../src/api/index.js';
+import { ApiKeyService, mountApi, type PolicyService } from '../../src/api/index.js';
+import { createApp, setNotFound } from '../../src/web/app.js';
 import { createStore } from '../../src/db/index.js';
 import type { Store } from '../../src/db/store.js';
 import { Tailnet } from '../../src/state/tailnet.js';
@@ -33,18 +35,23 @@ export async function startStack(opts: { policy?: PolicyService } = {}): Promise
   });
   const apiKeys = await ApiKeyService.load(store);
   const logs: string[] = [];
-  const handler = createApiHandler({ admin: tailnet, apiKeys, policy: opts.policy, log: (m) => logs.push(m) });
-  const serve = (trusted: boolean) =>
-    http.createServer((req, res) => {
-      if (!handler(req, res, { trusted })) {
-        res.statusCode = 404;
-        res.end('not an API path');
-      }
+  const deps = { admin: tailnet, apiKeys, policy: opts.policy, log: (m: string) => logs.push(m) };
+  // The same Fastify set-up as the server's listeners; request lines go to `logs` too.
+  const quiet = { error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), trace: () => {} };
+  const serve = async (trusted: boolean): Promise<FastifyInstance> => {
+    const app = createApp({ log: quiet, name: trusted ? 'socket' : 'control' });
+    setNotFound(app, await mountApi(app, deps, { trusted }), async (_req, reply) => {
+      await reply.code(404).send('not an API path');
     });
-  const tcp = serve(false);
+    await app.ready();
+    return app;
+  };
+  const tcpApp = await serve(false);
+  const tcp = tcpApp.server;
   await new Promise<void>((r) => tcp.listen(0, '127.0.0.1', r));
   const socketPath = join(dir, 'switchboard.sock');
-  const unix = serve(true);
+  const unixApp = await serve(true);
+  const unix = unixApp.server;
   await new Promise<void>((r) => unix.listen(socketPath, r));
   const port = (tcp.address() as AddressInfo).port;
   return {
@@ -58,8 +65,8 @@ export async function startStack(opts: { policy?: PolicyService } = {}): Promise
     async close() {
       tcp.closeAllConnections();
       unix.closeAllConnections();
-      await new Promise((r) => tcp.close(r));
-      await new Promise((r) => unix.close(r));
+      await tcpApp.close();
+      await unixApp.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });
     },

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Input } from '../../src/api/input.js';
 import { Router } from '../../src/api/router.js';
+import { schemas } from '../../src/api/schemas.js';
 import { normalizeRoutes } from '../../src/api/routes/nodes.js';
 import { apiKeyJson, preAuthKeyJson, timestampJson } from '../../src/api/shapes.js';
 
@@ -52,8 +53,8 @@ test('router prefers literal segments and reports allowed methods', async () => 
   const r = new Router();
   const a = async () => 'a';
   const b = async () => 'b';
-  r.add('GET', '/api/v1/node/:id', a);
-  r.add('POST', '/api/v1/node/register', b);
+  r.add('GET', '/api/v1/node/:id', schemas.getNode, a);
+  r.add('POST', '/api/v1/node/register', schemas.registerNode, b);
   const m = r.match('POST', '/api/v1/node/register');
   assert.equal(m.kind === 'found' && m.fn, b);
   const g = r.match('GET', '/api/v1/node/5');

@@ -5,6 +5,7 @@ import type { UserRecord } from '../../state/model.js';
 import { formatPrefix, parsePrefix } from '../../util/netaddr.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Router } from '../router.js';
+import { schemas } from '../schemas.js';
 import { nodeJson } from '../shapes.js';
 import { resolveUser } from './preauthkeys.js';
 import { validateTags } from './tags.js';
@@ -27,7 +28,7 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
     return nodeJson(n, (id) => users.get(id) ?? null);
   };
 
-  router.add('GET', '/api/v1/node', async ({ query }) => {
+  router.add('GET', '/api/v1/node', schemas.listNodes, async ({ query }) => {
     let user: UserRecord | undefined;
     const name = query.string('user');
     if (name) {
@@ -40,16 +41,16 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
     return { nodes: nodes.map((n) => nodeJson(n, (id) => users.get(id) ?? null)) };
   });
 
-  router.add('GET', '/api/v1/node/:nodeId', async ({ idParam }) => {
+  router.add('GET', '/api/v1/node/:nodeId', schemas.getNode, async ({ idParam }) => {
     return { node: render(admin.getNode(idParam('nodeId'))) };
   });
 
-  router.add('DELETE', '/api/v1/node/:nodeId', async ({ idParam }) => {
+  router.add('DELETE', '/api/v1/node/:nodeId', schemas.deleteNode, async ({ idParam }) => {
     await admin.deleteNode(idParam('nodeId'));
     return {};
   });
 
-  router.add('POST', '/api/v1/node/:nodeId/expire', async ({ idParam, query }) => {
+  router.add('POST', '/api/v1/node/:nodeId/expire', schemas.expireNode, async ({ idParam, query }) => {
     const id = idParam('nodeId');
     const expiry = query.timestamp('expiry');
     const disable = query.bool('disableExpiry') ?? false;
@@ -63,13 +64,13 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
     return { node: render(await admin.expireNode(id, expiry)) };
   });
 
-  router.add('POST', '/api/v1/node/:nodeId/rename/:newName', async ({ idParam, params }) => {
+  router.add('POST', '/api/v1/node/:nodeId/rename/:newName', schemas.renameNode, async ({ idParam, params }) => {
     const newName = params['newName']!;
     if (newName.trim() === '') throw badRequest('path parameter "newName" must not be empty');
     return { node: render(await admin.renameNode(idParam('nodeId'), newName)) };
   });
 
-  router.add('POST', '/api/v1/node/:nodeId/tags', async ({ idParam, body }) => {
+  router.add('POST', '/api/v1/node/:nodeId/tags', schemas.setTags, async ({ idParam, body }) => {
     const id = idParam('nodeId');
     const input = await body();
     const tags = validateTags(input.strings('tags') ?? [], 'tags');
@@ -79,14 +80,14 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
     return { node: render(await admin.setNodeTags(id, tags)) };
   });
 
-  router.add('POST', '/api/v1/node/:nodeId/approve_routes', async ({ idParam, body }) => {
+  router.add('POST', '/api/v1/node/:nodeId/approve_routes', schemas.setApprovedRoutes, async ({ idParam, body }) => {
     const id = idParam('nodeId');
     const input = await body();
     const routes = normalizeRoutes(input.strings('routes') ?? []);
     return { node: render(await admin.setApprovedRoutes(id, routes)) };
   });
 
-  router.add('POST', '/api/v1/node/:nodeId/user', async ({ idParam, body, query }) => {
+  router.add('POST', '/api/v1/node/:nodeId/user', schemas.moveNode, async ({ idParam, body, query }) => {
     const id = idParam('nodeId');
     const input = await body();
     // Older headscale sent the user in the query string; newer ones in the body.
@@ -95,7 +96,7 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
     return { node: render(await admin.moveNode(id, user.id)) };
   });
 
-  router.add('POST', '/api/v1/node/register', async ({ query }) => {
+  router.add('POST', '/api/v1/node/register', schemas.registerNode, async ({ query }) => {
     const user = query.requiredString('user');
     const key = query.requiredString('key');
     if (!hasMethod<RegisterCapable>(admin, 'registerNode')) {
@@ -107,7 +108,7 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
     return { node: render(await admin.registerNode({ user, key })) };
   });
 
-  router.add('POST', '/api/v1/node/backfillips', async () => {
+  router.add('POST', '/api/v1/node/backfillips', schemas.backfillNodeIPs, async () => {
     throw new ApiError(501, 'backfilling node IPs is not supported: Switchboard assigns addresses when nodes register');
   });
 }

@@ -4,6 +4,7 @@
 import { ApiError } from '../errors.js';
 import type { PolicyService } from '../policy.js';
 import type { Router } from '../router.js';
+import { schemas } from '../schemas.js';
 import { timestampJson } from '../shapes.js';
 
 export function addPolicyRoutes(router: Router, policy: PolicyService | undefined): void {
@@ -12,19 +13,19 @@ export function addPolicyRoutes(router: Router, policy: PolicyService | undefine
     return policy;
   };
 
-  router.add('GET', '/api/v1/policy', async () => {
+  router.add('GET', '/api/v1/policy', schemas.getPolicy, async () => {
     const doc = await need().get();
     return { policy: doc.policy, updatedAt: timestampJson(doc.updatedAt) };
   });
 
-  router.add('PUT', '/api/v1/policy', async ({ body }) => {
+  router.add('PUT', '/api/v1/policy', schemas.setPolicy, async ({ body }) => {
     const svc = need();
     const text = (await body()).requiredString('policy');
     const doc = await svc.set(text);
     return { policy: doc.policy, updatedAt: timestampJson(doc.updatedAt) };
   });
 
-  router.add('POST', '/api/v1/policy/check', async ({ body }) => {
+  router.add('POST', '/api/v1/policy/check', schemas.checkPolicy, async ({ body }) => {
     const svc = need();
     const text = (await body()).requiredString('policy');
     if (!svc.check) throw new ApiError(501, 'checking a policy without applying it is not available on this server');

@@ -7,6 +7,7 @@ import type { UserRecord } from '../../state/model.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Input } from '../input.js';
 import type { Router } from '../router.js';
+import { schemas } from '../schemas.js';
 import { preAuthKeyJson } from '../shapes.js';
 import { validateTags } from './tags.js';
 
@@ -33,14 +34,14 @@ function usersById(admin: AdminService): (id: number | null) => UserRecord | nul
 }
 
 export function addPreAuthKeyRoutes(router: Router, admin: AdminService): void {
-  router.add('GET', '/api/v1/preauthkey', async ({ query }) => {
+  router.add('GET', '/api/v1/preauthkey', schemas.listPreAuthKeys, async ({ query }) => {
     const user = resolveUser(admin, query, 'user');
     const owner = usersById(admin);
     const keys = admin.listPreAuthKeys(user?.id).sort((a, b) => a.id - b.id);
     return { preAuthKeys: keys.map((k) => preAuthKeyJson(k, owner(k.userId))) };
   });
 
-  router.add('POST', '/api/v1/preauthkey', async ({ body }) => {
+  router.add('POST', '/api/v1/preauthkey', schemas.createPreAuthKey, async ({ body }) => {
     const input = await body();
     const user = resolveUser(admin, input, 'user');
     const tags = validateTags(input.strings('aclTags') ?? [], 'aclTags');
@@ -57,12 +58,12 @@ export function addPreAuthKeyRoutes(router: Router, admin: AdminService): void {
     return { preAuthKey: preAuthKeyJson(created.record, user ?? null, created.key) };
   });
 
-  router.add('POST', '/api/v1/preauthkey/expire', async ({ body }) => {
+  router.add('POST', '/api/v1/preauthkey/expire', schemas.expirePreAuthKey, async ({ body }) => {
     await admin.expirePreAuthKey(keyRef(admin, await body()));
     return {};
   });
 
-  router.add('DELETE', '/api/v1/preauthkey', async ({ query }) => {
+  router.add('DELETE', '/api/v1/preauthkey', schemas.deletePreAuthKey, async ({ query }) => {
     await admin.deletePreAuthKey(keyRef(admin, query));
     return {};
   });

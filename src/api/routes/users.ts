@@ -3,10 +3,11 @@
 import type { AdminService } from '../../state/admin.js';
 import { badRequest } from '../errors.js';
 import type { Router } from '../router.js';
+import { schemas } from '../schemas.js';
 import { userJson } from '../shapes.js';
 
 export function addUserRoutes(router: Router, admin: AdminService): void {
-  router.add('GET', '/api/v1/user', async ({ query }) => {
+  router.add('GET', '/api/v1/user', schemas.listUsers, async ({ query }) => {
     // headscale filters by one field at most, name first, then email, then id.
     const name = query.string('name');
     const email = query.string('email');
@@ -16,7 +17,7 @@ export function addUserRoutes(router: Router, admin: AdminService): void {
     return { users: users.map(userJson) };
   });
 
-  router.add('POST', '/api/v1/user', async ({ body }) => {
+  router.add('POST', '/api/v1/user', schemas.createUser, async ({ body }) => {
     const input = await body();
     const name = input.requiredString('name');
     const pictureUrl = input.string('pictureUrl');
@@ -36,7 +37,7 @@ export function addUserRoutes(router: Router, admin: AdminService): void {
     return { user: userJson(user) };
   });
 
-  router.add('POST', '/api/v1/user/:oldId/rename/:newName', async ({ idParam, params }) => {
+  router.add('POST', '/api/v1/user/:oldId/rename/:newName', schemas.renameUser, async ({ idParam, params }) => {
     const id = idParam('oldId');
     const newName = params['newName']!;
     if (newName.trim() === '') throw badRequest('path parameter "newName" must not be empty');
@@ -44,7 +45,7 @@ export function addUserRoutes(router: Router, admin: AdminService): void {
     return { user: userJson(user) };
   });
 
-  router.add('DELETE', '/api/v1/user/:id', async ({ idParam }) => {
+  router.add('DELETE', '/api/v1/user/:id', schemas.deleteUser, async ({ idParam }) => {
     await admin.deleteUser(idParam('id'));
     return {};
   });

@@ -1,0 +1,62 @@
+// One Fastify instance with the options every listener of ours shares: our logger, one
+// request line per request with secrets redacted, and plain-text 404s. The listeners
+// (server_url's, the unix socket's, metrics_listen_addr's) each get their own instance.
+
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { isApiPath } from '../api/handler.js';
+import type { Logger } from '../util/log.js';
+import { fastifyLogger } from './logger.js';
+import { redactUrl } from './redact.js';
+
+export interface AppOptions {
+  log: Logger;
+  /** Which listener this is, for the request log ("control", "socket", "metrics"). */
+  name: string;
+  /** Called once per finished request, e.g. to observe a duration histogram. */
+  onRequestDone?: (route: string, method: string, status: number, seconds: number) => void;
+  bodyLimit?: number;
+}
+
+/** Routes Fastify did not match are counted under this name rather than their path. */
+export const UNMATCHED_ROUTE = 'unmatched';
+
+export function createApp(opts: AppOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: fastifyLogger(opts.log),
+    // Fastify's own request lines print the full URL; ours below redact it.
+    disableRequestLogging: true,
+    // The old hand-written router ignored empty segments; keep "/api/v1/node/" working.
+    ignoreTrailingSlash: true,
+    ignoreDuplicateSlashes: true,
+    // Node names and policy text travel in paths and bodies; Fastify's 100 is too tight for names.
+    maxParamLength: 512,
+    bodyLimit: opts.bodyLimit ?? 1 << 20,
+    return503OnClosing: false,
+    forceCloseConnections: true,
+    // A malformed request line just drops the connection, as before.
+    clientErrorHandler: (_err, socket) => socket.destroy(),
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const seconds = reply.elapsedTime / 1000;
+    const route = req.routeOptions.url ?? UNMATCHED_ROUTE;
+    opts.onRequestDone?.(route, req.method, reply.statusCode, seconds);
+    req.log.debug(`${opts.name}: ${req.method} ${redactUrl(req.url)} ${reply.statusCode} ${(seconds * 1000).toFixed(1)}ms`);
+    done();
+  });
+  return app;
+}
+
+type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/**
+ * Plain-text 404s (or `other`'s answer), except under /api/v1 where the API answers in its
+ * JSON error shape.
+ */
+export function setNotFound(app: FastifyInstance, api?: Handler, other?: Handler): void {
+  app.setNotFoundHandler(async (req, reply) => {
+    if (api && isApiPath(req.url)) return api(req, reply);
+    if (other) return other(req, reply);
+    await reply.code(404).type('text/plain; charset=utf-8').send('not found\n');
+  });
+}
