@@ -13,7 +13,6 @@ import type { FastifySchema } from 'fastify';
 export interface RouteSchema extends FastifySchema {
   operationId: string;
   summary: string;
-  tags: string[];
 }
 
 type Json = Record<string, unknown>;

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiKeyService, mountApi, type ApiDeps } from '../api/index.js';
+import { mountOpenApi } from '../api/openapi.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
 import { SessionHub } from '../control/sessions.js';
@@ -308,6 +309,7 @@ export class SwitchboardServer {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
       if (existsSync(cfg.unix_socket)) unlinkSync(cfg.unix_socket); // stale socket of a stopped server
       this.socket = createApp({ log: this.log, name: 'socket' });
+      await mountOpenApi(this.socket);
       setNotFound(this.socket, await mountApi(this.socket, this.apiDeps, { trusted: true }));
       await this.socket.ready();
       await listenSocket(this.socket.server, cfg.unix_socket);
@@ -333,6 +335,7 @@ export class SwitchboardServer {
   /** server_url's listener: /key, /health, /ts2021, /api/v1 (and the DERP endpoints, when wired in). */
   private async controlApp(): Promise<FastifyInstance> {
     const app = createApp({ log: this.log, name: 'control' });
+    await mountOpenApi(app);
     attachUpgrades(app.server, this.upgrades);
     await mountTs2021(app, this.ts2021, this.upgrades);
     app.all('/key', async (req, reply) => {
