@@ -116,10 +116,18 @@ export async function applyMapRequestUpdates(ctx: MapContext, node: NodeRecord, 
 export function openStream(ctx: MapContext, node: NodeRecord, req: ParsedMapRequest, sink: FrameSink): MapSession {
   const { json, state } = ctx.builder.full(node.id);
   let release: () => void = () => {};
-  const session: MapSession = new MapSession(node.id, state, sink, req.compression, req.keepAlive ? ctx.keepAliveMs : 0, () => {
-    ctx.hub.remove(session);
-    release();
-  });
+  const session: MapSession = new MapSession(
+    node.id,
+    state,
+    sink,
+    req.compression,
+    req.keepAlive ? ctx.keepAliveMs : 0,
+    () => {
+      ctx.hub.remove(session);
+      release();
+    },
+    ctx.metrics.stream,
+  );
   // Counted as open before the first write: a session that closes while writing it
   // (a client that cannot take the first map) must still be counted as closed.
   release = ctx.tailnet.streamOpened(node.id);

@@ -73,7 +73,9 @@ function expired(n: NodeRecord, now: Date): boolean {
 export async function handleRegister(ctx: RegisterContext, machineKey: string, body: Record<string, unknown>): Promise<RegisterResponse> {
   const req = parseRegister(body);
   const res = await ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
-  ctx.metrics.registrations.inc({ result: res.Error ? 'refused' : 'ok' });
+  const result = res.Error ? 'refused' : 'ok';
+  ctx.metrics.registrations.inc({ result });
+  ctx.metrics.registrationsByMethod.inc({ method: req.authKey ? 'authkey' : 'none', result });
   return res;
 }
 

@@ -17,12 +17,19 @@ export interface FrameSink {
   close(reason: string): void;
 }
 
+/** Observes frames written to map streams (metrics); `sinceEventMs` is set for deltas. */
+export interface StreamMetrics {
+  frame(type: 'full' | 'delta' | 'keepalive', bytes: number, sinceEventMs?: number): void;
+}
+
 /**
  * One dispatch of events: a single timestamp for every session, so that sessions whose
  * deltas are identical (a peer's new endpoints, seen by all) share one compressed frame.
  */
 export class Batch {
   readonly now = new Date();
+  /** performance.now() when the first event of the batch was emitted. */
+  constructor(readonly eventAt = performance.now()) {}
   private readonly frames = new Map<string, Buffer>();
 
   frame(json: string, compression: Compression): Buffer {
@@ -52,17 +59,18 @@ export class MapSession {
     private readonly compression: Compression,
     private readonly keepAliveMs: number,
     private readonly onClose: () => void,
+    private readonly metrics?: StreamMetrics,
   ) {}
 
   start(firstJson: Buffer): void {
-    this.send(encodeFrame(firstJson, this.compression));
+    this.send(encodeFrame(firstJson, this.compression), 'full');
     this.scheduleKeepAlive(this.keepAliveMs);
   }
 
   deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch): void {
     if (this.closed) return;
     const json = builder.delta(this.state, events, update, batch.now);
-    if (json !== null) this.send(batch.frame(json, this.compression));
+    if (json !== null) this.send(batch.frame(json, this.compression), 'delta', batch.eventAt);
   }
 
   close(reason: string): void {
@@ -73,10 +81,11 @@ export class MapSession {
     this.onClose();
   }
 
-  private send(frame: Buffer): void {
+  private send(frame: Buffer, type: 'full' | 'delta' | 'keepalive', eventAt?: number): void {
     if (this.closed) return;
     this.lastSent = performance.now();
     this.sink.write(frame);
+    this.metrics?.frame(type, frame.length, eventAt === undefined ? undefined : performance.now() - eventAt);
     if (this.sink.buffered() > MAX_BUFFERED_BYTES) this.close('client is not reading its map stream');
   }
 
@@ -89,7 +98,7 @@ export class MapSession {
     this.keepAliveTimer = setTimeout(() => {
       const quiet = performance.now() - this.lastSent;
       if (quiet >= this.keepAliveMs * 0.9) {
-        this.send(keepAliveFrame(this.compression));
+        this.send(keepAliveFrame(this.compression), 'keepalive');
         this.scheduleKeepAlive(this.keepAliveMs);
       } else this.scheduleKeepAlive(this.keepAliveMs - quiet);
     }, delay);
@@ -107,7 +116,7 @@ export class SessionHub {
     private readonly policy: () => PolicyView,
     private readonly log: (msg: string) => void,
   ) {
-    this.unsubscribe = tailnet.subscribe((events) => this.dispatch(events));
+    this.unsubscribe = tailnet.subscribe((events, eventAt) => this.dispatch(events, eventAt));
   }
 
   get size(): number {
@@ -130,7 +139,7 @@ export class SessionHub {
     this.unsubscribe();
   }
 
-  private dispatch(events: readonly TailnetEvent[]): void {
+  private dispatch(events: readonly TailnetEvent[], eventAt?: number): void {
     const update = this.policy().apply(events);
     for (const e of events) {
       if (e.kind === 'nodeRemoved') {
@@ -138,7 +147,7 @@ export class SessionHub {
         this.sessions.get(e.nodeId)?.close('node was deleted');
       }
     }
-    const batch = new Batch();
+    const batch = new Batch(eventAt);
     for (const s of this.sessions.values()) {
       try {
         s.deliver(this.builder, events, update, batch);

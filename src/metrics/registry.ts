@@ -1,76 +1,53 @@
-// A small Prometheus registry: counters and gauges with labels, rendered in the text
-// exposition format (version 0.0.4). Gauges may be computed at scrape time.
+// Prometheus metrics through prom-client, one Registry per server (never prom-client's
+// global default registry: two servers in one process, as in the tests, must not share
+// counts). Gauges may be computed at scrape time.
 
-type Labels = Record<string, string>;
+import client from 'prom-client';
 
-function labelKey(labels: Labels): string {
-  const keys = Object.keys(labels).sort();
-  if (keys.length === 0) return '';
-  const esc = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-  return '{' + keys.map((k) => `${k}="${esc(labels[k]!)}"`).join(',') + '}';
-}
-
-interface Metric {
-  name: string;
-  help: string;
-  type: 'counter' | 'gauge';
-  render(): string[];
-}
-
-export class Counter implements Metric {
-  readonly type = 'counter' as const;
-  private readonly values = new Map<string, number>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-  ) {}
-  inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(labels);
-    this.values.set(k, (this.values.get(k) ?? 0) + by);
-  }
-  get(labels: Labels = {}): number {
-    return this.values.get(labelKey(labels)) ?? 0;
-  }
-  render(): string[] {
-    if (this.values.size === 0) return [`${this.name} 0`];
-    return [...this.values].map(([k, v]) => `${this.name}${k} ${v}`);
-  }
-}
-
-export class Gauge implements Metric {
-  readonly type = 'gauge' as const;
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    private readonly read: () => number | Array<[Labels, number]>,
-  ) {}
-  render(): string[] {
-    const v = this.read();
-    if (typeof v === 'number') return [`${this.name} ${v}`];
-    return v.map(([l, n]) => `${this.name}${labelKey(l)} ${n}`);
-  }
-}
+export type Counter = client.Counter<string>;
+export type Histogram = client.Histogram<string>;
+export type Labels = Record<string, string>;
 
 export class Registry {
-  private readonly metrics: Metric[] = [];
+  readonly registry = new client.Registry();
+  readonly contentType = this.registry.contentType;
 
-  counter(name: string, help: string): Counter {
-    const c = new Counter(name, help);
-    this.metrics.push(c);
-    return c;
+  /** The process metrics prom-client collects (CPU, memory, event loop, GC, handles). */
+  collectDefaults(): void {
+    client.collectDefaultMetrics({ register: this.registry });
   }
 
-  gauge(name: string, help: string, read: () => number | Array<[Labels, number]>): Gauge {
-    const g = new Gauge(name, help, read);
-    this.metrics.push(g);
-    return g;
+  counter(name: string, help: string, labelNames: string[] = []): Counter {
+    return new client.Counter({ name, help, labelNames, registers: [this.registry] });
   }
 
-  render(): string {
-    const out: string[] = [];
-    for (const m of this.metrics) {
-      out.push(`# HELP ${m.name} ${m.help}`, `# TYPE ${m.name} ${m.type}`, ...m.render());
-    }
-    return out.join('\n') + '\n';
+  histogram(name: string, help: string, buckets: number[], labelNames: string[] = []): Histogram {
+    return new client.Histogram({ name, help, buckets, labelNames, registers: [this.registry] });
+  }
+
+  /** A gauge read when scraped: a number, or one value per label set. */
+  gauge(name: string, help: string, read: () => number | Array<[Labels, number]>, labelNames: string[] = []): void {
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        const v = read();
+        if (typeof v === 'number') {
+          this.set(v);
+          return;
+        }
+        this.reset();
+        for (const [labels, n] of v) this.set(labels, n);
+      },
+    });
+  }
+
+  render(): Promise<string> {
+    return this.registry.metrics();
   }
 }
+
+/** Seconds, for latencies from sub-millisecond (an in-memory change) to seconds (a slow disk). */
+export const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -23,6 +23,8 @@ export interface PolicyManagerOptions {
   /** Base URL for SSH check-mode URLs. */
   serverUrl: string;
   log: { info(m: string): void; warn(m: string): void; error(m: string): void };
+  /** Told how long each full compile of the policy took (metrics). */
+  onCompiled?: (seconds: number) => void;
 }
 
 export class PolicyManager implements PolicyService {
@@ -55,7 +57,7 @@ export class PolicyManager implements PolicyService {
     const where = opts.mode === 'file' ? `policy.path ${opts.path}` : 'the policy stored in the database';
     let compiled: CompiledPolicy;
     try {
-      compiled = compileText(text, tailnet, opts.serverUrl);
+      compiled = timedCompile(text, tailnet, opts);
     } catch (err) {
       throw new Error(`${where}: ${(err as Error).message}`);
     }
@@ -122,7 +124,7 @@ export class PolicyManager implements PolicyService {
   }
 
   private compile(text: string): CompiledPolicy {
-    return compileText(text, this.tailnet, this.opts.serverUrl);
+    return timedCompile(text, this.tailnet, this.opts);
   }
 
   private compileOrRefuse(text: string): CompiledPolicy {
@@ -150,6 +152,15 @@ function readPolicyFile(path: string): string {
 }
 
 /** Empty text (or only whitespace) means no policy: headscale's allow-all. */
+function timedCompile(text: string, tailnet: Tailnet, opts: PolicyManagerOptions): CompiledPolicy {
+  const start = performance.now();
+  try {
+    return compileText(text, tailnet, opts.serverUrl);
+  } finally {
+    opts.onCompiled?.((performance.now() - start) / 1000);
+  }
+}
+
 function compileText(text: string, tailnet: Tailnet, serverUrl: string): CompiledPolicy {
   const policy = text.trim() ? parsePolicy(text) : null;
   return compilePolicy(policy, tailnetInput(tailnet), { baseURL: serverUrl.replace(/\/+$/, '') });

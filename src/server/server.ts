@@ -18,7 +18,8 @@ import { createStore, type Store, type StoreOptions } from '../db/index.js';
 import { loadDerpMap, startDerpMapRefresh } from '../derp/map.js';
 import { buildDNSConfig } from '../dns/config.js';
 import { MapBuilder } from '../mapresponse/builder.js';
-import { Registry } from '../metrics/registry.js';
+import { LATENCY_BUCKETS, Registry, type Counter, type Histogram } from '../metrics/registry.js';
+import { instrumentStore } from '../metrics/store.js';
 import { startAutoApprover } from '../policy/autoapprove.js';
 import { PolicyManager } from '../policy/manager.js';
 import { watchPolicyFile } from '../policy/watch.js';
@@ -116,7 +117,6 @@ export class SwitchboardServer {
   private derpMap: DERPMap;
   private readonly dnsConfig: DNSConfig | undefined;
   private readonly hub: SessionHub;
-  private readonly registry = new Registry();
   private readonly apiDeps: ApiDeps;
   private readonly ts2021: Ts2021Handler;
   private readonly machineContext: MachineContext;
@@ -142,6 +142,7 @@ export class SwitchboardServer {
     derpMap: DERPMap,
     readonly policy: PolicyManager,
     private readonly log: Logger,
+    private readonly registry: Registry,
   ) {
     this.derpMap = derpMap;
     this.publicKey = publicFromPrivate(noisePrivateKey);
@@ -164,15 +165,10 @@ export class SwitchboardServer {
       log: (m) => log.info(m),
       locks: new KeyedLock(),
       defaultExpiryMs: config.node.expiry_ms,
-      metrics: {
-        registrations: this.registry.counter('switchboard_registrations_total', 'Node registrations answered, by result (ok, refused).'),
-        mapRequests: this.registry.counter('switchboard_map_requests_total', 'Map requests by kind (lite, stream, oneshot).'),
-        mapFrames: this.registry.counter('switchboard_map_frames_total', 'Frames written to map streams, keep-alives included.'),
-        mapBytes: this.registry.counter('switchboard_map_bytes_total', 'Bytes written to map streams (compressed frames).'),
-      },
+      metrics: this.controlMetrics(),
     };
     let refusedSince = 0;
-    const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).');
+    const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).', ['result']);
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
       onConnection: (c) => {
@@ -198,7 +194,11 @@ export class SwitchboardServer {
   static async start(opts: ServerOptions): Promise<SwitchboardServer> {
     const { config, log } = opts;
     const noiseKey = loadOrCreateNoiseKey(config.noise.private_key_path, (m) => log.info(m));
-    const store = await createStore(storeOptions(config));
+    const registry = new Registry();
+    registry.collectDefaults();
+    const dbLatency = registry.histogram('switchboard_db_operation_duration_seconds', 'Database operations by store method, in seconds.', LATENCY_BUCKETS, ['op']);
+    const policyCompile = registry.histogram('switchboard_policy_compile_duration_seconds', 'Full compiles of the policy, in seconds.', LATENCY_BUCKETS);
+    const store = instrumentStore(await createStore(storeOptions(config)), dbLatency);
     let server: SwitchboardServer | null = null;
     try {
       await store.migrate((m) => log.info(m));
@@ -223,8 +223,9 @@ export class SwitchboardServer {
         path: config.policy.path,
         serverUrl: config.server_url,
         log,
+        onCompiled: (seconds) => policyCompile.observe(seconds),
       });
-      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, policy, log);
+      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, policy, log, registry);
       const srv = server;
       server.stopDerpRefresh = startDerpMapRefresh(
         config.derp,
@@ -308,7 +309,7 @@ export class SwitchboardServer {
     if (cfg.unix_socket) {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
       if (existsSync(cfg.unix_socket)) unlinkSync(cfg.unix_socket); // stale socket of a stopped server
-      this.socket = createApp({ log: this.log, name: 'socket' });
+      this.socket = createApp({ log: this.log, name: 'socket', onRequestDone: this.httpMetrics() });
       await mountOpenApi(this.socket);
       setNotFound(this.socket, await mountApi(this.socket, this.apiDeps, { trusted: true }));
       await this.socket.ready();
@@ -321,7 +322,7 @@ export class SwitchboardServer {
       const m = parseListenAddr(cfg.metrics_listen_addr, 'metrics_listen_addr');
       this.metrics = createApp({ log: this.log, name: 'metrics' });
       this.metrics.get('/metrics', async (_req, reply) =>
-        reply.type('text/plain; version=0.0.4; charset=utf-8').send(this.registry.render()),
+        reply.type(this.registry.contentType).send(await this.registry.render()),
       );
       setNotFound(this.metrics);
       await this.metrics.ready();
@@ -334,7 +335,7 @@ export class SwitchboardServer {
 
   /** server_url's listener: /key, /health, /ts2021, /api/v1 (and the DERP endpoints, when wired in). */
   private async controlApp(): Promise<FastifyInstance> {
-    const app = createApp({ log: this.log, name: 'control' });
+    const app = createApp({ log: this.log, name: 'control', onRequestDone: this.httpMetrics() });
     await mountOpenApi(app);
     attachUpgrades(app.server, this.upgrades);
     await mountTs2021(app, this.ts2021, this.upgrades);
@@ -382,11 +383,53 @@ export class SwitchboardServer {
     watchLiveness(h2, this.liveness);
   }
 
+  private controlMetrics(): MachineContext['metrics'] {
+    const r = this.registry;
+    const sent = r.counter('headscale_mapresponse_sent_total', 'Map responses written to streams, by status and type (full, delta, keepalive).', ['status', 'type']);
+    const propagation = r.histogram(
+      'switchboard_map_propagation_seconds',
+      'From a tailnet change to its map frame written to a client stream, in seconds.',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    );
+    return {
+      registrations: r.counter('switchboard_registrations_total', 'Node registrations answered, by result (ok, refused).', ['result']),
+      registrationsByMethod: r.counter(
+        'switchboard_node_registrations_total',
+        'Node registrations answered, by method (authkey, none) and result (ok, refused).',
+        ['method', 'result'],
+      ),
+      mapRequests: r.counter('switchboard_map_requests_total', 'Map requests by kind (lite, stream, oneshot).', ['kind']),
+      mapFrames: r.counter('switchboard_map_frames_total', 'Frames written to map streams, keep-alives included.'),
+      mapBytes: r.counter('switchboard_map_bytes_total', 'Bytes written to map streams (compressed frames).'),
+      stream: {
+        frame: (type, _bytes, sinceEventMs) => {
+          sent.inc({ status: 'ok', type });
+          if (sinceEventMs !== undefined) propagation.observe(sinceEventMs / 1000);
+        },
+      },
+    };
+  }
+
+  /** headscale's HTTP metrics, by route pattern (not raw path, which would be unbounded). */
+  private httpMetrics(): (route: string, method: string, status: number, seconds: number) => void {
+    const r = this.registry;
+    const duration = (this.httpDuration ??= r.histogram('headscale_http_duration_seconds', 'Duration of HTTP requests, by route.', LATENCY_BUCKETS, ['path']));
+    const count = (this.httpCount ??= r.counter('headscale_http_requests_total', 'HTTP requests processed, by status code, method and route.', ['code', 'method', 'path']));
+    return (path, method, status, seconds) => {
+      // Like headscale: the control protocol has its own metrics.
+      if (path === '/ts2021') return;
+      duration.observe({ path }, seconds);
+      count.inc({ code: String(status), method, path });
+    };
+  }
+  private httpDuration?: Histogram;
+  private httpCount?: Counter;
+
   private registerMetrics(): void {
     const r = this.registry;
     const t = this.tailnet;
     r.gauge('switchboard_nodes', 'Registered nodes.', () => t.nodeCount());
-    r.gauge('switchboard_nodes_online', 'Nodes with an open map stream.', () => {
+    r.gauge('switchboard_nodes_online', 'Connected nodes: nodes with an open map stream.', () => {
       let n = 0;
       for (const node of t.allNodes()) if (t.isOnline(node.id)) n++;
       return n;
@@ -394,7 +437,5 @@ export class SwitchboardServer {
     r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
     r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
     r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
-    r.gauge('process_resident_memory_bytes', 'Resident memory size in bytes.', () => process.memoryUsage().rss);
-    r.gauge('process_heap_used_bytes', 'V8 heap in use, in bytes.', () => process.memoryUsage().heapUsed);
   }
 }

@@ -27,4 +27,5 @@ export type TailnetEvent =
   /** DERP map or DNS configuration changed. */
   | { kind: 'configChanged' };
 
-export type EventListener = (events: readonly TailnetEvent[]) => void;
+/** `eventAt`: performance.now() when the batch's first event was emitted. */
+export type EventListener = (events: readonly TailnetEvent[], eventAt: number) => void;

@@ -91,13 +91,15 @@ export class Tailnet implements AdminService {
     this.pending.push(event);
     if (this.flushScheduled) return;
     this.flushScheduled = true;
+    // When the change happened, so map streams can report how long it took to reach clients.
+    const eventAt = performance.now();
     setImmediate(() => {
       this.flushScheduled = false;
       const batch = this.pending;
       this.pending = [];
       for (const l of this.listeners) {
         try {
-          l(batch);
+          l(batch, eventAt);
         } catch (err) {
           this.log(`event listener failed: ${(err as Error).message}`);
         }
