@@ -5,13 +5,22 @@ import net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createTs2021Handler } from '../src/control/ts2021.js';
+import { createApp } from '../src/web/app.js';
+import { mountTs2021 } from '../src/web/ts2021.js';
+import { attachUpgrades, type UpgradeHandler } from '../src/web/upgrade.js';
 import { createInitiation, respondToInitiation } from '../src/noise/control-handshake.js';
 import { generateKeyPair, preparePublicKey, prepareStaticKey, type PublicKeyHandle, type StaticKey } from '../src/noise/keys.js';
 import { RESPONSE_LEN } from '../src/noise/messages.js';
 
 export interface HandshakeBench {
-  /** Full HTTP-upgrade handshakes per second over loopback TCP, steady state; clients run in a worker thread (second core). */
+  /**
+   * Full HTTP-upgrade handshakes per second over loopback TCP, steady state; clients run in a
+   * worker thread (second core). Served as the server serves them: the control listener's
+   * Fastify instance with its upgrade dispatch (src/web).
+   */
   handshakesPerSecond: number;
+  /** The same, served by a bare node:http server calling the ts2021 handler (the path before Fastify). */
+  handshakesPerSecondNodeHttp: number;
   /**
    * The same run's warm-up phase: from creating the client worker (its start-up and the
    * JIT warming both threads included) to the end of the warm-up. Not a throughput figure.
@@ -110,7 +119,26 @@ interface LoopbackResult {
   warmupPerSecond: number;
 }
 
-async function loopback(durationMs: number, warmupMs: number, concurrency: number, inWorker: boolean): Promise<LoopbackResult> {
+const quiet = { error() {}, warn() {}, info() {}, debug() {}, trace() {} };
+
+/** An HTTP server for the ts2021 handler: the control listener's Fastify set-up, or bare node:http. */
+async function serve(handler: ReturnType<typeof createTs2021Handler>, kind: 'fastify' | 'node'): Promise<{ server: http.Server; close(): Promise<void> }> {
+  if (kind === 'node') {
+    const server = http.createServer((_req, res) => res.writeHead(404).end());
+    server.on('upgrade', (req, socket, head) => {
+      if (!handler.handleUpgrade(req, socket, head)) socket.destroy();
+    });
+    return { server, close: () => new Promise<void>((r) => server.close(() => r())) };
+  }
+  const app = createApp({ log: quiet, name: 'bench' });
+  const upgrades = new Map<string, UpgradeHandler>();
+  attachUpgrades(app.server, upgrades);
+  await mountTs2021(app, handler, upgrades);
+  await app.ready();
+  return { server: app.server, close: () => app.close() };
+}
+
+async function loopback(durationMs: number, warmupMs: number, concurrency: number, inWorker: boolean, kind: 'fastify' | 'node' = 'fastify'): Promise<LoopbackResult> {
   const serverKey = generateKeyPair();
   const handler = createTs2021Handler({
     serverPrivateKey: serverKey.privateKey,
@@ -120,10 +148,8 @@ async function loopback(durationMs: number, warmupMs: number, concurrency: numbe
       c.conn.end();
     },
   });
-  const server = http.createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req, socket, head) => {
-    if (!handler.handleUpgrade(req, socket, head)) socket.destroy();
-  });
+  const served = await serve(handler, kind);
+  const server = served.server;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const { port } = server.address() as net.AddressInfo;
@@ -149,7 +175,7 @@ async function loopback(durationMs: number, warmupMs: number, concurrency: numbe
   }
   handler.close();
   server.closeAllConnections();
-  await new Promise<void>((r) => server.close(() => r()));
+  await served.close();
   return result;
 }
 
@@ -163,10 +189,12 @@ export async function benchHandshakes(opts: { durationMs?: number; warmupMs?: nu
   inProcess(200); // warm up
   const inProcessPerSecond = inProcess(durationMs);
   const worker = await loopback(durationMs, warmupMs, concurrency, true);
+  const nodeHttp = await loopback(durationMs, warmupMs, concurrency, true, 'node');
   // This thread's code is already warm from the runs above.
   const sameThread = await loopback(durationMs, Math.min(1000, warmupMs), concurrency, false);
   return {
     handshakesPerSecond: worker.perSecond,
+    handshakesPerSecondNodeHttp: nodeHttp.perSecond,
     loopbackWarmupPerSecond: worker.warmupPerSecond,
     loopbackSameThreadPerSecond: sameThread.perSecond,
     inProcessPerSecond,

@@ -82,7 +82,7 @@ async function handleMap(ctx: MachineContext, peer: NoisePeer, body: Record<stri
   const sink: FrameSink = {
     write: (frame) => {
       ctx.metrics.mapFrames.inc();
-      ctx.metrics.mapBytes.inc({}, frame.length);
+      ctx.metrics.mapBytes.inc(frame.length);
       return res.write(frame);
     },
     buffered: () => res.buffered(),

@@ -2,7 +2,7 @@
 // request line per request with secrets redacted, and plain-text 404s. The listeners
 // (server_url's, the unix socket's, metrics_listen_addr's) each get their own instance.
 
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isApiPath } from '../api/handler.js';
 import type { Logger } from '../util/log.js';
 import { fastifyLogger } from './logger.js';
@@ -24,18 +24,21 @@ export function createApp(opts: AppOptions): FastifyInstance {
   const app = Fastify({
     loggerInstance: fastifyLogger(opts.log),
     // Fastify's own request lines print the full URL; ours below redact it.
-    disableRequestLogging: true,
-    // The old hand-written router ignored empty segments; keep "/api/v1/node/" working.
-    ignoreTrailingSlash: true,
-    ignoreDuplicateSlashes: true,
-    // Node names and policy text travel in paths and bodies; Fastify's 100 is too tight for names.
-    maxParamLength: 512,
+    logController: new LogController({ disableRequestLogging: true }),
+    routerOptions: {
+      // The old hand-written router ignored empty segments; keep "/api/v1/node/" working.
+      ignoreTrailingSlash: true,
+      ignoreDuplicateSlashes: true,
+      // Node names travel in paths; Fastify's 100 characters is too tight for them.
+      maxParamLength: 512,
+    },
     bodyLimit: opts.bodyLimit ?? 1 << 20,
     return503OnClosing: false,
     forceCloseConnections: true,
     // A malformed request line just drops the connection, as before.
     clientErrorHandler: (_err, socket) => socket.destroy(),
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    // protojson types are unions (an id is a string or a number); nothing is coerced or dropped.
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
   });
   app.addHook('onResponse', (req, reply, done) => {
     const seconds = reply.elapsedTime / 1000;
