@@ -35,6 +35,7 @@ import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
 import { serveHttp2 } from '../http2/attach.js';
 import { createApp, setNotFound } from '../web/app.js';
+import { mountDebug } from '../web/debug.js';
 import { mountTs2021 } from '../web/ts2021.js';
 import { attachUpgrades, type UpgradeHandler } from '../web/upgrade.js';
 import { BodyBudget, type H2ServerConnection } from '../http2/connection.js';
@@ -324,6 +325,7 @@ export class SwitchboardServer {
       this.metrics.get('/metrics', async (_req, reply) =>
         reply.type(this.registry.contentType).send(await this.registry.render()),
       );
+      mountDebug(this.metrics, { tailnet: this.tailnet, policy: this.policy, derpMap: () => this.derpMap });
       setNotFound(this.metrics);
       await this.metrics.ready();
       await listen(this.metrics.server, m.host, m.port);

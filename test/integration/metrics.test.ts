@@ -2,7 +2,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
 import { useServer } from '../helpers/fixture.js';
 
 const f = useServer({ configure: (c) => (c.metrics_listen_addr = '127.0.0.1:0') });
@@ -70,4 +72,36 @@ test('prom-client: process metrics, map frames by type, propagation latency, HTT
   assert.ok((m.get('switchboard_db_operation_duration_seconds_count{op="createNode"}') ?? 0) >= 2, [...m.keys()].filter((k) => k.includes('db_op')).join(' '));
   assert.ok((m.get('switchboard_policy_compile_duration_seconds_count') ?? 0) >= 1);
   assert.ok((m.get('switchboard_noise_handshakes_total{result="ok"}') ?? 0) >= 5);
+});
+
+test("/debug pages on the metrics listener, as headscale's", async () => {
+  const base = f.srv.server.metricsAddress;
+  const index = await (await fetch(`${base}/debug/`)).text();
+  for (const p of ['notifier', 'policy', 'filter', 'ssh', 'derpmap']) assert.match(index, new RegExp(`/debug/${p} `));
+  const notifier = await (await fetch(`${base}/debug/notifier`)).text();
+  assert.match(notifier, /^\d+ connected\n/);
+  assert.ok(Number(notifier.split(' ')[0]) >= 2, notifier);
+  const filter = (await (await fetch(`${base}/debug/filter`)).json()) as Record<string, unknown[]>;
+  const keys = Object.keys(filter);
+  assert.ok(keys.length >= 2 && keys.every((k) => /^id:\d+  hostname:\S+ givenname:\S+$/.test(k)), keys.join(', '));
+  assert.ok(Object.values(filter).every(Array.isArray));
+  const derp = (await (await fetch(`${base}/debug/derpmap`)).json()) as { Regions: unknown };
+  assert.equal(typeof derp.Regions, 'object');
+  assert.equal((await fetch(`${base}/debug/policy`)).status, 200);
+  assert.equal((await fetch(`${base}/debug/nothing`)).status, 404);
+  // The control listener does not serve them.
+  assert.equal((await fetch(`${f.srv.url}/debug/`)).status, 404);
+});
+
+test('docs/grafana-dashboard.json queries only metrics this server exposes', async () => {
+  const file = fileURLToPath(new URL('../../../docs/grafana-dashboard.json', import.meta.url));
+  const dash = JSON.parse(readFileSync(file, 'utf8')) as { panels: Array<{ targets?: Array<{ expr: string }> }> };
+  const exprs = dash.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr);
+  assert.ok(exprs.length >= 15);
+  const exposed = new Set([...(await scrape()).keys()].map((k) => k.replace(/\{.*$/, '')));
+  for (const e of exprs) {
+    const names = [...e.matchAll(/([a-z_][a-z0-9_]*)\{instance=~"\$instance"/g)].map((m) => m[1]!);
+    assert.ok(names.length > 0, `no metric found in ${e}`);
+    for (const n of names) assert.ok(exposed.has(n), `${n} (in ${e}) is not exposed`);
+  }
 });
