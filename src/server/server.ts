@@ -362,6 +362,9 @@ export class SwitchboardServer {
         .type('text/plain; charset=utf-8')
         .send('Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' + this.config.server_url + ' --authkey <key>\n'),
     );
+    // The embedded DERP server goes here: `this.upgrades.set('/derp', …)` for its upgrade, and
+    // `rawRoute(app, ['GET', 'HEAD'], '/derp/probe', …)`, `rawRoute(app, 'GET', '/generate_204', …)`
+    // (web/app.ts) for its plain endpoints. Routes must be added before ready().
     setNotFound(app, await mountApi(app, this.apiDeps, { trusted: false }));
     await app.ready();
     return app;

@@ -2,6 +2,7 @@
 // request line per request with secrets redacted, and plain-text 404s. The listeners
 // (server_url's, the unix socket's, metrics_listen_addr's) each get their own instance.
 
+import type http from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { isApiPath } from '../api/handler.js';
 import type { Logger } from '../util/log.js';
@@ -33,12 +34,24 @@ export function createApp(opts: AppOptions): FastifyInstance {
       maxParamLength: 512,
     },
     bodyLimit: opts.bodyLimit ?? 1 << 20,
+    // node:http's own defaults, which these listeners had before Fastify (Fastify's are 72 s
+    // and none): idle keep-alive sockets of thousands of clients should not linger.
+    keepAliveTimeout: 5_000,
+    requestTimeout: 300_000,
     return503OnClosing: false,
     forceCloseConnections: true,
     // A malformed request line just drops the connection, as before.
     clientErrorHandler: (_err, socket) => socket.destroy(),
     // protojson types are unions (an id is a string or a number); nothing is coerced or dropped.
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false, allowUnionTypes: true } },
+  });
+  // Routes outside the API take no body: drain whatever comes, of any type, as node:http
+  // did, instead of Fastify's 415 or a JSON parse error. The API installs its own parser.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, payload, done) => {
+    payload.on('error', (err) => done(err, undefined));
+    payload.on('end', () => done(null, undefined));
+    payload.resume();
   });
   app.addHook('onResponse', (req, reply, done) => {
     const seconds = reply.elapsedTime / 1000;
@@ -51,6 +64,26 @@ export function createApp(opts: AppOptions): FastifyInstance {
 }
 
 type Handler = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/**
+ * Mounts a node:http-style handler (e.g. the DERP server's `/derp/probe`, `/generate_204`):
+ * Fastify steps aside and the handler owns the response.
+ */
+export function rawRoute(
+  app: FastifyInstance,
+  method: 'GET' | 'HEAD' | 'POST' | Array<'GET' | 'HEAD' | 'POST'>,
+  url: string,
+  handler: (req: http.IncomingMessage, res: http.ServerResponse) => void,
+): void {
+  app.route({
+    method,
+    url,
+    handler: (req, reply) => {
+      reply.hijack();
+      handler(req.raw, reply.raw);
+    },
+  });
+}
 
 /**
  * Plain-text 404s (or `other`'s answer), except under /api/v1 where the API answers in its

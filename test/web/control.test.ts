@@ -31,7 +31,7 @@ test('plain requests to /ts2021 and /key get the explanations they got before', 
   assert.match(await r.text(), /requires an HTTP upgrade/);
   const p = await fetch(`${f.srv.url}/ts2021`, { method: 'POST' });
   assert.equal(p.status, 400);
-  const k = await fetch(`${f.srv.url}/key?v=113`, { method: 'POST' });
+  const k = await fetch(`${f.srv.url}/key?v=113`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'a=1' });
   assert.equal(k.status, 405);
   assert.equal(k.headers.get('allow'), 'GET, HEAD');
   const ok = await fetch(`${f.srv.url}/key?v=113`);
