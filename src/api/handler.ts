@@ -104,7 +104,13 @@ export function registerApi(
   return async (req, reply) => {
     if (!(await authenticate(req, reply))) return;
     const path = req.url.split('?')[0]!;
-    const match = router.match(req.method, path);
+    let match: ReturnType<Router['match']>;
+    try {
+      match = router.match(req.method, path);
+    } catch (err) {
+      sendError(reply, thrownToError(err, log)); // a path parameter that is not valid percent-encoding
+      return;
+    }
     if (match.kind === 'wrongMethod') {
       reply.header('allow', match.allowed.join(', '));
       sendError(reply, new ApiError(405, `${path} does not support ${req.method}; use ${match.allowed.join(' or ')}`));

@@ -11,7 +11,7 @@ export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 /**
  * Parses a request body as protojson does: empty is {}, anything else must be a JSON
  * object. snake_case names become their camelCase twins, so the schemas and the routes
- * see one spelling.
+ * see one spelling, and null fields are left out (unset).
  */
 export function parseJsonBody(text: string): Record<string, unknown> {
   if (text.trim() === '') return {};
@@ -26,6 +26,8 @@ export function parseJsonBody(text: string): Record<string, unknown> {
   }
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) {
+    // protojson reads null as "unset": drop it, so schemas need not allow null everywhere.
+    if (v === null) continue;
     const camel = k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
     // The camelCase spelling wins when a client sends both.
     if (camel === k || !(camel in out)) out[camel] = v;

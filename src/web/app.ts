@@ -4,6 +4,7 @@
 
 import type http from 'node:http';
 import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { errorBody } from '../api/errors.js';
 import { isApiPath } from '../api/handler.js';
 import type { Logger } from '../util/log.js';
 import { fastifyLogger } from './logger.js';
@@ -40,6 +41,13 @@ export function createApp(opts: AppOptions): FastifyInstance {
     requestTimeout: 300_000,
     return503OnClosing: false,
     forceCloseConnections: true,
+    // Fastify refuses a URL it cannot decode before routing; say so in the API's shape there.
+    frameworkErrors: (err, req, res) => {
+      const reply = res as unknown as FastifyReply;
+      const message = err.code === 'FST_ERR_BAD_URL' ? 'the request path is not valid percent-encoding' : 'bad request';
+      if (isApiPath(req.url)) void reply.code(400).type('application/json').send(errorBody(400, message));
+      else void reply.code(400).type('text/plain; charset=utf-8').send(message + '\n');
+    },
     // A malformed request line just drops the connection, as before.
     clientErrorHandler: (_err, socket) => socket.destroy(),
     // protojson types are unions (an id is a string or a number); nothing is coerced or dropped.

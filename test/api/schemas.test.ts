@@ -42,6 +42,14 @@ describe('API request schemas', () => {
     assert.equal(k.status, 200, k.text);
     const byString = await call(sock(), 'POST', '/api/v1/preauthkey', { body: { user: u.body.user.id } });
     assert.equal(byString.status, 200, byString.text);
+    // null is protojson's "unset", for any field.
+    const nulls = await call(sock(), 'POST', '/api/v1/preauthkey', { body: { user: u.body.user.id, expiration: null, aclTags: null, reusable: null } });
+    assert.equal(nulls.status, 200, nulls.text);
+    assert.equal(nulls.body.preAuthKey.expiration, null);
+    assert.equal((await call(sock(), 'POST', '/api/v1/user', { body: { name: null } })).body.message, 'field "name" is required');
+    // A path Fastify could not match, with broken percent-encoding, still answers in the API's shape.
+    const broken = await call(sock(), 'PATCH', '/api/v1/node/%E0%A4%A');
+    assert.equal(broken.body.code, 3, broken.text);
     // No body at all is an empty message.
     const none = await call(sock(), 'POST', '/api/v1/apikey');
     assert.equal(none.status, 200, none.text);
