@@ -97,8 +97,10 @@ export const ErrorSchema = message({ code: { type: 'integer' }, message: str(), 
 
 const replies = (ok: Json): Json => ({ 200: ok, default: ErrorSchema });
 
+/** `operationId` is headscale's RPC name (HeadscaleService_X); a "Switchboard_" one is ours alone. */
 function op(tag: string, operationId: string, summary: string, rest: Omit<FastifySchema, 'response'> & { response: Json }): RouteSchema {
-  return { operationId: `HeadscaleService_${operationId}`, summary, tags: [tag], ...rest, response: replies(rest.response) };
+  const id = operationId.startsWith('Switchboard_') ? operationId : `HeadscaleService_${operationId}`;
+  return { operationId: id, summary, tags: [tag], ...rest, response: replies(rest.response) };
 }
 
 const nodeParams = object({ nodeId: str('node id') }, ['nodeId']);
@@ -202,7 +204,7 @@ export const schemas = {
     body: object({ policy: str('the policy document (HuJSON)') }, ['policy']),
     response: PolicyReply,
   }),
-  checkPolicy: op('policy', 'CheckPolicy', 'Check a policy without applying it', {
+  checkPolicy: op('policy', 'Switchboard_CheckPolicy', 'Check a policy without applying it', {
     body: object({ policy: str('the policy document (HuJSON)') }, ['policy']),
     response: Empty,
   }),
