@@ -55,6 +55,11 @@ export interface Ts2021Options {
   minProtocolVersion?: number;
   /** Send the early payload over WebSocket too (Tailscale's server doesn't; clients accept it). Default true. */
   earlyNoiseOverWebSocket?: boolean;
+  /**
+   * Asked before any handshake work is done; a message refuses the attempt with 429 and
+   * Retry-After (the caller counts and logs its own refusals: onReject is not called).
+   */
+  admitHandshake?(req: IncomingMessage): string | null;
 }
 
 export type HandshakeCheck =
@@ -98,12 +103,13 @@ export function checkHandshake(
   }
 }
 
-function rawHttpError(socket: Duplex, status: number, message: string): void {
-  const reason = status === 405 ? 'Method Not Allowed' : 'Bad Request';
+const REASONS: Record<number, string> = { 400: 'Bad Request', 405: 'Method Not Allowed', 429: 'Too Many Requests' };
+
+function rawHttpError(socket: Duplex, status: number, message: string, extraHeaders = ''): void {
   const body = message + '\n';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${extraHeaders}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -258,6 +264,12 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       const remoteAddress = req.socket?.remoteAddress;
       // Until a NoiseConn owns the socket, a reset must not become an uncaught error.
       socket.on('error', () => socket.destroy());
+      const refused = opts.admitHandshake?.(req) ?? null;
+      if (refused !== null) {
+        // Refused before the handshake is even decoded: a flood costs no cryptography.
+        rawHttpError(socket, 429, refused, 'Retry-After: 1\r\n');
+        return true;
+      }
       try {
         const next = String(req.headers.upgrade ?? '').toLowerCase();
         if (next === UPGRADE_PROTOCOL) upgradeNative(req, socket, head, remoteAddress);
