@@ -14,7 +14,7 @@ export interface ConnectionLimits {
   maxConnections: number;
   /** Open connections from one address (IPv6: one /64); 0 = no limit. Trusted proxies are exempt. */
   maxConnectionsPerAddress: number;
-  /** Connections that have not yet sent a complete first request; 0 = no limit. */
+  /** Connections that have not yet sent a complete first request; beyond it the longest-waiting one is dropped. 0 = no limit. */
   maxPendingHandshakes: number;
   /** How long a new connection may take to send its first request's headers; 0 = no limit. */
   handshakeTimeoutMs: number;
@@ -102,7 +102,6 @@ export class ConnectionAdmission {
     const exempt = l.trustedProxies?.has(remote) ?? false;
     let reason: RefusalReason | null = null;
     if (l.maxConnections > 0 && this.open >= l.maxConnections) reason = 'max_connections';
-    else if (l.maxPendingHandshakes > 0 && this.pending.size >= l.maxPendingHandshakes) reason = 'max_pending_handshakes';
     else if (!exempt && l.maxConnectionsPerAddress > 0 && (this.perAddress.get(key) ?? 0) >= l.maxConnectionsPerAddress) {
       reason = 'max_connections_per_address';
     }
@@ -111,6 +110,18 @@ export class ConnectionAdmission {
       socket.resetAndDestroy?.() ?? socket.destroy();
       this.opts.onRefused?.({ reason, remoteAddress: remote });
       return false;
+    }
+    if (l.maxPendingHandshakes > 0 && this.pending.size >= l.maxPendingHandshakes) {
+      // Full of connections that have not spoken yet: drop the one that has waited longest
+      // rather than refuse this one. Refusing would let whoever opens connections fastest
+      // lock everyone else out; a real client sends its request within a round trip, so
+      // it is never the oldest for long.
+      const [oldest] = this.pending.keys();
+      if (oldest) {
+        this.pending.delete(oldest);
+        oldest.destroy();
+        this.opts.onRefused?.({ reason: 'max_pending_handshakes', remoteAddress: oldest.remoteAddress });
+      }
     }
     this.open++;
     this.perAddress.set(key, (this.perAddress.get(key) ?? 0) + 1);
