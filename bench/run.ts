@@ -3,6 +3,7 @@
 //   npm run bench -- --quick           smaller sizes (minutes → seconds)
 //   npm run bench -- --only fanout     one benchmark (handshake, policy, mapbuild, fanout; comma-separated for several)
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
+//   npm run bench -- --only abuse [--server-root DIR]   hostile clients against a server child process (DIR: another checkout's build, for before/after)
 //   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread) and dist/fanout-rounds-clients.cpuprofile (client fleet), rounds only
 
 import fs from 'node:fs';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { benchHandshakes } from './handshake.js';
 import { benchMapBuild } from './mapbuild.js';
 import { benchFanout } from './fanout.js';
+import { benchAbuse } from './abuse.js';
 import { machineInfo, repoRoot } from './common.js';
 
 interface Row {
@@ -20,11 +22,12 @@ interface Row {
   pass?: boolean;
 }
 
-const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout'] as const;
+const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout', 'abuse'] as const;
 type Name = (typeof NAMES)[number];
 
-function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean; cpuProf: boolean } {
+function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean; cpuProf: boolean; serverRoot?: string } {
   const only = new Set<Name>();
+  let serverRoot: string | undefined;
   let quick = false;
   let sameThread = false;
   let cpuProf = false;
@@ -33,16 +36,20 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
     if (a === '--quick') quick = true;
     else if (a === '--same-thread') sameThread = true;
     else if (a === '--cpu-prof-fanout') cpuProf = true;
+    else if (a === '--server-root') {
+      serverRoot = argv[++i];
+      if (!serverRoot || !fs.existsSync(path.join(serverRoot, 'bin', 'switchboard.js'))) throw new Error(`--server-root: ${serverRoot ?? '(missing)'} has no bin/switchboard.js`);
+    }
     else if (a === '--only' || a.startsWith('--only=')) {
       const v = a.startsWith('--only=') ? a.slice(7) : argv[++i];
       for (const n of (v ?? '').split(',').filter(Boolean)) {
         if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
         only.add(n as Name);
       }
-    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout)`);
+    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>)`);
   }
   if (only.size === 0) for (const n of NAMES) only.add(n);
-  return { only, quick, sameThread, cpuProf };
+  return { only, quick, sameThread, cpuProf, serverRoot };
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -141,6 +148,26 @@ async function main(): Promise<void> {
       { bench: b, metric: 'server heap used after GC, MiB', value: f0(r.memoryWithStreams.heapUsedMB) + (r.clientMode === 'same-thread' ? ' (incl. clients)' : '') },
     );
     if (r.clientHeap) rows.push({ bench: b, metric: 'client worker heap used after GC, MiB', value: f0(r.clientHeap.heapUsedMB) });
+  }
+
+  if (args.only.has('abuse')) {
+    const r = await benchAbuse({ serverRoot: args.serverRoot, seconds: args.quick ? 4 : 10, log });
+    results.abuse = r;
+    for (const a of r.attacks) {
+      const b = `abuse: ${a.attack}`;
+      rows.push(
+        { bench: b, metric: 'attacker got', value: a.outcome },
+        { bench: b, metric: 'server RSS before / peak / 3 s after, MiB', value: `${f0(a.rssBaseMB)} / ${f0(a.rssPeakMB)} / ${f0(a.rssAfterMB)}` },
+        { bench: b, metric: 'server descriptors peak; CPU %', value: `${f0(a.fdsPeak)}; ${f0(a.cpuPercent)}` },
+        {
+          bench: b,
+          metric: `/health p50 / p99 / max ms; failed (of ${a.healthProbes})`,
+          value: `${f1(a.healthP50Ms)} / ${f1(a.healthP99Ms)} / ${f1(a.healthMaxMs)}; ${a.healthFailures}`,
+          target: 'p99 < 100 ms, none failed',
+          pass: a.healthP99Ms < 100 && a.healthFailures === 0,
+        },
+      );
+    }
   }
 
   const machine = machineInfo();

@@ -80,7 +80,8 @@ export const SCHEMA: Section = sec({
   metrics_listen_addr: str('127.0.0.1:9090'),
   grpc_listen_addr: str(''),
   grpc_allow_insecure: bool(false),
-  trusted_proxies: ignored(NOT_USED),
+  // headscale's key: addresses or CIDRs of reverse proxies in front of the server.
+  trusted_proxies: list([]),
   noise: sec({
     // headscale resolves its key paths against the config file's directory.
     private_key_path: path(dm('./data/noise_private.key', ''), 'config'),
@@ -131,6 +132,15 @@ export const SCHEMA: Section = sec({
     update_frequency: dur(dm('24h', '3h')),
   }),
   disable_check_updates: bool(false),
+  // Switchboard's own: what a client without credentials can make the server hold (0 = no limit).
+  limits: sec({
+    max_connections: int(16_384),
+    max_connections_per_address: int(1024),
+    max_pending_handshakes: int(1024),
+    handshake_timeout: dur('10s'),
+    handshakes_per_second: int(500),
+    handshakes_per_second_per_address: int(30),
+  }),
   ephemeral_node_inactivity_timeout: dur(dm('30m', '120s')),
   node: sec({
     expiry: dur('0'),

@@ -75,6 +75,19 @@ export interface Config {
   };
 
   disable_check_updates: boolean;
+  /** Reverse proxies (addresses or CIDRs): exempt from per-address limits; X-Forwarded-For names their clients. */
+  trusted_proxies: string[];
+
+  /** Admission limits on the control listener; 0 = no limit. */
+  limits: {
+    max_connections: number;
+    max_connections_per_address: number;
+    max_pending_handshakes: number;
+    handshake_timeout: string;
+    handshake_timeout_ms: number;
+    handshakes_per_second: number;
+    handshakes_per_second_per_address: number;
+  };
   ephemeral_node_inactivity_timeout: string;
   ephemeral_node_inactivity_timeout_ms: number;
 

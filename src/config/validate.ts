@@ -49,6 +49,15 @@ export function validateConfig(c: Config, ctx: ValidateContext): void {
     if (c.database.postgres.name === '') fail('database.postgres.name', 'required when database.type is postgres');
   }
 
+  // --- limits ---
+  c.trusted_proxies.forEach((e, i) => {
+    try {
+      parsePrefix(e.trim());
+    } catch {
+      fail(`trusted_proxies[${i}]`, `${JSON.stringify(e)} is not an IP address or CIDR prefix`);
+    }
+  });
+
   // --- DERP ---
   const ds = c.derp.server;
   if (ds.enabled) {

@@ -8,6 +8,7 @@ import type { NodeRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import { MIN_CAPABILITY_VERSION, type Hostinfo } from '../tailcfg/types.js';
 import { MapSession, type FrameSink, type SessionHub } from './sessions.js';
+import { checkHostinfo, MAX_ENDPOINTS } from './hostinfo.js';
 import { BadRequest, isZeroKey, optionalBool, optionalObject, optionalString, optionalStringList, requireKey } from './validate.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import type { ControlMetrics } from './metrics.js';
@@ -51,9 +52,18 @@ export function parseMapRequest(body: Record<string, unknown>): ParsedMapRequest
     omitPeers: optionalBool(body.OmitPeers, 'OmitPeers'),
     keepAlive: optionalBool(body.KeepAlive, 'KeepAlive'),
     compression: compress === 'zstd' ? 'zstd' : 'none',
-    hostinfo: optionalObject(body.Hostinfo, 'Hostinfo') as Hostinfo | null,
-    endpoints: optionalStringList(body.Endpoints, 'Endpoints'),
+    hostinfo: checkHostinfo(body.Hostinfo),
+    endpoints: checkEndpoints(optionalStringList(body.Endpoints, 'Endpoints')),
   };
+}
+
+function checkEndpoints(list: string[] | null): string[] | null {
+  if (list && list.length > MAX_ENDPOINTS) throw new BadRequest(`Endpoints: ${list.length} entries, at most ${MAX_ENDPOINTS}`);
+  list?.forEach((e, i) => {
+    // "[v6%zone]:port" is the longest form a client sends.
+    if (e.length > 64) throw new BadRequest(`Endpoints[${i}]: ${e.length} characters, at most 64`);
+  });
+  return list;
 }
 
 export class MapAuthError extends Error {}

@@ -8,6 +8,7 @@ import { MIN_CAPABILITY_VERSION, type Hostinfo, type RegisterResponse } from '..
 import { TAGGED_DEVICES_USER_ID, userIdOf } from '../mapresponse/nodes.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import type { ControlMetrics } from './metrics.js';
+import { checkHostinfo } from './hostinfo.js';
 import { BadRequest, optionalBool, optionalObject, optionalString, optionalTime, requireKey, zeroKey } from './validate.js';
 
 export interface RegisterContext {
@@ -44,7 +45,7 @@ function parseRegister(body: Record<string, unknown>): ParsedRegister {
     oldNodeKey: requireKey(body.OldNodeKey, 'nodekey', 'OldNodeKey', true),
     authKey: auth ? optionalString(auth.AuthKey, 'Auth.AuthKey').trim() : '',
     expiry: optionalTime(body.Expiry, 'Expiry'),
-    hostinfo: optionalObject(body.Hostinfo, 'Hostinfo') as Hostinfo | null,
+    hostinfo: checkHostinfo(body.Hostinfo),
     ephemeral: optionalBool(body.Ephemeral, 'Ephemeral'),
     followup: optionalString(body.Followup, 'Followup'),
   };

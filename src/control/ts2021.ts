@@ -55,6 +55,11 @@ export interface Ts2021Options {
   minProtocolVersion?: number;
   /** Send the early payload over WebSocket too (Tailscale's server doesn't; clients accept it). Default true. */
   earlyNoiseOverWebSocket?: boolean;
+  /**
+   * Asked before any handshake work is done; a message refuses the attempt with 429 and
+   * Retry-After (the caller counts and logs its own refusals: onReject is not called).
+   */
+  admitHandshake?(req: IncomingMessage): string | null;
 }
 
 export type HandshakeCheck =
@@ -98,13 +103,20 @@ export function checkHandshake(
   }
 }
 
+const REASONS: Record<number, string> = {
+  400: 'Bad Request',
+  404: 'Not Found',
+  405: 'Method Not Allowed',
+  429: 'Too Many Requests',
+  503: 'Service Unavailable',
+};
+
 /** Answers an upgrade request on its raw socket (no HTTP response object exists yet) and closes it. */
-export function rawHttpError(socket: Duplex, status: number, message: string): void {
-  const reason = status === 405 ? 'Method Not Allowed' : status === 404 ? 'Not Found' : status === 503 ? 'Service Unavailable' : 'Bad Request';
+export function rawHttpError(socket: Duplex, status: number, message: string, extraHeaders = ''): void {
   const body = message + '\n';
   socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-      `Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `${extraHeaders}Connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -140,7 +152,12 @@ function offersSubprotocol(header: string | undefined): boolean {
   return (header ?? '').split(',').some((p) => p.trim() === UPGRADE_PROTOCOL);
 }
 
-export type WebSocketCheck = HandshakeCheck | { ok: false; status: 405; message: string };
+export type WebSocketCheck = HandshakeCheck | { ok: false; status: 405 | 429; message: string };
+
+/** Extra header lines for a refusal's raw answer: a 429 says when to come back. */
+export function refusalHeaders(status: number): string {
+  return status === 429 ? 'Retry-After: 1\r\n' : '';
+}
 
 const UPGRADE_HELP =
   `ts2021 requires an HTTP upgrade (Upgrade: ${UPGRADE_PROTOCOL} with Connection: upgrade, or a WebSocket); ` +
@@ -276,6 +293,12 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       const remoteAddress = req.socket?.remoteAddress;
       // Until a NoiseConn owns the socket, a reset must not become an uncaught error.
       socket.on('error', () => socket.destroy());
+      const refused = opts.admitHandshake?.(req) ?? null;
+      if (refused !== null) {
+        // Refused before the handshake is even decoded: a flood costs no cryptography.
+        rawHttpError(socket, 429, refused, refusalHeaders(429));
+        return true;
+      }
       try {
         const next = String(req.headers.upgrade ?? '').toLowerCase();
         if (next === UPGRADE_PROTOCOL) upgradeNative(req, socket, head, remoteAddress);
@@ -290,6 +313,8 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     },
 
     checkWebSocket(req) {
+      const refused = opts.admitHandshake?.(req) ?? null;
+      if (refused !== null) return { ok: false, status: 429, message: refused };
       const check = checkWebSocket(req, new URL(req.url ?? '/', 'http://unused'));
       if (!check.ok) opts.onReject?.({ status: check.status, message: check.message, remoteAddress: req.socket?.remoteAddress });
       return check;

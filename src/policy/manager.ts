@@ -40,7 +40,12 @@ export class PolicyManager implements PolicyService {
     text: string,
   ) {
     this.text = text;
-    this.view = new CompiledPolicyView(tailnet, compiled, () => this.compile(this.text));
+    this.view = new CompiledPolicyView(
+      tailnet,
+      compiled,
+      () => this.compile(this.text),
+      (err) => opts.log.error(`the policy no longer compiles after a user change; the previous one stays in force: ${err.message}`),
+    );
   }
 
   /** Loads the policy at start-up; a policy that is refused stops start-up with the reason. */

@@ -15,18 +15,42 @@ export class CompiledPolicyView implements PolicyView {
   private viewers = new Set<NodeID>();
   private peers = new Set<NodeID>();
   private all = false;
+  private compiledPolicy: CompiledPolicy;
+  /** A user changed since the last compile: rebuild before the next read. */
+  private stale = false;
 
   constructor(
     private readonly tailnet: Tailnet,
-    private compiled: CompiledPolicy,
+    compiled: CompiledPolicy,
     /** Rebuilds the compiled policy from scratch (user changes touch every alias). */
     private readonly recompile: () => CompiledPolicy,
+    /** A rebuild after a user change failed; the previous compiled policy stays in force. */
+    private readonly onRecompileError: (err: Error) => void = () => {},
   ) {
+    this.compiledPolicy = compiled;
     tailnet.observe((e) => this.observe(e));
+  }
+
+  /**
+   * The compiled policy, rebuilt first if a user changed. The rebuild happens here, not in
+   * the event observer, so that the write that changed the user (an API call) never pays
+   * for it nor fails because of it.
+   */
+  private get compiled(): CompiledPolicy {
+    if (this.stale) {
+      this.stale = false;
+      try {
+        this.compiledPolicy = this.recompile();
+      } catch (err) {
+        this.onRecompileError(err as Error);
+      }
+    }
+    return this.compiledPolicy;
   }
 
   /** Hands the accumulated changes to the sessions (the batch itself was already observed). */
   apply(_events: readonly TailnetEvent[]): PolicyUpdate {
+    void this.compiled; // a pending rebuild happens once per batch, before any session reads
     const update: PolicyUpdate = { viewers: this.all ? 'all' : this.viewers, peers: this.peers };
     this.viewers = new Set();
     this.peers = new Set();
@@ -46,7 +70,7 @@ export class CompiledPolicyView implements PolicyView {
         this.nodeChanged(e.nodeId, e.kind === 'nodeRemoved');
         break;
       case 'userChanged':
-        this.compiled = this.recompile();
+        this.stale = true;
         this.all = true;
         this.peerSets.clear();
         break;
@@ -78,7 +102,8 @@ export class CompiledPolicyView implements PolicyView {
 
   /** Replaces the compiled policy (a reload); the caller emits policyChanged. */
   replace(compiled: CompiledPolicy): void {
-    this.compiled = compiled;
+    this.compiledPolicy = compiled;
+    this.stale = false;
     this.peerSets.clear();
   }
 

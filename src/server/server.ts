@@ -39,6 +39,10 @@ import { mountDebug } from '../web/debug.js';
 import { mountTs2021 } from '../web/ts2021.js';
 import { attachUpgrades, type UpgradeHandler } from '../web/upgrade.js';
 import { BodyBudget, type H2ServerConnection } from '../http2/connection.js';
+import { ProxySet } from '../limits/address.js';
+import { ConnectionAdmission, REFUSAL_REASONS, type Refusal } from '../limits/admission.js';
+import { fitConnectionLimit, openFileLimit } from '../limits/fdlimit.js';
+import { RateLimitedLog } from '../util/ratelog.js';
 
 /** Request-body bytes buffered across all control connections at once. */
 const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
@@ -121,6 +125,8 @@ export class SwitchboardServer {
   private readonly apiDeps: ApiDeps;
   private readonly ts2021: Ts2021Handler;
   private readonly machineContext: MachineContext;
+  private readonly admission: ConnectionAdmission;
+  private readonly refusedLog: RateLimitedLog;
   /** Quiet time after which a map stream gets a keep-alive frame (tests shorten it). */
   set mapKeepAliveMs(ms: number) {
     this.machineContext.keepAliveMs = ms;
@@ -168,24 +174,36 @@ export class SwitchboardServer {
       defaultExpiryMs: config.node.expiry_ms,
       metrics: this.controlMetrics(),
     };
-    let refusedSince = 0;
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).', ['result']);
+    const refusedConnections = this.registry.counter(
+      'switchboard_connections_refused_total',
+      'Connections and handshakes refused by the admission limits (limits.*), by reason.',
+      ['reason'],
+    );
+    for (const reason of REFUSAL_REASONS) refusedConnections.inc({ reason }, 0);
+    // One line per interval, not per refusal: a flood must not flood the log.
+    this.refusedLog = new RateLimitedLog((l) => log.info(l), 10_000, (n, s) => `refused ${n} more control connections in the last ${s} s`);
+    this.admission = createAdmission(config, log, (r: Refusal) => {
+      refusedConnections.inc({ reason: r.reason });
+      this.refusedLog.log(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.reason} (limits.${limitKey(r.reason)})`);
+    });
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
+      admitHandshake: (req) => {
+        const r = this.admission.admitHandshake(req.socket?.remoteAddress, req.headers['x-forwarded-for']);
+        if (!r) return null;
+        refusedConnections.inc({ reason: r.reason });
+        handshakes.inc({ result: 'refused' });
+        this.refusedLog.log(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.reason} (limits.${limitKey(r.reason)})`);
+        return 'too many handshakes: try again in a second';
+      },
       onConnection: (c) => {
         handshakes.inc({ result: 'ok' });
         this.serveNoise(c.conn, { machineKey: c.machineKey, protocolVersion: c.protocolVersion });
       },
       onReject: (r) => {
         handshakes.inc({ result: 'refused' });
-        // One line per interval, not per refusal: a flood of bad handshakes must not flood the log.
-        if (refusedSince++ === 0) {
-          log.info(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
-          setTimeout(() => {
-            if (refusedSince > 1) log.info(`refused ${refusedSince - 1} more control connections in the last 10 s`);
-            refusedSince = 0;
-          }, 10_000).unref();
-        }
+        this.refusedLog.log(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
       },
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
     });
@@ -273,6 +291,8 @@ export class SwitchboardServer {
     this.stopPolicyWatch();
     this.stopDerpRefresh();
     this.ts2021.close();
+    this.admission.close();
+    this.refusedLog.close();
     this.hub.closeAll('server shutting down');
     // GOAWAY tells clients this is a shutdown, not a network failure.
     for (const [c, h2] of this.noiseConns) {
@@ -299,6 +319,7 @@ export class SwitchboardServer {
     const cfg = this.config;
     const main = parseListenAddr(cfg.listen_addr, 'listen_addr');
     this.http = await this.controlApp();
+    this.admission.attach(this.http.server);
     await listen(this.http.server, main.host, main.port);
     const addr = this.http.server.address();
     if (addr && typeof addr === 'object') {
@@ -448,5 +469,42 @@ export class SwitchboardServer {
     r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
     r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
     r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
+    r.gauge('switchboard_connections_open', 'Open connections on the control listener.', () => this.admission.openConnections);
+    r.gauge('switchboard_connections_pending', 'Connections on the control listener that have not sent a first request yet.', () => this.admission.pendingConnections);
   }
+}
+
+/** The config key behind each refusal, for log lines an admin can act on. */
+function limitKey(reason: Refusal['reason']): string {
+  switch (reason) {
+    case 'handshake_rate':
+      return 'handshakes_per_second';
+    case 'handshake_rate_per_address':
+      return 'handshakes_per_second_per_address';
+    default:
+      return reason;
+  }
+}
+
+function createAdmission(config: Config, log: Logger, onRefused: (r: Refusal) => void): ConnectionAdmission {
+  const l = config.limits;
+  const fdLimit = openFileLimit();
+  const maxConnections = fitConnectionLimit(l.max_connections, fdLimit);
+  if (maxConnections !== l.max_connections) {
+    log.warn(
+      `limits.max_connections: ${l.max_connections || 'no limit'} does not fit the open-file limit of ${fdLimit}; using ${maxConnections} (raise it with ulimit -n or LimitNOFILE=)`,
+    );
+  }
+  return new ConnectionAdmission(
+    {
+      maxConnections,
+      maxConnectionsPerAddress: l.max_connections_per_address,
+      maxPendingHandshakes: l.max_pending_handshakes,
+      handshakeTimeoutMs: l.handshake_timeout_ms,
+      handshakesPerSecond: l.handshakes_per_second,
+      handshakesPerSecondPerAddress: l.handshakes_per_second_per_address,
+      trustedProxies: new ProxySet(config.trusted_proxies),
+    },
+    { onRefused },
+  );
 }

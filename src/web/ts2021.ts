@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
-import { rawHttpError, TS2021_PATH, UPGRADE_PROTOCOL, type Ts2021Handler } from '../control/ts2021.js';
+import { rawHttpError, refusalHeaders, TS2021_PATH, UPGRADE_PROTOCOL, type Ts2021Handler } from '../control/ts2021.js';
 import type { ControlResponderResult } from '../noise/control-handshake.js';
 import type { UpgradeHandler } from './upgrade.js';
 
@@ -33,7 +33,7 @@ export async function mountTs2021(app: FastifyInstance, ts2021: Ts2021Handler, u
     socket.on('error', () => socket.destroy());
     const check = ts2021.checkWebSocket(req);
     if (!check.ok) {
-      rawHttpError(socket, check.status, check.message);
+      rawHttpError(socket, check.status, check.message, refusalHeaders(check.status));
       return;
     }
     checked.set(req, check.result);

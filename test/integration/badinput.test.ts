@@ -83,6 +83,49 @@ for (const backend of testBackends()) {
       assert.equal(nodeCount(), before);
     });
 
+    test('an oversized Hostinfo is refused naming the field and bound; a large real one passes', async () => {
+      const { key } = await newKey({ reusable: true });
+      const before = nodeCount();
+      const c = client('bloat');
+      const reg = (Hostinfo: unknown) => c.post('/machine/register', { Version: 113, NodeKey: c.nodeKey, Auth: { AuthKey: key }, Hostinfo });
+      const cases: Array<[unknown, RegExp]> = [
+        [{ Hostname: 'h'.repeat(300) }, /^Hostinfo\.Hostname: 300 characters, at most 256/],
+        [{ Hostname: 'ok', OSVersion: 'x'.repeat(900_000) }, /^Hostinfo: \d+ bytes of JSON, at most 65536/],
+        [{ RoutableIPs: Array.from({ length: 2000 }, (_, i) => `10.${i >> 8}.${i & 255}.0/24`) }, /^Hostinfo\.RoutableIPs: 2000 entries, at most 1024/],
+        [{ RequestTags: ['tag:a', 7] }, /^Hostinfo\.RequestTags\[1\]: expected a string/],
+        [{ Services: [{ Proto: 'tcp', Port: 22, Description: 'd'.repeat(1000) }] }, /^Hostinfo\.Services\[0\]\.Description: 1000 characters/],
+        [{ NetInfo: { DERPLatency: Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`${i}-v4`, 0.01])) } }, /^Hostinfo\.NetInfo\.DERPLatency: 600 entries/],
+        [{ Env: 'e'.repeat(257) }, /^Hostinfo\.Env: 257 characters, at most 256/],
+      ];
+      for (const [hostinfo, want] of cases) {
+        const r = await reg(hostinfo);
+        assert.equal(r.status, 400, JSON.stringify(hostinfo).slice(0, 80));
+        assert.match(r.body.toString(), want);
+      }
+      assert.equal(nodeCount(), before, 'no node from a refused registration');
+      // A big but real host: many services, four SSH host keys, thirty DERP regions.
+      const real = {
+        Hostname: 'buildbox',
+        OS: 'linux',
+        OSVersion: 'Debian 12.8 (bookworm); kernel=6.1.0-28-amd64',
+        Services: Array.from({ length: 300 }, (_, i) => ({ Proto: 'tcp', Port: 1000 + i, Description: `svc-${i}` })),
+        SSH_HostKeys: Array.from({ length: 4 }, (_, i) => `ssh-rsa ${'A'.repeat(700)}${i}`),
+        NetInfo: { PreferredDERP: 1, DERPLatency: Object.fromEntries(Array.from({ length: 30 }, (_, i) => [`${i + 1}-v4`, 0.02])) },
+      };
+      const ok = await reg(real);
+      assert.equal(ok.status, 200, ok.body.toString());
+      const node = f.srv.server.tailnet.nodeByNodeKey(c.nodeKey)!;
+      assert.equal(node.hostinfo.Services?.length, 300);
+      // The same bound holds on map requests, and the stored Hostinfo stays as it was.
+      const m = await c.post('/machine/map', { Version: 113, NodeKey: c.nodeKey, Stream: false, OmitPeers: true, Hostinfo: { Hostname: 'x'.repeat(10_000) } });
+      assert.equal(m.status, 400);
+      assert.match(m.body.toString(), /^Hostinfo\.Hostname: 10000 characters/);
+      const e = await c.post('/machine/map', { Version: 113, NodeKey: c.nodeKey, Stream: false, OmitPeers: true, Endpoints: Array.from({ length: 500 }, (_, i) => `192.0.2.1:${i}`) });
+      assert.equal(e.status, 400);
+      assert.match(e.body.toString(), /^Endpoints: 500 entries, at most 128/);
+      assert.equal(f.srv.server.tailnet.nodeByNodeKey(c.nodeKey)!.hostinfo.Hostname, 'buildbox');
+    });
+
     test('a map request must come from the machine that owns the node key', async () => {
       const { key } = await newKey();
       const owner = client('owner');
