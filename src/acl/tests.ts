@@ -79,6 +79,8 @@ function evalTest(c: CompiledPolicy, t: PolicyTest): void {
     if (!/^\d+$/.test(portS)) bad();
     const port = Number(portS);
     if (port < 0 || port > 65535) bad();
+    // A test names one host: CIDR syntax is refused even for a single address.
+    if (dstSpec.slice(0, i).includes('/')) bad();
     const dsts = nodesFor(c, dstSpec.slice(0, i));
     if (!dsts.length) bad();
     for (const s of srcs) for (const d of dsts) if (allowed(c, s, d, port, proto) !== want) bad();
