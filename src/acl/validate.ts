@@ -122,7 +122,7 @@ class Checker {
         return;
       }
       // SSH reaches devices, not address ranges: hosts, IPs and groups are refused.
-      if (a.kind === 'host' || a.kind === 'prefix' || a.kind === 'group' || a.kind === 'userDomain') {
+      if (a.kind === 'host' || a.kind === 'prefix' || a.kind === 'group') {
         this.add(`invalid dst "${s}"`, path);
         return;
       }
@@ -149,7 +149,7 @@ class Checker {
     }
     for (const d of dst) {
       const a = this.alias(d);
-      if (a.kind === 'user') {
+      if (a.kind === 'user' || a.kind === 'userDomain') {
         if (tagged) {
           this.add(`tags in SSH source cannot access user-owned devices (${d}); use autogroup:tagged or specific tags as destinations instead`, path);
         } else if (groupLike || users.size !== 1 || !users.has(d)) {
