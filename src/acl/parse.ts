@@ -3,7 +3,7 @@
 import JSON5 from 'json5';
 import { fail, Issues, PolicyError } from './errors.js';
 import { parsePrefix, type Range } from './ipset.js';
-import { parsePorts, parseProto, PORT_PROTOS, type PortRange } from './ports.js';
+import { parsePorts, parseProto, PORT_PROTOS, protoName, type PortRange } from './ports.js';
 import { validateStatic } from './validate.js';
 
 export interface AclEntry {
@@ -212,7 +212,7 @@ function parseAcl(v: unknown, idx: number): AclEntry {
     if (!PORT_PROTOS.includes(proto[0])) {
       for (const d of dst) {
         if (d.ports.some((r) => r.First !== 0 || r.Last !== 65535)) {
-          fail(`protocol does not support specific ports: "${String(o.proto).toLowerCase()}", only "*" is allowed`);
+          fail(`protocol does not support specific ports: "${protoName(proto[0])}", only "*" is allowed`);
         }
       }
     }
@@ -258,8 +258,9 @@ function checkValueDepth(v: unknown, where: string): void {
 
 function parseGrant(v: unknown, idx: number): GrantEntry {
   const o = pickKeys(asObj(v, `grants[${idx}]`), ['src', 'dst', 'ip', 'app', 'via', 'srcPosture'], '');
-  const src = asStrList(o.src, 'src');
-  const dst = asStrList(o.dst, 'dst');
+  // Surrounding whitespace in an alias is ignored, as Tailscale does.
+  const src = asStrList(o.src, 'src').map((x) => x.trim());
+  const dst = asStrList(o.dst, 'dst').map((x) => x.trim());
   const ipRaw = asStrList(o.ip, 'ip');
   const appObj = o.app === undefined || o.app === null ? null : asObj(o.app, 'app');
   if (ipRaw.length === 0 && (!appObj || Object.keys(appObj).length === 0)) fail('ip and app can not both be empty');

@@ -68,6 +68,11 @@ export function parseProto(s: string): number[] {
   return [n];
 }
 
+/** The IANA name of a protocol number when it has one (numbers are reported by name). */
+export function protoName(n: number): string {
+  return Object.entries(PROTOS).find(([, v]) => v === n)?.[0] ?? String(n);
+}
+
 /** Protocols whose rules may name specific ports; others take "*" only. */
 export const PORT_PROTOS = [6, 17, 132];
 

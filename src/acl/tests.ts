@@ -89,6 +89,19 @@ function evalTest(c: CompiledPolicy, t: PolicyTest): void {
   for (const d of t.deny) check(d, false);
 }
 
+/**
+ * autogroup:self as an sshTests destination: the source user's own (untagged) devices.
+ * A source that is not a single user has no "self", so nothing is tested: a failure.
+ */
+function ownNodes(c: CompiledPolicy, src: string): NodeRec[] {
+  const a = classifyAlias(src, c.policy!.hosts);
+  const uid = a.kind === 'user' ? c.idx.userByLogin(a.login) : undefined;
+  if (uid === undefined) bad();
+  const own = [...c.idx.nodes.values()].filter((n) => !n.tagged && n.node.userId === uid);
+  if (!own.length) bad();
+  return own;
+}
+
 function sshAllows(c: CompiledPolicy, src: NodeRec, dst: NodeRec, user: string, wantCheck: boolean | null): boolean {
   const pol = c.sshPolicy(dst.node.id);
   const srcIPs = src.addrs.map(nodeAddrText);
@@ -107,7 +120,7 @@ function evalSshTest(c: CompiledPolicy, t: SshTest): void {
   if (!t.accept.length && !t.check.length && !t.deny.length) bad();
   const srcs = nodesFor(c, t.src);
   if (!srcs.length || !t.dst.length) bad();
-  const dsts = t.dst.flatMap((d) => nodesFor(c, d));
+  const dsts = t.dst.flatMap((d) => (d === 'autogroup:self' ? ownNodes(c, t.src) : nodesFor(c, d)));
   if (!dsts.length) bad();
   for (const u of [...t.accept, ...t.check, ...t.deny]) if (u.trim() === '') bad();
   for (const s of srcs) {

@@ -2,7 +2,7 @@
 // are written from Tailscale's policy-file documentation, not taken from the captures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parsePolicy, PolicyError } from '../../src/acl/index.js';
+import { compilePolicy, parsePolicy, PolicyError, type PolicyNode } from '../../src/acl/index.js';
 
 const BASE = {
   groups: { 'group:eng': ['alice@example.com', 'bob@example.com'] },
@@ -91,6 +91,7 @@ test('A4 proto names and numbers', () => {
 });
 test('A5 only tcp, udp and sctp take specific ports', () => {
   refuses(acl(['*'], ['tag:web:22'], { proto: 'icmp' }), 'protocol does not support specific ports: "icmp", only "*" is allowed');
+  refuses(acl(['*'], ['tag:web:22'], { proto: '47' }), 'protocol does not support specific ports: "gre", only "*" is allowed');
   accepts(acl(['*'], ['tag:web:53'], { proto: 'udp' }));
 });
 
@@ -242,5 +243,40 @@ test('every fault is reported, each with its place in the document', () => {
       { message: 'group not defined in policy: "group:ops"', path: ['acls', 1, 'dst', 0] },
     ]);
     assert.equal(e.message, 'src=tag not found: "tag:ci"\ngroup not defined in policy: "group:ops"');
+  }
+});
+
+test('R7 aliases are read without surrounding whitespace', () => {
+  const p = parsePolicy(text(grant({ src: [' group:eng'], dst: ['tag:web '] })));
+  assert.deepEqual([p.grants[0].src, p.grants[0].dst], [['group:eng'], ['tag:web']]);
+});
+
+const USERS = [{ id: 1, name: 'alice', email: 'alice@example.com' }, { id: 2, name: 'bob', email: 'bob@example.com' }];
+function dev(id: number, userId: number | null, tags: string[] = []): PolicyNode {
+  return { id, name: `d${id}`, userId, tags, ipv4: `100.64.0.${id}`, ipv6: `fd7a:115c:a1e0::${id}`, routableIPs: [], approvedRoutes: [] };
+}
+
+test('Q2 sshTests autogroup:self is the source user\'s own devices', () => {
+  const nodes = [dev(1, 1), dev(2, 1), dev(3, 2)];
+  const policy = (src: string, accept: string[], deny: string[] = []) => parsePolicy(text({
+    ssh: [{ action: 'accept', src: ['autogroup:member'], dst: ['autogroup:self'], users: ['root'] }],
+    sshTests: [{ src, dst: ['autogroup:self'], accept, deny }],
+  }));
+  assert.doesNotThrow(() => compilePolicy(policy('alice@example.com', ['root']), { users: USERS, nodes }));
+  assert.throws(() => compilePolicy(policy('alice@example.com', [], ['root']), { users: USERS, nodes }), /test\(s\) failed/);
+  // A group has no single "self": nothing to test against, so the test fails.
+  assert.throws(() => compilePolicy(policy('group:eng', ['root']), { users: USERS, nodes }), /test\(s\) failed/);
+});
+
+test('Q3 tests destinations are one host and one port', () => {
+  const nodes = [dev(1, 1), dev(2, 2)];
+  const run = (dst: string) => compilePolicy(parsePolicy(text({
+    acls: [{ action: 'accept', src: ['*'], dst: ['*:*'] }],
+    tests: [{ src: 'alice@example.com', accept: [dst] }],
+  })), { users: USERS, nodes });
+  assert.doesNotThrow(() => run('100.64.0.2:22'));
+  assert.doesNotThrow(() => run('bob@example.com:22'));
+  for (const bad of ['100.64.0.2/32:22', 'bob@example.com:22,80', 'bob@example.com:*', 'bob@example.com:20-30', 'autogroup:internet:443']) {
+    assert.throws(() => run(bad), /test\(s\) failed/, bad);
   }
 });
