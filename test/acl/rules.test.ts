@@ -280,3 +280,14 @@ test('Q3 tests destinations are one host and one port', () => {
     assert.throws(() => run(bad), /test\(s\) failed/, bad);
   }
 });
+
+test('X9 user:*@domain and localpart:*@domain name this tailnet\'s domain', () => {
+  const nodes = [dev(1, 1), dev(2, 2)];
+  const run = (doc: Doc) => compilePolicy(parsePolicy(text(doc)), { users: USERS, nodes });
+  assert.doesNotThrow(() => run(acl(['user:*@example.com'], ['*:*'])));
+  assert.doesNotThrow(() => run(acl(['user:*@passkey'], ['*:*'])));
+  const msg = (d: string) => `${d} is not associated with this Tailnet and cannot be used in user:*@<domain> expressions`;
+  assert.throws(() => run(acl(['user:*@example.net'], ['*:*'])), { message: msg('example.net') });
+  assert.throws(() => run(grant({ dst: ['user:*@corp.example'] })), { message: msg('corp.example') });
+  assert.throws(() => run(ssh({ users: ['localpart:*@example.org'] })), { message: msg('example.org') });
+});
