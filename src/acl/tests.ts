@@ -120,6 +120,8 @@ function evalSshTest(c: CompiledPolicy, t: SshTest): void {
   if (!t.accept.length && !t.check.length && !t.deny.length) bad();
   const srcs = nodesFor(c, t.src);
   if (!srcs.length || !t.dst.length) bad();
+  // An IPv6 literal is not a valid sshTests destination (IPv4 literals are).
+  if (t.dst.some((d) => { const a = classifyAlias(d, c.policy!.hosts); return a.kind === 'prefix' && a.range.v6; })) bad();
   const dsts = t.dst.flatMap((d) => (d === 'autogroup:self' ? ownNodes(c, t.src) : nodesFor(c, d)));
   if (!dsts.length) bad();
   for (const u of [...t.accept, ...t.check, ...t.deny]) if (u.trim() === '') bad();

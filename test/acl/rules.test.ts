@@ -291,3 +291,13 @@ test('X9 user:*@domain and localpart:*@domain name this tailnet\'s domain', () =
   assert.throws(() => run(grant({ dst: ['user:*@corp.example'] })), { message: msg('corp.example') });
   assert.throws(() => run(ssh({ users: ['localpart:*@example.org'] })), { message: msg('example.org') });
 });
+
+test('Q4 sshTests dst: an IPv4 literal names its device, an IPv6 literal is refused', () => {
+  const nodes = [dev(1, 1), dev(2, null, ['tag:web'])];
+  const run = (dst: string) => compilePolicy(parsePolicy(text({
+    ssh: [{ action: 'accept', src: ['alice@example.com'], dst: ['tag:web'], users: ['root'] }],
+    sshTests: [{ src: 'alice@example.com', dst: [dst], accept: ['root'] }],
+  })), { users: USERS, nodes });
+  assert.doesNotThrow(() => run('100.64.0.2'));
+  assert.throws(() => run('fd7a:115c:a1e0::2'), /test\(s\) failed/);
+});
