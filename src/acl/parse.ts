@@ -237,7 +237,8 @@ function validateCapName(name: string): void {
   const domain = name.slice(0, slash).toLowerCase();
   if (domain === 'tailscale.com' || domain.endsWith('.tailscale.com')) {
     // A few tailscale.com capabilities are meant to be granted by policy.
-    const allowed = ['tailscale.com/cap/drive', 'tailscale.com/cap/kubernetes', 'tailscale.com/cap/tsidp', 'tailscale.com/cap/relay', 'tailscale.com/cap/webui', 'tailscale.com/cap/drive-sharer', 'tailscale.com/cap/golink'];
+    // Companions (drive-sharer, relay-target) are granted by the server, never by policy.
+    const allowed = ['tailscale.com/cap/drive', 'tailscale.com/cap/kubernetes', 'tailscale.com/cap/tsidp', 'tailscale.com/cap/relay', 'tailscale.com/cap/webui', 'tailscale.com/cap/secrets'];
     if (!allowed.includes(name)) fail('capability name must not be in the tailscale.com domain');
   }
 }

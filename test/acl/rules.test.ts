@@ -143,6 +143,8 @@ test('R4 capability names', () => {
   refuses(grant({ ip: [], app: { 'https://example.com/cap/x': [{}] } }), 'capability name must have the form {domain}/{path}');
   refuses(grant({ ip: [], app: { 'tailscale.com/cap/ingress': [{}] } }), 'capability name must not be in the tailscale.com domain');
   accepts(grant({ ip: [], app: { 'tailscale.com/cap/drive': [{ shares: ['*'], access: 'ro' }] } }));
+  accepts(grant({ ip: [], app: { 'tailscale.com/cap/secrets': [{ action: ['get'] }] } }));
+  refuses(grant({ ip: [], app: { 'tailscale.com/cap/drive-sharer': [{}] } }), 'capability name must not be in the tailscale.com domain');
 });
 test('R5 app grants cannot target autogroup:internet', () =>
   refuses(grant({ dst: ['autogroup:internet'], ip: [], app: { 'example.com/cap/x': [{}] } }), 'cannot use app grants with autogroup:internet'));
