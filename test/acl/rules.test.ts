@@ -303,3 +303,12 @@ test('Q4 sshTests dst: an IPv4 literal names its device, an IPv6 literal is refu
   assert.doesNotThrow(() => run('100.64.0.2'));
   assert.throws(() => run('fd7a:115c:a1e0::2'), /test\(s\) failed/);
 });
+
+test('N3 role autogroups as nodeAttrs targets: admin and owner resolve, roles not kept name nobody', () => {
+  const nodes = [dev(1, 1), dev(2, 2)];
+  for (const t of ['autogroup:admin', 'autogroup:owner', 'autogroup:auditor', 'autogroup:it-admin']) {
+    const c = compilePolicy(parsePolicy(text({ nodeAttrs: [{ target: [t], attr: ['example-attr'] }] })), { users: USERS, nodes });
+    const has = 'example-attr' in c.capMap(1);
+    assert.equal(has, t === 'autogroup:admin' || t === 'autogroup:owner', t);
+  }
+});
