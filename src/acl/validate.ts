@@ -17,6 +17,8 @@ const SSH_DST = ['member', 'tagged', 'self'];
 /** nodeAttrs targets also take the role autogroups (admin, owner, ...), which name users. */
 const NODEATTR_TARGET = ['member', 'tagged'];
 const ROLE_AUTOGROUPS = ['admin', 'owner', 'it-admin', 'network-admin', 'billing-admin', 'auditor'];
+/** Role autogroups rule sources resolve (every user administers; the owner is the first user). */
+const SRC_ROLES = ['admin', 'owner'];
 
 const list = (names: string[]) => `[${names.map((a) => `autogroup:${a}`).join(' ')}]`;
 
@@ -59,6 +61,8 @@ class Checker {
     list_.forEach((s, i) => {
       const path = [...base, i];
       const a = this.alias(s);
+      // Sources may name users by role (docs: autogroup:admin, autogroup:owner).
+      if (a.kind === 'autogroup' && SRC_ROLES.includes(a.name)) return;
       if (!this.defined(a, s, path, (t) => `src=tag not found: "${t}"`)) return;
       if (a.kind !== 'autogroup') return;
       if (a.name === 'internet') this.add('autogroup:internet can only be used in ACL destinations', path);

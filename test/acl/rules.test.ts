@@ -312,3 +312,12 @@ test('N3 role autogroups as nodeAttrs targets: admin and owner resolve, roles no
     assert.equal(has, t === 'autogroup:admin' || t === 'autogroup:owner', t);
   }
 });
+
+test('S9 rule sources may name users by role: autogroup:admin and autogroup:owner', () => {
+  const nodes = [dev(1, 1), dev(2, 2), dev(3, null, ['tag:web'])];
+  const c = compilePolicy(parsePolicy(text(grant({ src: ['autogroup:owner'], dst: ['tag:web'], ip: ['22'] }))), { users: USERS, nodes });
+  assert.deepEqual(c.packetFilter(3).flatMap((r) => r.SrcIPs), ['100.64.0.1', 'fd7a:115c:a1e0::1']);
+  const a = compilePolicy(parsePolicy(text(acl(['autogroup:admin'], ['tag:web:22']))), { users: USERS, nodes });
+  assert.equal(a.packetFilter(3).flatMap((r) => r.SrcIPs).length, 4);
+  refuses(acl(['*'], ['autogroup:admin:22']), 'invalid autogroup: got "autogroup:admin", must be one of [autogroup:internet autogroup:member autogroup:nonroot autogroup:tagged autogroup:self autogroup:danger-all]');
+});
