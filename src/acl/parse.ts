@@ -128,8 +128,10 @@ function asStrList(v: unknown, what: string): string[] {
 
 const TAG_RE = /^tag:[A-Za-z][A-Za-z0-9-]*$/;
 
+/** Tag name syntax, in the words of Tailscale's tailcfg.CheckTag (ASCII only). */
 export function validateTagName(t: string, where: string): void {
-  if (!t.startsWith('tag:')) fail(`${where}: tag names must start with 'tag:'`);
+  if (!t.startsWith('tag:')) fail(`${where}: tags must start with 'tag:'`);
+  if (t === 'tag:') fail(`${where}: tag names must not be empty`);
   if (!/^tag:[A-Za-z]/.test(t)) fail(`${where}: tag names must start with a letter, after 'tag:'`);
   if (!TAG_RE.test(t)) fail(`${where}: tag names can only contain numbers, letters, or dashes`);
 }

@@ -53,6 +53,10 @@ test('H2 host values are an address or prefix', () =>
 test('H3 a host may be a non-canonical prefix', () => accepts({ hosts: { lab: '10.2.3.4/16' } }));
 
 // tagOwners
+test('T0 tag names start with tag: and are not empty', () => {
+  refuses({ tagOwners: { web: [] } }, `tagOwners["web"]: tags must start with 'tag:'`);
+  refuses({ tagOwners: { 'tag:': [] } }, 'tagOwners["tag:"]: tag names must not be empty');
+});
 test('T1 tag names start with a letter after tag:', () => refuses({ tagOwners: { 'tag:1st': [] } }, `tagOwners["tag:1st"]: tag names must start with a letter, after 'tag:'`));
 test('T2 tag names hold letters, digits and dashes', () =>
   refuses({ tagOwners: { 'tag:web_1': [] } }, 'tagOwners["tag:web_1"]: tag names can only contain numbers, letters, or dashes'));
