@@ -325,3 +325,15 @@ test('S9 rule sources may name users by role: autogroup:admin and autogroup:owne
   assert.equal(a.packetFilter(3).flatMap((r) => r.SrcIPs).length, 4);
   refuses(acl(['*'], ['autogroup:admin:22']), 'invalid autogroup: got "autogroup:admin", must be one of [autogroup:internet autogroup:member autogroup:nonroot autogroup:tagged autogroup:self autogroup:danger-all]');
 });
+
+test('Q5 tests may name an address no device owns, such as a host behind a subnet router', () => {
+  const router = { ...dev(2, 1), routableIPs: ['10.1.0.0/16'], approvedRoutes: ['10.1.0.0/16'] };
+  const nodes = [dev(1, 2), router];
+  const run = (tests: Doc[]) => compilePolicy(parsePolicy(text({
+    acls: [{ action: 'accept', src: ['bob@example.com'], dst: ['corp-net:22'] }],
+    tests,
+  })), { users: USERS, nodes });
+  assert.doesNotThrow(() => run([{ src: 'bob@example.com', accept: ['printer:22', '10.1.9.9:22'], deny: ['printer:80'] }]));
+  assert.throws(() => run([{ src: 'bob@example.com', accept: ['10.1.9.9:443'] }]), /test\(s\) failed/);
+  assert.throws(() => run([{ src: 'alice@example.com', accept: ['printer:22'] }]), /test\(s\) failed/);
+});
