@@ -337,3 +337,18 @@ test('Q5 tests may name an address no device owns, such as a host behind a subne
   assert.throws(() => run([{ src: 'bob@example.com', accept: ['10.1.9.9:443'] }]), /test\(s\) failed/);
   assert.throws(() => run([{ src: 'alice@example.com', accept: ['printer:22'] }]), /test\(s\) failed/);
 });
+
+test('P3 user and group approvers approve routes of their own untagged devices, also while they register', () => {
+  const doc = text({ autoApprovers: { routes: { '10.1.0.0/16': ['alice@example.com'], '10.2.0.0/16': ['group:eng'] }, exitNode: ['bob@example.com'] } });
+  const p = parsePolicy(doc);
+  const router = (userId: number | null, tags: string[] = []) => ({
+    ...dev(9, userId, tags), routableIPs: ['10.1.0.0/24', '10.2.0.0/16', '0.0.0.0/0', '::/0'],
+  });
+  // Not yet part of the tailnet index: approval happens during registration.
+  const empty = compilePolicy(p, { users: USERS, nodes: [] });
+  assert.deepEqual(empty.autoApprovedRoutes(router(1)), ['10.1.0.0/24', '10.2.0.0/16']);
+  assert.deepEqual(empty.autoApprovedRoutes(router(2)), ['10.2.0.0/16', '0.0.0.0/0', '::/0']);
+  assert.deepEqual(empty.autoApprovedRoutes(router(null, ['tag:web'])), []);
+  const indexed = compilePolicy(p, { users: USERS, nodes: [router(1)] });
+  assert.deepEqual(indexed.autoApprovedRoutes(router(1)), ['10.1.0.0/24', '10.2.0.0/16']);
+});
