@@ -152,15 +152,24 @@ const goodRule = fc.oneof(
   fc.record({ kind: fc.constant('acl' as const), src: good, dst: good, port: fc.constantFrom('*', '22', '80,443') }),
   fc.record({ kind: fc.constant('grant' as const), src: good, dst: good, port: fc.constantFrom('*', 'tcp:22', '443') }),
   fc.record({ kind: fc.constant('app' as const), src: good, dst: fc.array(fc.constantFrom(...TAGS, 'odin@example.com'), { minLength: 1, maxLength: 2 }), port: fc.constant('') }),
+  fc.record({
+    kind: fc.constant('ssh' as const),
+    src: fc.array(fc.constantFrom('odin@example.com', 'thor@example.org', 'group:eng', 'autogroup:member'), { minLength: 1, maxLength: 2 }),
+    dst: fc.array(fc.constantFrom(...TAGS, 'autogroup:tagged', 'autogroup:self'), { minLength: 1, maxLength: 2 }),
+    port: fc.constantFrom('root', 'autogroup:nonroot', 'deploy', 'check'),
+  }),
 );
-type GoodRule = { kind: 'acl' | 'grant' | 'app'; src: string[]; dst: string[]; port: string };
+type GoodRule = { kind: 'acl' | 'grant' | 'app' | 'ssh'; src: string[]; dst: string[]; port: string };
 
 function goodPolicy(rules: GoodRule[]): string {
   return JSON.stringify({
     groups: { 'group:eng': ['thor@example.org', 'freya@example.com'] },
     tagOwners: Object.fromEntries(TAGS.map((t) => [t, ['odin@example.com']])),
     acls: rules.filter((r) => r.kind === 'acl').map((r) => ({ action: 'accept', src: r.src, dst: r.dst.map((d) => `${d}:${r.port}`) })),
-    grants: rules.filter((r) => r.kind !== 'acl').map((r) => (r.kind === 'app'
+    ssh: rules.filter((r) => r.kind === 'ssh').map((r) => ({
+      action: r.port === 'check' ? 'check' : 'accept', src: r.src, dst: r.dst, users: [r.port === 'check' ? 'root' : r.port],
+    })),
+    grants: rules.filter((r) => r.kind === 'grant' || r.kind === 'app').map((r) => (r.kind === 'app'
       ? { src: r.src, dst: r.dst, app: { 'example.com/cap/x': [{ rule: r.src.join(',') }] } }
       : { src: r.src, dst: r.dst, ip: [r.port] })),
   });
@@ -174,7 +183,7 @@ const tailnetArb = fc.array(
   return node(i + 1, { ...(tag ? { tags: [tag] } : { userId: user }), routableIPs: routes, approvedRoutes: routes });
 }));
 
-test('removing any rule from a compiled policy never widens what a node gets', () => {
+test('removing any rule (ACL, grant, app grant, SSH) never widens what a node gets', () => {
   fc.assert(fc.property(tailnetArb, fc.array(goodRule, { minLength: 1, maxLength: 5 }), fc.nat(), (nodes, rules, k) => {
     const full = new CompiledPolicy(parsePolicy(goodPolicy(rules)), { users: USERS, nodes });
     const fewer = new CompiledPolicy(parsePolicy(goodPolicy(rules.filter((_, i) => i !== k % rules.length))), { users: USERS, nodes });
@@ -186,6 +195,12 @@ test('removing any rule from a compiled policy never widens what a node gets', (
         r.SrcIPs.flatMap((s) => (r.DstPorts ?? []).map((d) => `${s}>${d.IP}:${d.Ports.First}-${d.Ports.Last}/${(r.IPProto ?? []).join(',')}`))));
       const wide = triples(full);
       for (const t of triples(fewer)) assert.ok(wide.has(t), `filter entry ${t} on ${n.id} appeared`);
+      // SSH: every (principal, login, local user, action) the smaller policy allows, the full one does.
+      const sshGrants = (c: CompiledPolicy) => new Set((c.sshPolicy(n.id)?.rules ?? []).flatMap((r) =>
+        r.principals.flatMap((pr) => Object.entries(r.sshUsers).filter(([, v]) => v !== '')
+          .map(([k, v]) => `${pr.nodeIP ?? '*'}|${k}=${v}|${r.action.holdAndDelegate ? 'check' : 'accept'}`))));
+      const sshWide = sshGrants(full);
+      for (const g of sshGrants(fewer)) assert.ok(sshWide.has(g), `ssh ${g} on ${n.id} appeared`);
       for (const p of nodes) {
         const w = full.whois(n.id, p.id);
         for (const [cap, vals] of Object.entries(fewer.whois(n.id, p.id))) {
