@@ -396,7 +396,7 @@ function parseSshTest(v: unknown): SshTest {
     t.malformed = true;
   }
   for (const d of t.dst) {
-    if (d === 'autogroup:internet' || d === '*') fail(`SSH tests dst contains disallowed element "${d}"`);
+    if (d === 'autogroup:internet') fail(`SSH tests dst contains disallowed element "${d}"`);
   }
   if (t.src === '') t.malformed = true;
   return t;

@@ -57,7 +57,8 @@ function nodesFor(c: CompiledPolicy, alias: string): NodeRec[] {
     return owner;
   }
   const sel = select(p, c.idx, [alias]);
-  return [...c.idx.nodes.values()].filter((n) => sel.nodes.has(n.node.id));
+  // "*" stands for every device of the tailnet.
+  return [...c.idx.nodes.values()].filter((n) => sel.all || sel.nodes.has(n.node.id));
 }
 
 /** Rules that can let traffic reach the endpoint: its node's filter, or every node's. */

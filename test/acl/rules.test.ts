@@ -352,3 +352,13 @@ test('P3 user and group approvers approve routes of their own untagged devices, 
   const indexed = compilePolicy(p, { users: USERS, nodes: [router(1)] });
   assert.deepEqual(indexed.autoApprovedRoutes(router(1)), ['10.1.0.0/24', '10.2.0.0/16']);
 });
+
+test('Q6 sshTests dst "*" stands for every device', () => {
+  const nodes = [dev(1, 1), dev(2, null, ['tag:web'])];
+  const run = (users: string[]) => compilePolicy(parsePolicy(text({
+    ssh: [{ action: 'accept', src: ['alice@example.com'], dst: ['tag:web', 'autogroup:self'], users: ['root'] }],
+    sshTests: [{ src: 'alice@example.com', dst: ['*'], ...(users.length ? { accept: users } : { deny: ['root'] }) }],
+  })), { users: USERS, nodes });
+  assert.doesNotThrow(() => run(['root']));
+  assert.throws(() => run([]), /test\(s\) failed/);
+});
