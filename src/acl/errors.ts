@@ -33,7 +33,8 @@ export class Issues {
   readonly list: PolicyIssue[] = [];
 
   add(message: string, path: PolicyPath = []): void {
-    if (!this.list.some((i) => i.message === message)) this.list.push({ message, path });
+    const key = JSON.stringify(path);
+    if (!this.list.some((i) => i.message === message && JSON.stringify(i.path) === key)) this.list.push({ message, path });
   }
 
   /** Runs fn; a PolicyError it throws becomes an issue at path (or at the error's own path). */
@@ -48,6 +49,7 @@ export class Issues {
   }
 
   throwIfAny(): void {
-    if (this.list.length) throw new PolicyError(this.list.map((i) => i.message).join('\n'), this.list);
+    // The message names each distinct fault once; issues keep every place it occurs.
+    if (this.list.length) throw new PolicyError([...new Set(this.list.map((i) => i.message))].join('\n'), this.list);
   }
 }

@@ -50,3 +50,12 @@ test('mayOwnTag: users, groups, owner tags and role autogroups from tagOwners', 
   assert.equal(mayOwnTag(p, 'tag:a', { user: alice }), false);
   assert.equal(mayOwnTag(p, 'tag:undefined', { user: alice }), false);
 });
+
+test('the same fault in two entries is located twice and named once', () => {
+  const text = '{\n  "acls": [\n    {"action": "accept", "src": ["group:ops"], "dst": ["*:*"]},\n    {"action": "accept", "src": ["group:ops"], "dst": ["*:22"]}\n  ]\n}';
+  const r = checkPolicyText(text);
+  assert.equal(r.ok, false);
+  if (r.ok) return;
+  assert.equal(r.error, 'group not defined in policy: "group:ops"');
+  assert.deepEqual(r.issues.map((i) => i.line), [3, 4]);
+});
