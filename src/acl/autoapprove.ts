@@ -2,7 +2,7 @@
 // Exit routes are approved only through "exitNode"; subnet routes by any covering prefix.
 import { contains, parsePrefix } from './ipset.js';
 import type { Policy } from './parse.js';
-import { select } from './resolve.js';
+import { select, usersOf } from './resolve.js';
 import { isExitRoute, type PolicyNode, type TailnetIndex } from './tailnet.js';
 
 function nodeMatches(p: Policy, idx: TailnetIndex, aliases: string[], n: PolicyNode): boolean {
@@ -15,6 +15,8 @@ function nodeMatches(p: Policy, idx: TailnetIndex, aliases: string[], n: PolicyN
     if (a.startsWith('tag:') && n.tags.includes(a)) return true;
     if (a === 'autogroup:tagged' && tagged) return true;
     if (a === 'autogroup:member' && !tagged) return true;
+    // A user (or group) approves routes of the devices it owns, never of tagged ones.
+    if (!tagged && n.userId !== null && usersOf(p, idx, a).includes(n.userId)) return true;
   }
   return false;
 }

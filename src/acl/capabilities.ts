@@ -24,6 +24,8 @@ function targets(c: CompiledPolicy, aliases: string[], rec: NodeRec): boolean {
       if (!rec.tagged && owner && rec.node.userId === owner.id) return true;
       continue;
     }
+    // Other role autogroups (it-admin, auditor, ...) name users by roles this server does not keep.
+    if (k.kind === 'autogroup' && !['member', 'tagged'].includes(k.name)) continue;
     if (k.kind === 'invalid') continue;
     if (nodeInSource(select(p, c.idx, [a]), rec)) return true;
   }

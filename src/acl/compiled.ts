@@ -62,7 +62,7 @@ export class CompiledPolicy {
     this.idx = tailnet instanceof TailnetIndex ? tailnet : new TailnetIndex(tailnet);
     this.opts = opts;
     if (policy) {
-      checkSshDomains(policy.ssh, this.idx);
+      checkSshDomains(policy, this.idx);
       this.rules = ruleDefs(policy).map((def) => ({
         def,
         src: select(policy, this.idx, def.src),

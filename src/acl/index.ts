@@ -19,3 +19,7 @@ export function compilePolicy(policy: Policy | null, tailnet: TailnetInput, opts
   evaluateTests(c);
   return c;
 }
+export { mayOwnTag } from './tagowners.js';
+export type { TagRequester } from './tagowners.js';
+export { locate } from './locate.js';
+export type { PolicyIssue, PolicyPath } from './errors.js';

@@ -2,6 +2,7 @@
 // per-node shape the compatibility corpus records (one object per node name).
 import { CompiledPolicy, type CapMap, type CompileOptions } from './compiled.js';
 import { PolicyError } from './errors.js';
+import { locate } from './locate.js';
 import { parsePolicy } from './parse.js';
 import type { PolicyNode, PolicyUser, TailnetSettings } from './tailnet.js';
 import { evaluateTests } from './tests.js';
@@ -37,12 +38,24 @@ export interface PreviewNode {
   autoApprovedRoutes?: string[];
 }
 
-export function checkPolicyText(text: string): { ok: true } | { ok: false; error: string } {
+export interface CheckIssue {
+  message: string;
+  /** 1-based position of the entry at fault in the policy text, when it can be placed. */
+  line?: number;
+  column?: number;
+}
+
+export function checkPolicyText(text: string): { ok: true } | { ok: false; error: string; issues: CheckIssue[] } {
   try {
     parsePolicy(text);
     return { ok: true };
   } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    if (!(e instanceof PolicyError)) throw e;
+    const issues = e.issues.map((i) => {
+      const pos = i.path.length ? locate(text, i.path) : null;
+      return pos ? { message: i.message, ...pos } : { message: i.message };
+    });
+    return { ok: false, error: e.message, issues };
   }
 }
 

@@ -58,6 +58,17 @@ export function usersOf(p: Policy, idx: TailnetIndex, alias: string): number[] {
   return [];
 }
 
+/**
+ * Role autogroups. This server keeps no admin roles: every user administers the tailnet
+ * (as in the captures), and the owner is the first user.
+ */
+export function roleHolds(idx: TailnetIndex, role: 'admin' | 'owner', rec: NodeRec): boolean {
+  if (rec.tagged || rec.node.userId === null) return false;
+  if (role === 'admin') return true;
+  const owner = [...idx.users.values()].sort((x, y) => x.id - y.id)[0];
+  return owner !== undefined && rec.node.userId === owner.id;
+}
+
 /** Adds what `alias` denotes to `sel`. */
 export function addAlias(p: Policy, idx: TailnetIndex, alias: string, sel: Selection): void {
   const a = classifyAlias(alias, p.hosts);
@@ -81,6 +92,10 @@ export function addAlias(p: Policy, idx: TailnetIndex, alias: string, sel: Selec
           return;
         case 'danger-all':
           sel.any = true;
+          return;
+        case 'admin':
+        case 'owner':
+          for (const id of idx.members) if (roleHolds(idx, a.name, idx.nodes.get(id)!)) sel.nodes.add(id);
           return;
         default:
           fail(`autogroup "${alias}" is not supported`);
@@ -133,7 +148,8 @@ export function aliasHasNode(p: Policy, idx: TailnetIndex, alias: string, rec: N
   const a = classifyAlias(alias, p.hosts);
   switch (a.kind) {
     case 'autogroup':
-      return (a.name === 'member' && !rec.tagged) || (a.name === 'tagged' && rec.tagged);
+      return (a.name === 'member' && !rec.tagged) || (a.name === 'tagged' && rec.tagged) ||
+        ((a.name === 'admin' || a.name === 'owner') && roleHolds(idx, a.name, rec));
     case 'tag':
       return rec.node.tags.includes(a.name);
     case 'user':

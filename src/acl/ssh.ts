@@ -3,7 +3,7 @@
 import type { SSHAction, SSHPolicy, SSHPrincipal, SSHRule } from '../tailcfg/types.js';
 import type { CompiledPolicy } from './compiled.js';
 import { fail } from './errors.js';
-import type { SshEntry } from './parse.js';
+import type { Policy, SshEntry } from './parse.js';
 import { nodeInSource } from './resolve.js';
 import type { SshSources } from './sshsources.js';
 import type { NodeRec, TailnetIndex } from './tailnet.js';
@@ -19,17 +19,38 @@ function localpartDomain(u: string): string | null {
   return u.startsWith('localpart:*@') ? u.slice('localpart:*@'.length) : null;
 }
 
-/** localpart domains must belong to the tailnet; refused otherwise, in Tailscale's words. */
-export function checkSshDomains(entries: SshEntry[], idx: TailnetIndex): void {
+const NOT_OURS = 'is not associated with this Tailnet and cannot be used in user:*@<domain> expressions';
+
+function checkDomain(d: string, own: string | undefined): void {
+  // Without a known tailnet domain there is nothing to compare against.
+  if (own === undefined) return;
+  // Passkey accounts form their own pseudo-domain that every tailnet may name.
+  if (d === 'passkey') return;
+  // Tailscale reports a non-lowercase domain under its passkey pseudo-domain.
+  if (d !== d.toLowerCase()) fail(`PASSKEY ${NOT_OURS}`);
+  if (d !== own) fail(`${d} ${NOT_OURS}`);
+}
+
+/**
+ * Domains in "localpart:*@domain" SSH users and in "user:*@domain" aliases (any rule
+ * position) must belong to the tailnet; refused otherwise, in Tailscale's words.
+ */
+export function checkSshDomains(policy: Policy, idx: TailnetIndex): void {
   const own = idx.domain();
-  for (const e of entries) {
+  for (const e of policy.ssh) {
     for (const u of e.users) {
       const d = localpartDomain(u);
-      if (d === null) continue;
-      // Tailscale reports a non-lowercase domain under its passkey pseudo-domain.
-      if (d !== d.toLowerCase()) fail('PASSKEY is not associated with this Tailnet and cannot be used in user:*@<domain> expressions');
-      if (d !== own) fail(`${d} is not associated with this Tailnet and cannot be used in user:*@<domain> expressions`);
+      if (d !== null) checkDomain(d, own);
     }
+  }
+  const aliases = [
+    ...policy.acls.flatMap((r) => [...r.src, ...r.dst.map((d) => d.alias)]),
+    ...policy.grants.flatMap((g) => [...g.src, ...g.dst]),
+    ...policy.ssh.flatMap((r) => [...r.src, ...r.dst]),
+    ...policy.nodeAttrs.flatMap((n) => n.target),
+  ];
+  for (const a of aliases) {
+    if (a.startsWith('user:*@')) checkDomain(a.slice('user:*@'.length), own);
   }
 }
 

@@ -3,7 +3,7 @@
 // message that does not say which entry failed.
 import type { CompiledPolicy } from './compiled.js';
 import { fail } from './errors.js';
-import { contains, parsePrefix } from './ipset.js';
+import { contains, parsePrefix, type Range } from './ipset.js';
 import type { PolicyTest, SshTest } from './parse.js';
 import { parseProto, DEFAULT_PROTOS } from './ports.js';
 import { classifyAlias } from './alias.js';
@@ -19,7 +19,29 @@ function bad(): never {
   throw new TestFailure();
 }
 
-/** Nodes an alias names; a single address matches the node that owns it. Unknown: failure. */
+/** What a test endpoint stands for: a node, or a bare address no node owns. */
+interface Endpoint {
+  addrs: Range[];
+  node?: NodeRec;
+}
+
+/**
+ * Endpoints an alias names. A single address stands for the node that owns it, else for
+ * itself (a subnet host, say). Unknown names, ranges and unsupported autogroups: failure.
+ */
+function endpointsFor(c: CompiledPolicy, alias: string): Endpoint[] {
+  const p = c.policy!;
+  const a = classifyAlias(alias, p.hosts);
+  if (a.kind === 'host' || a.kind === 'prefix') {
+    // Only single addresses can be tested.
+    if (a.range.lo !== a.range.hi) bad();
+    const owner = [...c.idx.nodes.values()].filter((n) => n.addrs.some((r) => contains(r, a.range)));
+    return owner.length ? owner.map((n) => ({ addrs: n.addrs, node: n })) : [{ addrs: [a.range] }];
+  }
+  return nodesFor(c, alias).map((n) => ({ addrs: n.addrs, node: n }));
+}
+
+/** Nodes an alias names (identity aliases, or addresses a node owns). Unknown: failure. */
 function nodesFor(c: CompiledPolicy, alias: string): NodeRec[] {
   const p = c.policy!;
   const a = classifyAlias(alias, p.hosts);
@@ -29,18 +51,24 @@ function nodesFor(c: CompiledPolicy, alias: string): NodeRec[] {
   if (a.kind === 'user' && c.idx.userByLogin(a.login) === undefined) bad();
   if (a.kind === 'autogroup' && !['member', 'tagged'].includes(a.name)) bad();
   if (a.kind === 'host' || a.kind === 'prefix') {
-    // Only single addresses can be tested; they must belong to a node.
     if (a.range.lo !== a.range.hi) bad();
     const owner = [...c.idx.nodes.values()].filter((n) => n.addrs.some((r) => contains(r, a.range)));
     if (!owner.length) bad();
     return owner;
   }
   const sel = select(p, c.idx, [alias]);
-  return [...c.idx.nodes.values()].filter((n) => sel.nodes.has(n.node.id));
+  // "*" stands for every device of the tailnet.
+  return [...c.idx.nodes.values()].filter((n) => sel.all || sel.nodes.has(n.node.id));
 }
 
-function allowed(c: CompiledPolicy, src: NodeRec, dst: NodeRec, port: number, proto: number): boolean {
-  for (const rule of c.packetFilter(dst.node.id)) {
+/** Rules that can let traffic reach the endpoint: its node's filter, or every node's. */
+function rulesFor(c: CompiledPolicy, dst: Endpoint) {
+  if (dst.node) return c.packetFilter(dst.node.node.id);
+  return [...c.idx.nodes.keys()].flatMap((id) => c.packetFilter(id));
+}
+
+function allowed(c: CompiledPolicy, src: Endpoint, dst: Endpoint, port: number, proto: number): boolean {
+  for (const rule of rulesFor(c, dst)) {
     if (!rule.DstPorts) continue;
     const protos = rule.IPProto ?? DEFAULT_PROTOS;
     if (!protos.includes(proto)) continue;
@@ -70,7 +98,7 @@ function evalTest(c: CompiledPolicy, t: PolicyTest): void {
     if (![6, 17, 132].includes(ps[0])) bad();
     proto = ps[0];
   }
-  const srcs = nodesFor(c, t.src);
+  const srcs = endpointsFor(c, t.src);
   if (!srcs.length) bad();
   const check = (dstSpec: string, want: boolean) => {
     const i = dstSpec.lastIndexOf(':');
@@ -79,12 +107,27 @@ function evalTest(c: CompiledPolicy, t: PolicyTest): void {
     if (!/^\d+$/.test(portS)) bad();
     const port = Number(portS);
     if (port < 0 || port > 65535) bad();
-    const dsts = nodesFor(c, dstSpec.slice(0, i));
+    // A test names one host: CIDR syntax is refused even for a single address.
+    if (dstSpec.slice(0, i).includes('/')) bad();
+    const dsts = endpointsFor(c, dstSpec.slice(0, i));
     if (!dsts.length) bad();
     for (const s of srcs) for (const d of dsts) if (allowed(c, s, d, port, proto) !== want) bad();
   };
   for (const a of t.accept) check(a, true);
   for (const d of t.deny) check(d, false);
+}
+
+/**
+ * autogroup:self as an sshTests destination: the source user's own (untagged) devices.
+ * A source that is not a single user has no "self", so nothing is tested: a failure.
+ */
+function ownNodes(c: CompiledPolicy, src: string): NodeRec[] {
+  const a = classifyAlias(src, c.policy!.hosts);
+  const uid = a.kind === 'user' ? c.idx.userByLogin(a.login) : undefined;
+  if (uid === undefined) bad();
+  const own = [...c.idx.nodes.values()].filter((n) => !n.tagged && n.node.userId === uid);
+  if (!own.length) bad();
+  return own;
 }
 
 function sshAllows(c: CompiledPolicy, src: NodeRec, dst: NodeRec, user: string, wantCheck: boolean | null): boolean {
@@ -105,7 +148,9 @@ function evalSshTest(c: CompiledPolicy, t: SshTest): void {
   if (!t.accept.length && !t.check.length && !t.deny.length) bad();
   const srcs = nodesFor(c, t.src);
   if (!srcs.length || !t.dst.length) bad();
-  const dsts = t.dst.flatMap((d) => nodesFor(c, d));
+  // An IPv6 literal is not a valid sshTests destination (IPv4 literals are).
+  if (t.dst.some((d) => { const a = classifyAlias(d, c.policy!.hosts); return a.kind === 'prefix' && a.range.v6; })) bad();
+  const dsts = t.dst.flatMap((d) => (d === 'autogroup:self' ? ownNodes(c, t.src) : nodesFor(c, d)));
   if (!dsts.length) bad();
   for (const u of [...t.accept, ...t.check, ...t.deny]) if (u.trim() === '') bad();
   for (const s of srcs) {

@@ -258,6 +258,8 @@ describe('switchboard CLI', () => {
     const invalid = await cli('policy', 'check', '-f', bad);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /policy is invalid/);
+    // Each fault comes with the place of the entry at fault.
+    assert.match(invalid.stderr, /bad\.hujson:1:11: action="deny" is not supported/);
     const missing = await cli('policy', 'check', '-f', join(s.dir, 'nope'));
     assert.match(missing.stderr, /--file: cannot read .*nope: no such file/);
 

@@ -54,7 +54,11 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
       const text = await readText(opts.file, '--file');
       const { checkPolicyText } = await import('../../acl/index.js');
       const result = checkPolicyText(text);
-      if (!result.ok) throw new CliError(`policy is invalid: ${result.error}`);
+      if (!result.ok) {
+        // One line per fault, each with where it sits in the file.
+        const lines = result.issues.map((i) => (i.line ? `${opts.file}:${i.line}:${i.column}: ${i.message}` : i.message));
+        throw new CliError(`policy is invalid:\n${lines.join('\n')}`);
+      }
       ctx.print(cmd, { valid: true }, 'Policy is valid');
     });
 
