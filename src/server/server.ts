@@ -13,7 +13,8 @@ import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../contro
 import { handleKeyRequest } from '../control/key.js';
 import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
-import { loadDerpMap, startDerpMapRefresh } from '../derp/map.js';
+import { embeddedDerpRegion, loadDerpMap, startDerpMapRefresh, withEmbeddedRegion } from '../derp/map.js';
+import { EmbeddedDerp } from '../derp/server/index.js';
 import { buildDNSConfig } from '../dns/config.js';
 import { MapBuilder } from '../mapresponse/builder.js';
 import { Registry } from '../metrics/registry.js';
@@ -104,6 +105,8 @@ export class SwitchboardServer {
   private stopPolicyWatch: () => void = () => {};
   private stopDerpRefresh: () => void = () => {};
   private derpMap: DERPMap;
+  /** The embedded DERP relay and STUN responder, when derp.server.enabled. */
+  readonly derp: EmbeddedDerp | null;
   private readonly dnsConfig: DNSConfig | undefined;
   private readonly hub: SessionHub;
   private readonly registry = new Registry();
@@ -134,6 +137,9 @@ export class SwitchboardServer {
     private readonly log: Logger,
   ) {
     this.derpMap = derpMap;
+    this.derp = config.derp.server.enabled
+      ? new EmbeddedDerp({ cfg: config.derp.server, nodes: tailnet, registry: this.registry, derpMap: () => this.derpMap, log })
+      : null;
     this.publicKey = publicFromPrivate(noisePrivateKey);
     this.dnsConfig = buildDNSConfig(config.dns, { v4: config.prefixes.v4, v6: config.prefixes.v6 });
     const builder = new MapBuilder({
@@ -202,10 +208,10 @@ export class SwitchboardServer {
       const derpMap = await loadDerpMap(config.derp, { warn: (m: string) => log.warn(`derp: ${m}`) }).catch((err: Error) => {
         throw new Error(`derp: ${err.message}`);
       });
-      if (config.derp.server.enabled) {
-        log.warn('derp.server.enabled: the embedded DERP/STUN relay is not part of this release; clients get only the regions from derp.urls and derp.paths');
-      }
-      if (Object.keys(derpMap.Regions).length === 0) {
+      // The embedded region joins every map, loaded or refreshed (it wins over a same-id region).
+      const ds = config.derp.server;
+      const withOwn = (m: DERPMap) => (ds.enabled && ds.automatically_add_embedded_derp_region ? withEmbeddedRegion(m, embeddedDerpRegion(config.derp, config.server_url)) : m);
+      if (Object.keys(withOwn(derpMap).Regions).length === 0) {
         log.warn('the DERP map is empty: clients can only reach each other directly, with no relay when that fails (set derp.paths or derp.urls)');
       }
       const policy = await PolicyManager.load(tailnet, store, {
@@ -214,12 +220,12 @@ export class SwitchboardServer {
         serverUrl: config.server_url,
         log,
       });
-      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, policy, log);
+      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log);
       const srv = server;
       server.stopDerpRefresh = startDerpMapRefresh(
         config.derp,
         (map) => {
-          srv.derpMap = map;
+          srv.derpMap = withOwn(map);
           log.info(`DERP map updated (${Object.keys(map.Regions).length} regions)`);
           tailnet.emit({ kind: 'configChanged' });
         },
@@ -261,6 +267,7 @@ export class SwitchboardServer {
     this.stopPolicyWatch();
     this.stopDerpRefresh();
     this.ts2021.close();
+    await this.derp?.close();
     this.hub.closeAll('server shutting down');
     // GOAWAY tells clients this is a shutdown, not a network failure.
     for (const [c, h2] of this.noiseConns) {
@@ -291,6 +298,7 @@ export class SwitchboardServer {
       this.address = `http://${host}:${addr.port}`;
     }
     this.log.info(`control server listening on ${this.address} (server_url ${cfg.server_url})`);
+    await this.derp?.listen();
 
     if (cfg.unix_socket) {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
@@ -326,6 +334,7 @@ export class SwitchboardServer {
   private handleHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     if (handleKeyRequest(req, res, this.publicKey)) return;
+    if (this.derp?.handleRequest(req, res)) return;
     if (path === '/health') {
       this.store.ping().then(
         () => {
@@ -350,6 +359,7 @@ export class SwitchboardServer {
   }
 
   private handleUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.derp?.handleUpgrade(req, socket, head)) return;
     if (this.ts2021.handleUpgrade(req, socket, head)) return;
     socket.end('HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nnot found\n');
   }
