@@ -20,6 +20,7 @@ export class BootstrapDns {
   constructor(
     private readonly derpMap: () => DERPMap,
     private readonly resolve: Resolve = systemResolve,
+    private readonly timeoutMs = LOOKUP_TIMEOUT_MS,
   ) {}
 
   answer(): Promise<string> {
@@ -34,11 +35,16 @@ export class BootstrapDns {
     const out: Record<string, string[]> = {};
     await Promise.all(
       [...names].map(async (name) => {
-        const timeout = new Promise<string[]>((_, reject) => setTimeout(() => reject(new Error('timeout')), LOOKUP_TIMEOUT_MS).unref());
+        let timer: NodeJS.Timeout | undefined;
+        // Resolves (never rejects) so the loser of the race cannot become an unhandled rejection.
+        const timeout = new Promise<null>((r) => (timer = setTimeout(() => r(null), this.timeoutMs)));
         try {
-          out[name] = await Promise.race([this.resolve(name), timeout]);
+          const addrs = await Promise.race([this.resolve(name), timeout]);
+          if (addrs) out[name] = addrs;
         } catch {
           /* unresolvable names are left out, as headscale does */
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );
