@@ -62,6 +62,22 @@ test('verify_clients: a node of the tailnet logs in, an unknown key and an expir
   await assert.rejects(DerpTestClient.connect(f.url, { key: keyOf(b) }), /closed while waiting for frame type 3/);
 });
 
+test('verify_clients: a node deleted or expired while connected loses the relay at once', async () => {
+  const t = f.srv.server.tailnet;
+  const gone = await f.join('d-gone');
+  const late = await f.join('d-late');
+  const kept = await f.join('d-kept');
+  const dGone = await DerpTestClient.connect(f.url, { key: keyOf(gone) });
+  const dLate = await DerpTestClient.connect(f.url, { key: keyOf(late) });
+  const dKept = await DerpTestClient.connect(f.url, { key: keyOf(kept) });
+  await t.deleteNode(t.nodeByNodeKey(gone.nodeKey)!.id);
+  assert.equal(await dGone.closedWithin(3000), true, 'deleted node disconnected');
+  await t.expireNode(t.nodeByNodeKey(late.nodeKey)!.id);
+  assert.equal(await dLate.closedWithin(3000), true, 'expired node disconnected');
+  assert.equal(await dKept.closedWithin(300), false, 'others stay');
+  dKept.close();
+});
+
 test('two joined nodes relay through the main listener; metrics count it', async () => {
   const a = await f.join('r-a');
   const b = await f.join('r-b');

@@ -8,6 +8,7 @@ import type { Config } from '../../config/types.js';
 import type { Registry } from '../../metrics/registry.js';
 import { formatNodePublic } from '../../noise/keys.js';
 import { loadOrCreateNoiseKey } from '../../server/noisekey.js';
+import type { TailnetEvent } from '../../state/events.js';
 import type { DERPMap } from '../../tailcfg/types.js';
 import type { Logger } from '../../util/log.js';
 import { BootstrapDns } from './bootstrap-dns.js';
@@ -23,7 +24,11 @@ export type { ConnLimits } from './conn.js';
 /** What admission needs from the tailnet. */
 export interface NodeKeys {
   nodeByNodeKey(nodeKey: string): { expiry: Date | null } | undefined;
+  subscribe(listener: (events: readonly TailnetEvent[]) => void): () => void;
 }
+
+/** Keys can also expire with no event; admission is re-checked this often regardless. */
+const REVALIDATE_MS = 60_000;
 
 export interface EmbeddedDerpOptions {
   cfg: Config['derp']['server'];
@@ -49,6 +54,7 @@ export class EmbeddedDerp {
   private readonly http: DerpHttp;
   private readonly stats: DerpStats;
   private stun: StunListener | null = null;
+  private stopRevalidation: () => void = () => {};
 
   constructor(private readonly opts: EmbeddedDerpOptions) {
     const { cfg, log } = opts;
@@ -65,6 +71,18 @@ export class EmbeddedDerp {
       log,
     });
     this.http = createDerpHttp(this.relay, new BootstrapDns(opts.derpMap));
+    if (cfg.verify_clients) {
+      // A node deleted, re-keyed or expired loses the relay at once, not at its next reconnect.
+      const unsubscribe = opts.nodes.subscribe((events) => {
+        if (events.some((e) => e.kind === 'nodeRemoved' || (e.kind === 'nodePatched' && (e.patch.nodeKey || e.patch.keyExpiry)))) this.relay.revalidate();
+      });
+      const timer = setInterval(() => this.relay.revalidate(), REVALIDATE_MS);
+      timer.unref();
+      this.stopRevalidation = () => {
+        unsubscribe();
+        clearInterval(timer);
+      };
+    }
   }
 
   /** Where STUN listens (host:port), once listen() returned. */
@@ -90,6 +108,7 @@ export class EmbeddedDerp {
   }
 
   async close(): Promise<void> {
+    this.stopRevalidation();
     this.http.close();
     this.relay.close();
     await this.stun?.close();

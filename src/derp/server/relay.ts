@@ -81,6 +81,22 @@ export class DerpRelay implements ConnHost {
     c.start(preamble.length > 0 ? Buffer.concat([preamble, this.serverKeyFrame]) : this.serverKeyFrame, head);
   }
 
+  /**
+   * Runs admission again for every logged-in client and disconnects those it now refuses
+   * (a node deleted, its key rotated away or expired). Returns how many were closed.
+   */
+  revalidate(): number {
+    const verify = this.opts.verifyClient;
+    if (!verify) return 0;
+    const gone: ClientConn[] = [];
+    for (const set of this.clients.values()) for (const c of set.conns) if (verify(c.key, c.info) !== null) gone.push(c);
+    for (const c of gone) {
+      this.opts.log.info(`derp: disconnected client ${shortKey(c.key)}: no longer admitted`);
+      c.close(new Error('no longer admitted'));
+    }
+    return gone.length;
+  }
+
   close(): void {
     this.closing = true;
     for (const c of [...this.conns]) c.close(new Error('relay shutting down'));
