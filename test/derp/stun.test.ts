@@ -101,3 +101,12 @@ test('the UDP listener answers requests and ignores garbage', async () => {
     await l.close();
   }
 });
+
+test('a STUN address already in use is an error naming the setting', async () => {
+  const l = await listenStun('127.0.0.1:0', () => {});
+  try {
+    await assert.rejects(listenStun(`127.0.0.1:${l.port}`, () => {}), /^Error: derp\.server\.stun_listen_addr: cannot listen on udp 127\.0\.0\.1:\d+: bind EADDRINUSE/);
+  } finally {
+    await l.close();
+  }
+});

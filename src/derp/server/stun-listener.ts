@@ -28,9 +28,12 @@ export async function listenStun(addr: string, onResult: (r: 'ok' | 'invalid', w
     onResult('ok');
   });
   await new Promise<void>((resolve, reject) => {
-    sock.once('error', reject);
+    sock.once('error', (err) => {
+      sock.close();
+      reject(new Error(`derp.server.stun_listen_addr: cannot listen on udp ${addr}: ${err.message}`));
+    });
     sock.bind(port, host, () => {
-      sock.off('error', reject);
+      sock.removeAllListeners('error');
       resolve();
     });
   });
