@@ -5,6 +5,7 @@
 // is broken). Paths and answers follow derper and headscale.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { WebSocketDuplex } from '../../noise/websocket-duplex.js';
@@ -67,7 +68,11 @@ export function createDerpHttp(relay: DerpRelay, dns: BootstrapDns): DerpHttp {
         rawError(socket, 426, 'Upgrade Required', 'DERP requires connection upgrade\n');
         return true;
       }
-      (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+      // A relay connection lives for hours: no HTTP idle timeout; TCP keep-alive finds dead peers.
+      const tcp = socket as Partial<Pick<Socket, 'setNoDelay' | 'setTimeout' | 'setKeepAlive'>>;
+      tcp.setNoDelay?.(true);
+      tcp.setTimeout?.(0);
+      tcp.setKeepAlive?.(true, 60_000);
       const fastStart = req.headers['derp-fast-start'] === '1';
       relay.accept(socket, remote, fastStart ? Buffer.alloc(0) : upgradeResponse, head);
       return true;
