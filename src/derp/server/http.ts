@@ -13,6 +13,9 @@ import { PROTOCOL_VERSION } from './frames.js';
 import type { DerpRelay } from './relay.js';
 import { BootstrapDns } from './bootstrap-dns.js';
 
+/** The plain (non-upgrade) paths handleRequest answers, for routers that register by path. */
+export const DERP_HTTP_PATHS = ['/derp', '/derp/probe', '/derp/latency-check', '/generate_204', '/bootstrap-dns'] as const;
+
 export interface DerpHttp {
   /** For http.Server 'upgrade': true when the request was the relay's. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;

@@ -13,7 +13,7 @@ import type { DERPMap } from '../../tailcfg/types.js';
 import type { Logger } from '../../util/log.js';
 import { BootstrapDns } from './bootstrap-dns.js';
 import type { ConnLimits } from './conn.js';
-import { createDerpHttp, type DerpHttp } from './http.js';
+import { DERP_HTTP_PATHS, createDerpHttp, type DerpHttp } from './http.js';
 import { DerpRelay } from './relay.js';
 import { registerDerpMetrics, type DerpStats } from './stats.js';
 import { listenStun, type StunListener } from './stun-listener.js';
@@ -99,6 +99,10 @@ export class EmbeddedDerp {
     log.info(`embedded DERP relay at /derp (region ${cfg.region_id} "${cfg.region_code}"), STUN on udp ${this.stun.address}`);
   }
 
+  /** Paths handleRequest serves (GET and HEAD; others get 405 or 426), for a router registering routes by path. */
+  readonly paths: readonly string[] = DERP_HTTP_PATHS;
+
+  /** The upgrade at /derp (DERP or WebSocket); false for other paths. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean {
     return this.http.handleUpgrade(req, socket, head);
   }
