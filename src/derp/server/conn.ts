@@ -117,7 +117,7 @@ export class ClientConn {
     return this.state === 'open';
   }
 
-  /** Bytes waiting in this connection's queues (not yet handed to the socket). */
+  /** Frames waiting in this connection's queues (not yet handed to the socket). */
   get queuedPackets(): number {
     return this.data.length + this.disco.length + this.control.length;
   }
