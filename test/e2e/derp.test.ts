@@ -29,20 +29,29 @@ function sh(args: string[]): void {
   if (r.status !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr || r.error?.message}`);
 }
 
-function runIn(ns: string, cmd: string, args: string[], o: { input?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/**
+ * Runs a command in a namespace. With `until`, stdin stays open until stdout matches (then
+ * closes): `tailscale nc` exits as soon as its stdin ends, answer read or not.
+ */
+function runIn(ns: string, cmd: string, args: string[], o: { input?: string; timeoutMs?: number; until?: RegExp } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const t = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 30_000);
-    child.stdout.on('data', (d) => (stdout += d));
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (o.until?.test(stdout)) child.stdin.end();
+    });
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(t);
       resolve({ code, stdout, stderr });
     });
-    child.stdin.end(o.input ?? '');
+    child.stdin.on('error', () => {});
+    if (o.until) child.stdin.write(o.input ?? '');
+    else child.stdin.end(o.input ?? '');
   });
 }
 
@@ -169,7 +178,7 @@ describe('embedded DERP relay with the stock client, no direct path', { skip }, 
       const ipB = await b.ip4();
       let last = '';
       const r = await waitFor('tcp echo', async () => {
-        const res = await runIn(tn.outer.a!, path.join(tailscaleBinDir(), 'tailscale'), [`--socket=${a.socket}`, 'nc', ipB, String(ECHO_PORT)], { input: 'hello over derp\n', timeoutMs: 20_000 });
+        const res = await runIn(tn.outer.a!, path.join(tailscaleBinDir(), 'tailscale'), [`--socket=${a.socket}`, 'nc', ipB, String(ECHO_PORT)], { input: 'hello over derp\n', timeoutMs: 20_000, until: /echo:hello over derp/ });
         last = `exit ${res.code}; stdout ${res.stdout}; stderr ${res.stderr}`;
         return res.stdout.includes('echo:hello over derp') ? res : null;
       }, 60_000, 1000).catch((e: Error) => {
