@@ -13,9 +13,10 @@ import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/
 import { SessionHub } from '../control/sessions.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { answerKeyRequest } from '../control/key.js';
-import { createTs2021Handler, type Ts2021Handler } from '../control/ts2021.js';
+import { createTs2021Handler, rawHttpError, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
-import { loadDerpMap, startDerpMapRefresh } from '../derp/map.js';
+import { embeddedDerpRegion, loadDerpMap, startDerpMapRefresh, withEmbeddedRegion } from '../derp/map.js';
+import { EmbeddedDerp } from '../derp/server/index.js';
 import { buildDNSConfig } from '../dns/config.js';
 import { MapBuilder } from '../mapresponse/builder.js';
 import { LATENCY_BUCKETS, Registry, type Counter, type Histogram } from '../metrics/registry.js';
@@ -34,7 +35,7 @@ import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
 import { serveHttp2 } from '../http2/attach.js';
-import { createApp, setNotFound } from '../web/app.js';
+import { createApp, rawRoute, setNotFound } from '../web/app.js';
 import { mountDebug } from '../web/debug.js';
 import { mountTs2021 } from '../web/ts2021.js';
 import { attachUpgrades, type UpgradeHandler } from '../web/upgrade.js';
@@ -120,6 +121,8 @@ export class SwitchboardServer {
   private stopPolicyWatch: () => void = () => {};
   private stopDerpRefresh: () => void = () => {};
   private derpMap: DERPMap;
+  /** The embedded DERP relay and STUN responder, when derp.server.enabled. */
+  readonly derp: EmbeddedDerp | null;
   private readonly dnsConfig: DNSConfig | undefined;
   private readonly hub: SessionHub;
   private readonly apiDeps: ApiDeps;
@@ -152,6 +155,9 @@ export class SwitchboardServer {
     private readonly registry: Registry,
   ) {
     this.derpMap = derpMap;
+    this.derp = config.derp.server.enabled
+      ? new EmbeddedDerp({ cfg: config.derp.server, nodes: tailnet, registry: this.registry, derpMap: () => this.derpMap, log })
+      : null;
     this.publicKey = publicFromPrivate(noisePrivateKey);
     this.dnsConfig = buildDNSConfig(config.dns, { v4: config.prefixes.v4, v6: config.prefixes.v6 });
     const builder = new MapBuilder({
@@ -231,10 +237,10 @@ export class SwitchboardServer {
       const derpMap = await loadDerpMap(config.derp, { warn: (m: string) => log.warn(`derp: ${m}`) }).catch((err: Error) => {
         throw new Error(`derp: ${err.message}`);
       });
-      if (config.derp.server.enabled) {
-        log.warn('derp.server.enabled: the embedded DERP/STUN relay is not part of this release; clients get only the regions from derp.urls and derp.paths');
-      }
-      if (Object.keys(derpMap.Regions).length === 0) {
+      // The embedded region joins every map, loaded or refreshed (it wins over a same-id region).
+      const ds = config.derp.server;
+      const withOwn = (m: DERPMap) => (ds.enabled && ds.automatically_add_embedded_derp_region ? withEmbeddedRegion(m, embeddedDerpRegion(config.derp, config.server_url)) : m);
+      if (Object.keys(withOwn(derpMap).Regions).length === 0) {
         log.warn('the DERP map is empty: clients can only reach each other directly, with no relay when that fails (set derp.paths or derp.urls)');
       }
       const policy = await PolicyManager.load(tailnet, store, {
@@ -244,12 +250,12 @@ export class SwitchboardServer {
         log,
         onCompiled: (seconds) => policyCompile.observe(seconds),
       });
-      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, derpMap, policy, log, registry);
+      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry);
       const srv = server;
       server.stopDerpRefresh = startDerpMapRefresh(
         config.derp,
         (map) => {
-          srv.derpMap = map;
+          srv.derpMap = withOwn(map);
           log.info(`DERP map updated (${Object.keys(map.Regions).length} regions)`);
           tailnet.emit({ kind: 'configChanged' });
         },
@@ -293,6 +299,7 @@ export class SwitchboardServer {
     this.ts2021.close();
     this.admission.close();
     this.refusedLog.close();
+    await this.derp?.close();
     this.hub.closeAll('server shutting down');
     // GOAWAY tells clients this is a shutdown, not a network failure.
     for (const [c, h2] of this.noiseConns) {
@@ -327,6 +334,7 @@ export class SwitchboardServer {
       this.address = `http://${host}:${addr.port}`;
     }
     this.log.info(`control server listening on ${this.address} (server_url ${cfg.server_url})`);
+    await this.derp?.listen();
 
     if (cfg.unix_socket) {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
@@ -383,9 +391,22 @@ export class SwitchboardServer {
         .type('text/plain; charset=utf-8')
         .send('Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' + this.config.server_url + ' --authkey <key>\n'),
     );
-    // The embedded DERP server goes here: `this.upgrades.set('/derp', …)` for its upgrade, and
-    // `rawRoute(app, ['GET', 'HEAD'], '/derp/probe', …)`, `rawRoute(app, 'GET', '/generate_204', …)`
-    // (web/app.ts) for its plain endpoints. Routes must be added before ready().
+    const derp = this.derp;
+    if (derp) {
+      // The relay's upgrade stays off Fastify's router, like /ts2021's; its plain endpoints
+      // (probe, latency check, generate_204, bootstrap-dns) are node-style handlers.
+      this.upgrades.set('/derp', (req, socket, head) => {
+        if (!derp.handleUpgrade(req, socket, head)) rawHttpError(socket, 404, 'not found');
+      });
+      for (const p of derp.paths) {
+        rawRoute(app, ['GET', 'HEAD', 'POST'], p, (req, res) => {
+          if (!derp.handleRequest(req, res)) {
+            res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end('not found\n');
+          }
+        });
+      }
+    }
     setNotFound(app, await mountApi(app, this.apiDeps, { trusted: false }));
     await app.ready();
     return app;

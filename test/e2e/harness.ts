@@ -210,7 +210,7 @@ export class Daemon {
 export class Tailnet {
   readonly ns = `sbe2e-${process.pid}-${++nsCounter}`;
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
-  readonly url = `http://127.0.0.1:${SERVER_PORT}`;
+  readonly url: string = `http://127.0.0.1:${SERVER_PORT}`;
   readonly configPath = path.join(this.dir, 'config.yaml');
   readonly policyPath = path.join(this.dir, 'policy.hujson');
   server: Proc | null = null;
@@ -239,7 +239,7 @@ export class Tailnet {
     await this.startServer();
   }
 
-  private writeConfig(): void {
+  protected writeConfig(): void {
     fs.writeFileSync(path.join(this.dir, 'derp.yaml'), YAML.stringify({
       regions: {
         900: {
@@ -272,9 +272,9 @@ export class Tailnet {
     mustSync('ip', ['netns', 'exec', this.ns, cmd, ...args]);
   }
 
-  spawnInNs(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  spawnInNs(name: string, cmd: string, args: string[], env: Record<string, string> = {}, ns: string = this.ns): Proc {
     // `ip netns exec` execs the command after setns, so the PID is the command's own.
-    const child = spawn('ip', ['netns', 'exec', this.ns, cmd, ...args], {
+    const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], {
       env: { ...hostEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
