@@ -10,6 +10,7 @@ import { AdminError } from '../state/admin.js';
 import type { Tailnet } from '../state/tailnet.js';
 import { tailnetInput } from './input.js';
 import { CompiledPolicyView } from './view.js';
+import { PolicyChecker } from './offthread.js';
 
 export const POLICY_SETTING_KEY = 'policy';
 const POLICY_UPDATED_KEY = 'policy_updated_at';
@@ -79,9 +80,25 @@ export class PolicyManager implements PolicyService {
     return { policy: this.text, updatedAt: this.updatedAt };
   }
 
-  /** Validates `text` against the live tailnet without applying it. */
+  private readonly checker = new PolicyChecker();
+
+  /** Validates `text` against the live tailnet without applying it, off the event loop. */
   async check(text: string): Promise<void> {
-    this.compileOrRefuse(text);
+    await this.checkOffThread(text);
+  }
+
+  /** Stops the checking thread. */
+  async close(): Promise<void> {
+    await this.checker.close();
+  }
+
+  private async checkOffThread(text: string): Promise<void> {
+    try {
+      await this.checker.check(text, tailnetInput(this.tailnet), this.opts.serverUrl.replace(/\/+$/, ''));
+    } catch (err) {
+      if (err instanceof PolicyError) throw new AdminError(400, err.message);
+      throw err;
+    }
   }
 
   /** Database mode: validate, store, then apply. */
@@ -89,6 +106,9 @@ export class PolicyManager implements PolicyService {
     if (this.opts.mode !== 'database') {
       throw new AdminError(400, `the policy comes from the file ${this.opts.path || '(none)'} (policy.mode: file); edit the file, or set policy.mode: database`);
     }
+    // Refused policies (the ones anyone may try) are found off the event loop; only an
+    // accepted one is compiled here, once, to be applied.
+    await this.checkOffThread(text);
     const compiled = this.compileOrRefuse(text);
     const now = new Date();
     await this.store.putSetting(POLICY_SETTING_KEY, text);

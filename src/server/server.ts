@@ -295,6 +295,7 @@ export class SwitchboardServer {
     this.stopEphemeral();
     this.stopAutoApprover();
     this.stopPolicyWatch();
+    await this.policy.close();
     this.stopDerpRefresh();
     this.ts2021.close();
     this.admission.close();
