@@ -11,7 +11,10 @@ import { BadRequest, parseJsonBody } from './validate.js';
 /** Bodies from clients are small JSON documents; anything larger is refused. */
 export const MAX_BODY_BYTES = 1 << 20;
 
-export interface MachineContext extends MapContext, RegisterContext {}
+export interface MachineContext extends MapContext, RegisterContext {
+  /** Detail an admin rarely needs (client health reports): any client can send it at will. */
+  debug?(m: string): void;
+}
 
 export interface NoisePeer {
   machineKey: string;
@@ -57,9 +60,10 @@ async function handle(ctx: MachineContext, peer: NoisePeer, stream: H2Stream): P
     return handleMap(ctx, peer, body, res);
   }
   if (path === '/machine/update-health') {
-    // Health reports are advisory: accept and note them.
+    // Health reports are advisory: accept and note them, at debug level, since any client
+    // (keyless ones too) may send them as often as it likes.
     const body = parseJsonBody(stream.body, 'HealthChangeRequest');
-    ctx.log(`health report from machine ${peer.machineKey.slice(0, 16)}…: ${JSON.stringify(body).slice(0, 200)}`);
+    ctx.debug?.(`health report from machine ${peer.machineKey.slice(0, 16)}…: ${JSON.stringify(body).slice(0, 200)}`);
     return sendText(res, 200, 'ok');
   }
   const missing = NOT_IMPLEMENTED[path];

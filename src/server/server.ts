@@ -176,6 +176,7 @@ export class SwitchboardServer {
       hub: this.hub,
       keepAliveMs: KEEPALIVE_MS,
       log: (m) => log.info(m),
+      debug: (m) => log.debug(m),
       locks: new KeyedLock(),
       defaultExpiryMs: config.node.expiry_ms,
       metrics: this.controlMetrics(),
