@@ -8,7 +8,9 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from './generated/sqlite/client.js';
 import type { Db } from './db.js';
 import type { Backend } from './prisma-store.js';
-import { defaultMigrationsDir } from './migrations.js';
+import { defaultMigrationsDir, readMigrations } from './migrations.js';
+import { recognizeSchema } from './recognize.js';
+import { snapshotSqlite } from './snapshot-sqlite.js';
 import { migrateSqlite } from './migrate-sqlite.js';
 
 export interface SqliteOptions {
@@ -31,6 +33,11 @@ export async function openSqlite(opts: SqliteOptions): Promise<Backend> {
   if (!opts.path) throw new Error('database.sqlite.path is empty');
   const file = path.resolve(opts.path);
   const busy = opts.busyTimeoutMs ?? 10_000;
+  const dir = opts.migrationsDir ?? defaultMigrationsDir('sqlite');
+  // Before anything opens, creates or chmods the file: a database this server did not make
+  // is refused as it is.
+  const found = snapshotSqlite(file);
+  if (found) recognizeSchema(found, readMigrations(dir, 'sqlite'));
   prepareFile(file);
 
   // journal_mode is stored in the file; set it before Prisma opens its connection. SQLite
@@ -52,7 +59,6 @@ export async function openSqlite(opts: SqliteOptions): Promise<Backend> {
     await client.$disconnect().catch(() => {});
     throw new Error(`cannot open SQLite database ${file}: ${(e as Error).message}`, { cause: e });
   }
-  const dir = opts.migrationsDir ?? defaultMigrationsDir('sqlite');
   return {
     kind: 'sqlite',
     db,
