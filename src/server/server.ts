@@ -25,8 +25,9 @@ import type { DERPMap, DNSConfig } from '../tailcfg/types.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import { parseListenAddr } from '../util/listen.js';
 import type { Logger } from '../util/log.js';
-import { bootstrapIfEmpty, type Bootstrap } from './bootstrap.js';
+import { bootstrapIfEmpty, type BootstrapMode, type BootstrapResult } from './bootstrap.js';
 import { startEphemeralCollector } from './ephemeral.js';
+import { removeStaleSocket } from './socket.js';
 import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
@@ -46,8 +47,10 @@ export interface ServerOptions {
   log: Logger;
   /** How often idle control sessions are probed, and how long an answer may take. */
   liveness?: LivenessOptions;
-  /** Called once on the first start of an empty database with the join command. */
-  onBootstrap?: (b: Bootstrap) => void;
+  /** What the first start of an empty database creates (default nothing; see bootstrap.ts). */
+  bootstrap?: BootstrapMode;
+  /** Called once when the bootstrap created something. */
+  onBootstrap?: (b: BootstrapResult) => void;
 }
 
 export function storeOptions(cfg: Config): StoreOptions {
@@ -234,7 +237,7 @@ export class SwitchboardServer {
       // Render every node's peer form now, in slices, so the first maps after a restart
       // (every client reconnects at once) are built from the cache.
       server.machineContext.builder.warm([...tailnet.allNodes()].map((n) => n.id), () => log.debug('peer cache warm'));
-      const boot = await bootstrapIfEmpty(tailnet, config.server_url);
+      const boot = await bootstrapIfEmpty(tailnet, config.server_url, opts.bootstrap ?? 'off');
       if (boot) opts.onBootstrap?.(boot);
       server.stopEphemeral = startEphemeralCollector(tailnet, config.ephemeral_node_inactivity_timeout_ms, (m) => log.info(m));
       return server;
@@ -268,7 +271,8 @@ export class SwitchboardServer {
       c.destroy();
     }
     await Promise.all([closeServer(this.http), closeServer(this.socket), closeServer(this.metrics)]);
-    if (this.config.unix_socket && existsSync(this.config.unix_socket)) {
+    // Only a socket this server made: a refused start must not remove another server's.
+    if (this.socket && this.config.unix_socket && existsSync(this.config.unix_socket)) {
       try {
         unlinkSync(this.config.unix_socket);
       } catch {
@@ -294,7 +298,7 @@ export class SwitchboardServer {
 
     if (cfg.unix_socket) {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
-      if (existsSync(cfg.unix_socket)) unlinkSync(cfg.unix_socket); // stale socket of a stopped server
+      await removeStaleSocket(cfg.unix_socket);
       this.socket = http.createServer((req, res) => {
         if (!this.api(req, res, { trusted: true })) this.notFound(res);
       });
