@@ -27,6 +27,9 @@ export function snapshotSqlite(file: string): SchemaSnapshot | null {
   const mainSize = size(file);
   const walSize = size(`${file}-wal`);
   if (mainSize <= 0 && walSize <= 0) return null;
+  if (fs.statSync(file, { throwIfNoEntry: false })?.isFile() === false) {
+    throw new StoreError('unrecognised', `${what} is not a regular file; refusing to use it as a database`);
+  }
   if (mainSize > 0) {
     const head = Buffer.alloc(MAGIC.length);
     const fd = fs.openSync(file, 'r');

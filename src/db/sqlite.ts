@@ -20,6 +20,10 @@ export interface SqliteOptions {
   migrationsDir?: string;
   /** How long a writer waits for another process's lock. Default 10 s. */
   busyTimeoutMs?: number;
+  /** database.sqlite.write_ahead_log: WAL (default) or SQLite's rollback journal. */
+  writeAheadLog?: boolean;
+  /** database.sqlite.wal_autocheckpoint: pages; 0 turns automatic checkpoints off. Default SQLite's 1000. */
+  walAutocheckpoint?: number;
 }
 
 /** The file holds node keys and key hashes: readable by the server's user only. */
@@ -44,7 +48,7 @@ export async function openSqlite(opts: SqliteOptions): Promise<Backend> {
   // creates the -wal and -shm files with the main file's permissions.
   const setup = new Database(file, { timeout: busy });
   try {
-    setup.pragma('journal_mode = WAL');
+    setup.pragma(`journal_mode = ${opts.writeAheadLog === false ? 'DELETE' : 'WAL'}`);
   } finally {
     setup.close();
   }
@@ -55,6 +59,7 @@ export async function openSqlite(opts: SqliteOptions): Promise<Backend> {
     // Per-connection settings; Prisma's SQLite adapter uses one connection.
     await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
     await db.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+    await db.$executeRawUnsafe(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.trunc(opts.walAutocheckpoint ?? 1000))}`);
   } catch (e) {
     await client.$disconnect().catch(() => {});
     throw new Error(`cannot open SQLite database ${file}: ${(e as Error).message}`, { cause: e });

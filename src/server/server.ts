@@ -54,7 +54,10 @@ export interface ServerOptions {
 }
 
 export function storeOptions(cfg: Config): StoreOptions {
-  if (cfg.database.type === 'sqlite') return { type: 'sqlite', path: cfg.database.sqlite.path };
+  if (cfg.database.type === 'sqlite') {
+    const sq = cfg.database.sqlite;
+    return { type: 'sqlite', path: sq.path, writeAheadLog: sq.write_ahead_log, walAutocheckpoint: sq.wal_autocheckpoint };
+  }
   const pg = cfg.database.postgres;
   return {
     type: 'postgres',
@@ -65,6 +68,7 @@ export function storeOptions(cfg: Config): StoreOptions {
     pass: pg.pass,
     ssl: pg.ssl,
     maxOpenConns: pg.max_open_conns,
+    connMaxIdleTimeSecs: pg.conn_max_idle_time_secs,
   };
 }
 
@@ -146,6 +150,7 @@ export class SwitchboardServer {
       dnsConfig: () => this.dnsConfig,
       baseDomain: config.dns.base_domain,
       disableLogTail: !config.logtail.enabled,
+      taildrop: config.taildrop.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
     this.api = createApiHandler({ admin: tailnet, apiKeys, policy, log: (m) => log.info(m) });
