@@ -17,6 +17,7 @@ import { coerce, fromEnvText } from './coerce.js';
 import { ConfigError } from './errors.js';
 import { findConfigFile } from './find.js';
 import { migrateLegacyKeys } from './legacy.js';
+import { checkAliases, MAX_EXPANDED_VALUES } from './yaml-aliases.js';
 import { SCHEMA, defaultFor, leaves, type Leaf, type Section } from './schema.js';
 import type { Config, DefaultsMode, LoadedConfig } from './types.js';
 import { validateConfig } from './validate.js';
@@ -99,7 +100,14 @@ function readConfigFile(file: string, warnings: string[]): FileSource {
     throw new ConfigError(file, problem, pos ? `line ${pos.line}` : undefined);
   }
   for (const w of doc.warnings) warnings.push(`${file}: ${w.message.split('\n')[0]}`);
-  const raw: unknown = doc.toJS();
+  checkAliases(doc, lines, file);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES });
+  } catch (e) {
+    // checkAliases should have caught it; whatever is left is still the file's fault.
+    throw new ConfigError(file, `cannot read the YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
   if (raw === null || raw === undefined) return { raw: {}, doc, lines, file };
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, 'expected a mapping of keys at the top level');
   return { raw: raw as Record<string, unknown>, doc, lines, file };
