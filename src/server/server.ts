@@ -162,6 +162,7 @@ export class SwitchboardServer {
       log: (m) => log.info(m),
       locks: new KeyedLock(),
       defaultExpiryMs: config.node.expiry_ms,
+      refusedTags: (user, keyTags, requested) => policy.view.refusedTags(user, keyTags, requested),
       metrics: {
         registrations: this.registry.counter('switchboard_registrations_total', 'Node registrations answered, by result (ok, refused).'),
         mapRequests: this.registry.counter('switchboard_map_requests_total', 'Map requests by kind (lite, stream, oneshot).'),
