@@ -106,7 +106,7 @@ const FALLBACK_HOSTINFO: Hostinfo = {
 let baseHostinfo: Hostinfo | null = null;
 export function fixtureHostinfo(): Hostinfo {
   if (!baseHostinfo) {
-    const file = path.join(repoRoot(), '..', 'shared', 'fixtures', 'tailscale-1.80.3', 'node1', 'map-request-3-lite-endpoints.json');
+    const file = path.join(repoRoot(), 'test', 'fixtures', 'tailscale-1.80.3', 'node1', 'map-request-3-lite-endpoints.json');
     try {
       baseHostinfo = (JSON.parse(readFileSync(file, 'utf8')) as { Hostinfo: Hostinfo }).Hostinfo;
     } catch {

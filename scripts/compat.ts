@@ -150,8 +150,9 @@ export function projectRoot(): string {
   return resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
+/** The corpus kept in the repository (test/fixtures), so a clone needs nothing beside it. */
 export function defaultCorpusDir(): string {
-  return resolve(projectRoot(), '..', 'shared', 'compat', 'tailscale-saas');
+  return resolve(projectRoot(), 'test', 'fixtures', 'tailscale-saas');
 }
 
 export function runCorpus(dir: string): CaseResult[] {

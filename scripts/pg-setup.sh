@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Starts a throw-away PostgreSQL server for the test suite in .pg/ (git-ignored), listening
 # on 127.0.0.1 only, and prints its connection URL as the last line of stdout.
-# Idempotent: a cluster that already exists is reused, a running server is left running.
+# Idempotent: a cluster that already exists is reused, a running server is left running
+# (npm test starts it and leaves it up so the next run starts faster).
 #   bash scripts/pg-setup.sh          set up / start, print the URL
-#   bash scripts/pg-setup.sh --stop   stop the server (keeps the data)
+#   bash scripts/pg-setup.sh --stop   stop the server (keeps the data; rm -rf .pg to drop it)
+# SWITCHBOARD_PG_PORT picks the port (default 54329); use the same value with --stop.
 # Progress goes to stderr so callers can take stdout's last line as the URL.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,6 +115,13 @@ EOF
 fi
 
 if is_running; then
+  # It may have been started with another SWITCHBOARD_PG_PORT: talk to it where it is.
+  running_port="$(as_pg sed -n 4p "$DATA/postmaster.pid" 2>/dev/null || true)"
+  if [ -n "$running_port" ] && [ "$running_port" != "$PORT" ]; then
+    say "the server of this checkout already runs on port $running_port (not $PORT); using it"
+    PORT="$running_port"
+    URL="postgresql://$ROLE:$PASS@127.0.0.1:$PORT/$DB"
+  fi
   say "server already running on 127.0.0.1:$PORT"
 else
   say "starting server on 127.0.0.1:$PORT"
@@ -126,6 +135,15 @@ if [ "$(psql_admin -c "SELECT 1 FROM pg_roles WHERE rolname = '$ROLE'")" != 1 ];
   say "creating role $ROLE"
   # CREATEDB: the test helper makes a fresh database per test store.
   psql_admin -c "CREATE ROLE $ROLE LOGIN CREATEDB PASSWORD '$PASS'"
+fi
+# No autovacuum: its workers run without a role, and DROP DATABASE ... WITH (FORCE) by a
+# non-superuser fails ("must be a member of the role whose process is being terminated";
+# "permission denied to terminate process" on newer servers) when one is working on the
+# database being dropped: the tests' cleanup, right after a burst of writes. Test
+# databases live for seconds; they need no vacuuming. ALTER SYSTEM so clusters made by an
+# older version of this script get it too; the setting needs only a reload.
+if [ "$(psql_admin -c "SHOW autovacuum")" != off ]; then
+  psql_admin -c "ALTER SYSTEM SET autovacuum = off" -c "SELECT pg_reload_conf()" >/dev/null
 fi
 if [ "$(psql_admin -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; then
   say "creating database $DB"

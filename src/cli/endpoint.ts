@@ -1,6 +1,7 @@
 // Where the CLI sends its requests. A remote address + API key from the environment wins
 // (headscale's HEADSCALE_CLI_ADDRESS / HEADSCALE_CLI_API_KEY are honoured too, so existing
-// scripts keep working); otherwise the unix socket named in the config file.
+// scripts keep working); otherwise the unix socket named in the config file, found as
+// `serve` finds it (config/find.ts).
 
 import type { Endpoint } from './client.js';
 import { CliError } from './errors.js';
@@ -47,7 +48,7 @@ export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {
   const { loadConfig } = await import('../config/load.js');
   let loaded: Awaited<ReturnType<typeof loadConfig>>;
   try {
-    loaded = await loadConfig({ path: src.configPath, env: src.env });
+    loaded = await loadConfig({ path: src.configPath, env: src.env, search: true });
   } catch (err) {
     throw new CliError(`loading configuration: ${err instanceof Error ? err.message : String(err)}`);
   }

@@ -20,7 +20,11 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
     .description(
       'switchboard - a self-hosted control server for Tailscale clients, compatible with headscale\'s CLI and API',
     )
-    .option('-c, --config <path>', 'config file (default: $SWITCHBOARD_CONFIG, then $HEADSCALE_CONFIG, else built-in defaults with the socket at ./data/switchboard.sock)')
+    .option(
+      '-c, --config <path>',
+      'config file (default: $SWITCHBOARD_CONFIG, $HEADSCALE_CONFIG, else config.yaml in ., ~/.switchboard, ~/.headscale, /etc/switchboard, /etc/headscale; ' +
+        'else built-in defaults with the socket at ~/.switchboard/switchboard.sock)',
+    )
     .addOption(
       new Option('-o, --output <format>', "Output format. Empty for human-readable, 'json', 'json-line' or 'yaml'").choices(
         OUTPUT_FORMATS,

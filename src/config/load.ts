@@ -2,17 +2,22 @@
 // then SWITCHBOARD_* / HEADSCALE_* environment variables, then validation.
 //
 // Relative paths: like headscale, the noise and DERP keys, the SQLite file, the policy file
-// and TLS files resolve against the directory of the config file; unix_socket and
-// derp.paths resolve against the working directory (headscale hands those to the OS as
-// written). Without a file everything resolves against the working directory (`cwd`).
+// and TLS files resolve against the directory of the config file; so does unix_socket (headscale
+// hands it to the OS as written, but then the CLI, run from another folder, could not find
+// it); derp.paths resolve against the working directory. Without a file the state lives
+// under ./data of the working directory, and the socket at ~/.switchboard/switchboard.sock
+// so the CLI finds it from anywhere. A leading ~/ is the home directory.
 
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, parseDocument, isScalar, type Document } from 'yaml';
 import { parseDuration } from '../util/duration.js';
 import { coerce, fromEnvText } from './coerce.js';
 import { ConfigError } from './errors.js';
+import { findConfigFile } from './find.js';
 import { migrateLegacyKeys } from './legacy.js';
+import { checkAliases, MAX_EXPANDED_VALUES } from './yaml-aliases.js';
 import { SCHEMA, defaultFor, leaves, type Leaf, type Section } from './schema.js';
 import type { Config, DefaultsMode, LoadedConfig } from './types.js';
 import { validateConfig } from './validate.js';
@@ -21,10 +26,17 @@ export { ConfigError } from './errors.js';
 export type { Config, LoadedConfig, DefaultsMode } from './types.js';
 
 export interface LoadConfigOptions {
-  /** Config file; else $SWITCHBOARD_CONFIG, else $HEADSCALE_CONFIG, else built-in defaults only. */
+  /** Config file; else $SWITCHBOARD_CONFIG, else $HEADSCALE_CONFIG, else (with `search`) the
+   * first config.yaml of find.ts's folders, else built-in defaults only. */
   path?: string;
+  /** Look for a config file in the usual folders when none is named (serve and the CLI do). */
+  search?: boolean;
+  /** Replaces /etc/switchboard and /etc/headscale in the search (tests). */
+  systemDirs?: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** For ~/ in paths and the search; default the user's home directory. */
+  home?: string;
   /** 'dev' (default without a file): runnable as is, data under ./data. 'headscale' (default
    * with a file): headscale's own defaults, so a file means the same as it does there. */
   defaults?: DefaultsMode;
@@ -45,8 +57,13 @@ const ENV_PREFIXES = ['SWITCHBOARD_', 'HEADSCALE_'] as const;
 export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   const env = opts.env ?? process.env;
   const cwd = resolve(opts.cwd ?? process.cwd());
-  const chosen = opts.path ?? env['SWITCHBOARD_CONFIG'] ?? env['HEADSCALE_CONFIG'] ?? null;
-  const file = chosen ? resolve(cwd, chosen) : null;
+  const home = opts.home ?? homedir();
+  const named = opts.path ?? env['SWITCHBOARD_CONFIG'] ?? env['HEADSCALE_CONFIG'];
+  const file = opts.search
+    ? findConfigFile({ explicit: opts.path, env, cwd, home, systemDirs: opts.systemDirs })
+    : named
+      ? resolve(cwd, named)
+      : null;
   const mode: DefaultsMode = opts.defaults ?? (file ? 'headscale' : 'dev');
 
   const warnings: string[] = [];
@@ -60,7 +77,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): LoadedConfig {
   }
   applyEnv(env, values, origins, warnings);
 
-  const config = build(values, mode, cwd, file ? dirname(file) : cwd);
+  const config = build(values, mode, cwd, file ? dirname(file) : cwd, home);
   validateConfig(config, { origins, warnings });
   return { config, warnings, path: file };
 }
@@ -83,7 +100,14 @@ function readConfigFile(file: string, warnings: string[]): FileSource {
     throw new ConfigError(file, problem, pos ? `line ${pos.line}` : undefined);
   }
   for (const w of doc.warnings) warnings.push(`${file}: ${w.message.split('\n')[0]}`);
-  const raw: unknown = doc.toJS();
+  checkAliases(doc, lines, file);
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES });
+  } catch (e) {
+    // checkAliases should have caught it; whatever is left is still the file's fault.
+    throw new ConfigError(file, `cannot read the YAML: ${(e as Error).message.split('\n')[0]}`);
+  }
   if (raw === null || raw === undefined) return { raw: {}, doc, lines, file };
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(file, 'expected a mapping of keys at the top level');
   return { raw: raw as Record<string, unknown>, doc, lines, file };
@@ -168,12 +192,12 @@ function applyEnv(env: NodeJS.ProcessEnv, values: Map<string, unknown>, origins:
   }
 }
 
-function build(values: Map<string, unknown>, mode: DefaultsMode, cwd: string, configDir: string): Config {
+function build(values: Map<string, unknown>, mode: DefaultsMode, cwd: string, configDir: string, home: string): Config {
   const out: Record<string, unknown> = {};
   for (const { path, leaf } of leaves()) {
     const key = path.join('.');
     let v = values.has(key) ? values.get(key) : defaultFor(leaf, mode);
-    v = finish(v, leaf, key, cwd, configDir, values.has(key));
+    v = finish(v, leaf, key, cwd, configDir, home, values.has(key));
     let cur = out;
     for (const k of path.slice(0, -1)) cur = (cur[k] ??= {}) as Record<string, unknown>;
     const last = path[path.length - 1]!;
@@ -183,7 +207,8 @@ function build(values: Map<string, unknown>, mode: DefaultsMode, cwd: string, co
   return out as unknown as Config;
 }
 
-function finish(v: unknown, leaf: Leaf, key: string, cwd: string, configDir: string, explicit: boolean): unknown {
+function finish(v: unknown, leaf: Leaf, key: string, cwd: string, configDir: string, home: string, explicit: boolean): unknown {
+  if (leaf.kind === 'path' && typeof v === 'string' && (v === '~' || v.startsWith('~/'))) return resolve(home, v.slice(2));
   if (leaf.kind === 'path' && typeof v === 'string' && v !== '' && !isAbsolute(v)) {
     // Built-in defaults (./data/...) always live under the working directory.
     return resolve(explicit && leaf.base === 'config' ? configDir : cwd, v);

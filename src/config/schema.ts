@@ -164,8 +164,9 @@ export const SCHEMA: Section = sec({
     extra_records: { kind: 'records', def: [] },
     extra_records_path: ignored('extra records from a file are not supported yet; use dns.extra_records'),
   }),
-  // unix_socket is resolved against cwd like headscale (which passes it to net.Listen as is).
-  unix_socket: path(dm('./data/switchboard.sock', '/var/run/headscale/headscale.sock'), 'cwd'),
+  // Against the config file's folder (headscale: cwd), so the CLI finds it from any folder;
+  // without a file, in the home directory for the same reason.
+  unix_socket: path(dm('~/.switchboard/switchboard.sock', '/var/run/headscale/headscale.sock'), 'config'),
   unix_socket_permission: { kind: 'fileMode', def: 0o770 },
   policy: sec({
     mode: str('file', ['file', 'database']),

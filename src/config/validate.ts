@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { formatPrefix, isHostname, maskPrefix, parseAddress, parsePrefix, prefixCovers, splitHostPort } from '../util/netaddr.js';
 import { ConfigError } from './errors.js';
 import type { Config } from './types.js';
+import { unsupportedKeys } from './unsupported.js';
 
 export interface ValidateContext {
   /** Where explicitly set keys came from, for error messages. */
@@ -103,6 +104,11 @@ export function validateConfig(c: Config, ctx: ValidateContext): void {
       fail('oidc.client_secret', 'oidc.client_secret or oidc.client_secret_path is required when oidc.issuer is set');
     }
   }
+
+  // --- keys read but not acted on: refused or warned (unsupported.ts) ---
+  const unsupported = unsupportedKeys(c, isSet);
+  for (const [key, why] of unsupported.refuse) fail(key, why);
+  ctx.warnings.push(...unsupported.warn);
 
   // --- TLS: accepted so headscale files load, but not served yet ---
   for (const key of ['tls_cert_path', 'tls_key_path', 'tls_letsencrypt_hostname'] as const) {

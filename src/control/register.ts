@@ -9,6 +9,7 @@ import { TAGGED_DEVICES_USER_ID, userIdOf } from '../mapresponse/nodes.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import type { ControlMetrics } from './metrics.js';
 import { checkHostinfo } from './hostinfo.js';
+import { decideTags, type TagCheck } from './requesttags.js';
 import { BadRequest, optionalBool, optionalObject, optionalString, optionalTime, requireKey, zeroKey } from './validate.js';
 
 export interface RegisterContext {
@@ -19,6 +20,8 @@ export interface RegisterContext {
   /** Key lifetime of nodes that do not ask for one (config node.expiry); 0 never expires. */
   defaultExpiryMs: number;
   metrics: ControlMetrics;
+  /** tagOwners check for Hostinfo.RequestTags; without one every requested tag is refused. */
+  refusedTags?: TagCheck;
 }
 
 interface ParsedRegister {
@@ -101,7 +104,10 @@ async function register(ctx: RegisterContext, machineKey: string, req: ParsedReg
 
   if (existing && !expired(existing, now)) {
     if (existing.nodeKey === req.nodeKey) {
-      const n = req.hostinfo ? await tailnet.updateNode(existing.id, hostinfoChanges(existing, req.hostinfo)) : existing;
+      const tags = decideTags(ctx.refusedTags, existing.userId, existing.tags, req.hostinfo);
+      if (!tags.ok) return refuseTags(ctx, existing, tags.error);
+      const changes = { ...(req.hostinfo ? hostinfoChanges(existing, req.hostinfo) : {}), ...(tags.tags.join(',') !== existing.tags.join(',') ? { tags: tags.tags } : {}) };
+      const n = Object.keys(changes).length ? await tailnet.updateNode(existing.id, changes) : existing;
       return response(tailnet, n, { MachineAuthorized: true });
     }
     if (req.oldNodeKey && existing.nodeKey === req.oldNodeKey) {
@@ -130,6 +136,9 @@ async function registerWithKey(ctx: RegisterContext, machineKey: string, req: Pa
     return response(tailnet, null, { Error: check.error });
   }
   const key = check.key;
+  // Before the key is claimed: a refused request costs the admin no single-use key.
+  const tags = decideTags(ctx.refusedTags, key.userId, key.tags, req.hostinfo);
+  if (!tags.ok) return refuseTags(ctx, existing, tags.error);
   const clash = tailnet.nodeByNodeKey(req.nodeKey);
   if (clash && clash.machineKey !== machineKey) return response(tailnet, null, { Error: 'NodeKey is already used by another node' });
 
@@ -139,7 +148,7 @@ async function registerWithKey(ctx: RegisterContext, machineKey: string, req: Pa
     return response(tailnet, null, { Error: 'pre-auth key has already been used' });
   }
   try {
-    const fields = keyedFields(key, req, ctx.defaultExpiryMs);
+    const fields = { ...keyedFields(key, req, ctx.defaultExpiryMs), tags: tags.tags };
     if (existing) {
       const n = await tailnet.updateNode(existing.id, {
         ...fields,
@@ -170,6 +179,11 @@ async function registerWithKey(ctx: RegisterContext, machineKey: string, req: Pa
     }
     throw err;
   }
+}
+
+function refuseTags(ctx: RegisterContext, node: NodeRecord | null, error: string): RegisterResponse {
+  ctx.log(`registration refused${node ? ` for node ${node.givenName}` : ''}: ${error}`);
+  return response(ctx.tailnet, null, { Error: error });
 }
 
 function keyedFields(key: PreAuthKeyRecord, req: ParsedRegister, defaultExpiryMs: number) {

@@ -11,7 +11,9 @@ export type StoreErrorCode =
   /** A reference points at a record that does not exist. */
   | 'invalid_reference'
   /** A migration could not be applied, or the database's history disagrees with ours. */
-  | 'migration';
+  | 'migration'
+  /** The database holds a schema this server did not make (headscale's, another program's). */
+  | 'unrecognised';
 
 export class StoreError extends Error {
   override readonly name = 'StoreError';

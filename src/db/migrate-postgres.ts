@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { StoreError } from './errors.js';
 import { pendingMigrations, readMigrations, type AppliedMigrationRow } from './migrations.js';
+import { recognizeSchema, type SchemaSnapshot } from './recognize.js';
 
 // The key Prisma's own migrate commands lock, so they and we also exclude each other.
 const ADVISORY_LOCK_KEY = 72707369;
@@ -28,6 +29,8 @@ export async function migratePostgres(config: pg.ClientConfig, dir: string, log?
   try {
     await client.query('SELECT pg_advisory_lock($1)', [ADVISORY_LOCK_KEY]);
     try {
+      // Before the history table is created: a schema this server did not make stays untouched.
+      recognizeSchema(await snapshotPostgres(client, config.database ?? '?'), local);
       await client.query(HISTORY_DDL);
       const { rows } = await client.query<AppliedMigrationRow>(
         'SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations',
@@ -59,4 +62,21 @@ export async function migratePostgres(config: pg.ClientConfig, dir: string, log?
   } finally {
     await client.end();
   }
+}
+
+/** The tables of the schema the connection works in (search_path's first), and our history in it. */
+async function snapshotPostgres(client: pg.Client, name: string): Promise<SchemaSnapshot> {
+  const { rows } = await client.query<{ table_name: string }>(
+    `SELECT table_name FROM information_schema.tables
+      WHERE table_schema = current_schema() AND table_type IN ('BASE TABLE', 'VIEW')`,
+  );
+  const tables = rows.map((r) => r.table_name);
+  let appliedMigrations: string[] = [];
+  if (tables.includes('_prisma_migrations')) {
+    const applied = await client.query<{ migration_name: string }>(
+      'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL',
+    );
+    appliedMigrations = applied.rows.map((r) => r.migration_name);
+  }
+  return { what: `PostgreSQL database ${name}`, tables, appliedMigrations };
 }

@@ -30,7 +30,7 @@ export function migrateSqlite(file: string, dir: string, busyTimeoutMs: number, 
   const local = readMigrations(dir, 'sqlite');
   const db = new Database(file, { timeout: busyTimeoutMs });
   try {
-    db.pragma('journal_mode = WAL');
+    // journal_mode was set by openSqlite (database.sqlite.write_ahead_log) and is stored in the file.
     db.exec(HISTORY_DDL);
     const readApplied = () =>
       db.prepare('SELECT migration_name, checksum, finished_at, rolled_back_at FROM _prisma_migrations').all() as AppliedMigrationRow[];

@@ -4,8 +4,8 @@
 import type pg from 'pg';
 
 export type PostgresOptions =
-  | { type: 'postgres'; host: string; port: number; name: string; user: string; pass: string; ssl?: boolean | string; maxOpenConns?: number }
-  | { type: 'postgres'; url: string; maxOpenConns?: number };
+  | { type: 'postgres'; host: string; port: number; name: string; user: string; pass: string; ssl?: boolean | string; maxOpenConns?: number; connMaxIdleTimeSecs?: number }
+  | { type: 'postgres'; url: string; maxOpenConns?: number; connMaxIdleTimeSecs?: number };
 
 /**
  * headscale's `ssl` is a bool or a libpq sslmode. `true`/"require" encrypt without checking
@@ -33,7 +33,11 @@ export function sslFromOption(ssl: boolean | string | undefined): pg.PoolConfig[
 
 export function poolConfig(opts: PostgresOptions): pg.PoolConfig {
   const max = opts.maxOpenConns && opts.maxOpenConns > 0 ? opts.maxOpenConns : 10;
-  if ('url' in opts) return { connectionString: opts.url, max };
+  // conn_max_idle_time_secs: an idle connection is closed after this long (0: never, as in Go's database/sql).
+  const idle = opts.connMaxIdleTimeSecs;
+  const idleTimeoutMillis = idle === undefined ? undefined : idle > 0 ? idle * 1000 : 0;
+  const extra = idleTimeoutMillis === undefined ? {} : { idleTimeoutMillis };
+  if ('url' in opts) return { connectionString: opts.url, max, ...extra };
   return {
     host: opts.host,
     port: opts.port,
@@ -42,6 +46,7 @@ export function poolConfig(opts: PostgresOptions): pg.PoolConfig {
     password: opts.pass,
     ssl: sslFromOption(opts.ssl),
     max,
+    ...extra,
   };
 }
 

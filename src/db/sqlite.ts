@@ -8,7 +8,9 @@ import { PrismaBetterSqlite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaClient } from './generated/sqlite/client.js';
 import type { Db } from './db.js';
 import type { Backend } from './prisma-store.js';
-import { defaultMigrationsDir } from './migrations.js';
+import { defaultMigrationsDir, readMigrations } from './migrations.js';
+import { recognizeSchema } from './recognize.js';
+import { snapshotSqlite } from './snapshot-sqlite.js';
 import { migrateSqlite } from './migrate-sqlite.js';
 
 export interface SqliteOptions {
@@ -18,6 +20,10 @@ export interface SqliteOptions {
   migrationsDir?: string;
   /** How long a writer waits for another process's lock. Default 10 s. */
   busyTimeoutMs?: number;
+  /** database.sqlite.write_ahead_log: WAL (default) or SQLite's rollback journal. */
+  writeAheadLog?: boolean;
+  /** database.sqlite.wal_autocheckpoint: pages; 0 turns automatic checkpoints off. Default SQLite's 1000. */
+  walAutocheckpoint?: number;
 }
 
 /** The file holds node keys and key hashes: readable by the server's user only. */
@@ -31,13 +37,18 @@ export async function openSqlite(opts: SqliteOptions): Promise<Backend> {
   if (!opts.path) throw new Error('database.sqlite.path is empty');
   const file = path.resolve(opts.path);
   const busy = opts.busyTimeoutMs ?? 10_000;
+  const dir = opts.migrationsDir ?? defaultMigrationsDir('sqlite');
+  // Before anything opens, creates or chmods the file: a database this server did not make
+  // is refused as it is.
+  const found = snapshotSqlite(file);
+  if (found) recognizeSchema(found, readMigrations(dir, 'sqlite'));
   prepareFile(file);
 
   // journal_mode is stored in the file; set it before Prisma opens its connection. SQLite
   // creates the -wal and -shm files with the main file's permissions.
   const setup = new Database(file, { timeout: busy });
   try {
-    setup.pragma('journal_mode = WAL');
+    setup.pragma(`journal_mode = ${opts.writeAheadLog === false ? 'DELETE' : 'WAL'}`);
   } finally {
     setup.close();
   }
@@ -48,11 +59,11 @@ export async function openSqlite(opts: SqliteOptions): Promise<Backend> {
     // Per-connection settings; Prisma's SQLite adapter uses one connection.
     await db.$executeRawUnsafe('PRAGMA synchronous = NORMAL');
     await db.$executeRawUnsafe('PRAGMA foreign_keys = ON');
+    await db.$executeRawUnsafe(`PRAGMA wal_autocheckpoint = ${Math.max(0, Math.trunc(opts.walAutocheckpoint ?? 1000))}`);
   } catch (e) {
     await client.$disconnect().catch(() => {});
     throw new Error(`cannot open SQLite database ${file}: ${(e as Error).message}`, { cause: e });
   }
-  const dir = opts.migrationsDir ?? defaultMigrationsDir('sqlite');
   return {
     kind: 'sqlite',
     db,

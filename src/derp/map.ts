@@ -25,9 +25,10 @@ export interface LoadDerpMapOptions {
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /**
- * Loads and merges derp.urls then derp.paths. A URL that fails is skipped with a warning,
- * unless no source at all could be loaded; a broken file is an error (it is local and
- * under the operator's control). No sources give an empty map.
+ * Loads and merges derp.urls then derp.paths. A URL that fails is skipped with a warning
+ * when another source loaded; when none did, that is the one error (no warnings before it
+ * saying the load goes on). A broken file is an error (it is local and under the
+ * operator's control). No sources give an empty map.
  */
 export async function loadDerpMap(cfg: Config['derp'], opts: LoadDerpMapOptions = {}): Promise<DERPMap> {
   const warn = opts.warn ?? (() => {});
@@ -42,7 +43,6 @@ export async function loadDerpMap(cfg: Config['derp'], opts: LoadDerpMapOptions 
       if (opts.signal?.aborted) throw e;
       const msg = e instanceof DerpMapError ? e.message : `${url}: ${(e as Error).message}`;
       failures.push(msg);
-      warn(`DERP map not loaded, continuing without it: ${msg}`);
     }
   }
   for (const path of cfg.paths) {
@@ -56,9 +56,11 @@ export async function loadDerpMap(cfg: Config['derp'], opts: LoadDerpMapOptions 
     parts.push(parseDerpMap(text, path));
   }
 
+  // One message either way: an error when nothing loaded, else a warning per source skipped.
   if (parts.length === 0 && failures.length > 0) {
-    throw new Error(`no DERP map could be loaded: ${failures.join('; ')}`);
+    throw new Error(`no DERP map could be loaded from derp.urls (${failures.join('; ')}); check the network, or set derp.urls: [] to run without relays`);
   }
+  for (const f of failures) warn(`DERP map not loaded, continuing with the other sources: ${f}`);
   for (const p of parts) p.warnings.forEach(warn);
   return mergeDerpMaps(parts);
 }

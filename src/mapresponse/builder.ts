@@ -8,6 +8,7 @@ import type { Tailnet } from '../state/tailnet.js';
 import type { DERPMap, DNSConfig, NodeID, PeerChange } from '../tailcfg/types.js';
 import { homeDerpRegion, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
 import type { PolicyUpdate, PolicyView } from './policyview.js';
+import { CAP_FILE_SHARING } from '../acl/capabilities.js';
 
 export interface MapContext {
   tailnet: Tailnet;
@@ -17,6 +18,8 @@ export interface MapContext {
   baseDomain: string;
   /** Tell clients not to upload logs to Tailscale's log server. */
   disableLogTail: boolean;
+  /** taildrop.enabled: false takes tailcfg.CapabilityFileSharing off every node's own CapMap. Default true. */
+  taildrop?: boolean;
 }
 
 /** What a stream has told its client so far; deltas are computed against it. */
@@ -284,7 +287,12 @@ export class MapBuilder {
 
   private selfJson(self: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
     const routes = policy.peerRoutes(self.id, self.id);
-    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap: policy.selfCapMap(self.id), cap: this.ctx.tailnet.capVersion(self.id) }));
+    let capMap = policy.selfCapMap(self.id);
+    if (this.ctx.taildrop === false && CAP_FILE_SHARING in capMap) {
+      capMap = { ...capMap };
+      delete capMap[CAP_FILE_SHARING];
+    }
+    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap, cap: this.ctx.tailnet.capVersion(self.id) }));
   }
 
   private profilesJson(userIds: Set<number>): string {

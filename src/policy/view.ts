@@ -8,6 +8,7 @@ import type { TailnetEvent } from '../state/events.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { FilterRule, NodeID, SSHPolicy } from '../tailcfg/types.js';
 import { policyNode, servedRoutes } from './input.js';
+import { refusedTags, type RefusedTag } from './tagowners.js';
 
 export class CompiledPolicyView implements PolicyView {
   private readonly peerSets = new Map<NodeID, Set<NodeID>>();
@@ -141,6 +142,11 @@ export class CompiledPolicyView implements PolicyView {
     if (!this.compiled.node(viewer) || !this.compiled.node(peer)) return null;
     const v = viewer === peer ? this.compiled.selfRoutes(viewer) : this.compiled.peerRoutes(viewer, peer);
     return v.allowedIPs.length || v.primaryRoutes.length ? v : null;
+  }
+
+  /** Requested tags `userId` may not put on a node (policy/tagowners.ts); empty when all are granted. */
+  refusedTags(userId: number | null, keyTags: readonly string[], requested: readonly string[]): RefusedTag[] {
+    return refusedTags(this.compiled, userId, keyTags, requested);
   }
 
   selfCapMap(node: NodeID): CapMap {

@@ -29,8 +29,9 @@ import type { DERPMap, DNSConfig } from '../tailcfg/types.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import { parseListenAddr } from '../util/listen.js';
 import type { Logger } from '../util/log.js';
-import { bootstrapIfEmpty, type Bootstrap } from './bootstrap.js';
+import { bootstrapIfEmpty, type BootstrapMode, type BootstrapResult } from './bootstrap.js';
 import { startEphemeralCollector } from './ephemeral.js';
+import { removeStaleSocket } from './socket.js';
 import { loadOrCreateNoiseKey } from './noisekey.js';
 import { publicFromPrivate } from '../noise/keys.js';
 import type { NoiseConn } from '../noise/conn.js';
@@ -58,12 +59,17 @@ export interface ServerOptions {
   log: Logger;
   /** How often idle control sessions are probed, and how long an answer may take. */
   liveness?: LivenessOptions;
-  /** Called once on the first start of an empty database with the join command. */
-  onBootstrap?: (b: Bootstrap) => void;
+  /** What the first start of an empty database creates (default nothing; see bootstrap.ts). */
+  bootstrap?: BootstrapMode;
+  /** Called once when the bootstrap created something. */
+  onBootstrap?: (b: BootstrapResult) => void;
 }
 
 export function storeOptions(cfg: Config): StoreOptions {
-  if (cfg.database.type === 'sqlite') return { type: 'sqlite', path: cfg.database.sqlite.path };
+  if (cfg.database.type === 'sqlite') {
+    const sq = cfg.database.sqlite;
+    return { type: 'sqlite', path: sq.path, writeAheadLog: sq.write_ahead_log, walAutocheckpoint: sq.wal_autocheckpoint };
+  }
   const pg = cfg.database.postgres;
   return {
     type: 'postgres',
@@ -74,6 +80,7 @@ export function storeOptions(cfg: Config): StoreOptions {
     pass: pg.pass,
     ssl: pg.ssl,
     maxOpenConns: pg.max_open_conns,
+    connMaxIdleTimeSecs: pg.conn_max_idle_time_secs,
   };
 }
 
@@ -167,6 +174,7 @@ export class SwitchboardServer {
       dnsConfig: () => this.dnsConfig,
       baseDomain: config.dns.base_domain,
       disableLogTail: !config.logtail.enabled,
+      taildrop: config.taildrop.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
     this.apiDeps = { admin: tailnet, apiKeys, policy, log: (m) => log.info(m) };
@@ -179,6 +187,7 @@ export class SwitchboardServer {
       debug: (m) => log.debug(m),
       locks: new KeyedLock(),
       defaultExpiryMs: config.node.expiry_ms,
+      refusedTags: (user, keyTags, requested) => policy.view.refusedTags(user, keyTags, requested),
       metrics: this.controlMetrics(),
     };
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).', ['result']);
@@ -271,7 +280,7 @@ export class SwitchboardServer {
       // Render every node's peer form now, in slices, so the first maps after a restart
       // (every client reconnects at once) are built from the cache.
       server.machineContext.builder.warm([...tailnet.allNodes()].map((n) => n.id), () => log.debug('peer cache warm'));
-      const boot = await bootstrapIfEmpty(tailnet, config.server_url);
+      const boot = await bootstrapIfEmpty(tailnet, config.server_url, opts.bootstrap ?? 'off');
       if (boot) opts.onBootstrap?.(boot);
       server.stopEphemeral = startEphemeralCollector(tailnet, config.ephemeral_node_inactivity_timeout_ms, (m) => log.info(m));
       return server;
@@ -309,7 +318,8 @@ export class SwitchboardServer {
       c.destroy();
     }
     await Promise.all([closeApp(this.http), closeApp(this.socket), closeApp(this.metrics)]);
-    if (this.config.unix_socket && existsSync(this.config.unix_socket)) {
+    // Only a socket this server made: a refused start must not remove another server's.
+    if (this.socket && this.config.unix_socket && existsSync(this.config.unix_socket)) {
       try {
         unlinkSync(this.config.unix_socket);
       } catch {
@@ -340,7 +350,7 @@ export class SwitchboardServer {
 
     if (cfg.unix_socket) {
       mkdirSync(dirname(cfg.unix_socket), { recursive: true });
-      if (existsSync(cfg.unix_socket)) unlinkSync(cfg.unix_socket); // stale socket of a stopped server
+      await removeStaleSocket(cfg.unix_socket);
       this.socket = createApp({ log: this.log, name: 'socket', onRequestDone: this.httpMetrics() });
       await mountOpenApi(this.socket);
       setNotFound(this.socket, await mountApi(this.socket, this.apiDeps, { trusted: true }));

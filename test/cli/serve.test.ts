@@ -68,11 +68,12 @@ describe('switchboard serve + admin CLI', () => {
         `log: {level: info}`,
       ].join('\n') + '\n',
     );
-    server = spawn(process.execPath, [BIN, 'serve', '-c', 'config.yaml'], { cwd: dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // --bootstrap: with a config file the first start makes nothing unless asked.
+    server = spawn(process.execPath, [BIN, 'serve', '--bootstrap', '-c', 'config.yaml'], { cwd: dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     server.stdout!.on('data', (d) => (out += d));
     server.stderr!.on('data', (d) => (out += d));
     const deadline = Date.now() + 30_000;
-    while (!out.includes('Join a machine with')) {
+    while (!out.includes('first start: created user')) {
       if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${out}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -84,8 +85,12 @@ describe('switchboard serve + admin CLI', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  test('first start prints the join command; /health passes', async () => {
-    assert.match(out, new RegExp(`tailscale up --login-server ${url} --authkey hskey-auth-`));
+  test('first start with --bootstrap and no terminal: user "default", no key made or printed; /health passes', async () => {
+    assert.match(out, /first start: created user "default"; make a key to join machines with: switchboard preauthkeys create --user default/);
+    assert.doesNotMatch(out, /hskey-auth-/);
+    const keys = await run(['-c', 'config.yaml', 'preauthkeys', 'list', '--user', 'default', '-o', 'json'], dir);
+    assert.equal(keys.code, 0, keys.stderr);
+    assert.deepEqual(JSON.parse(keys.stdout), []);
     const res = await fetch(`${url}/health`);
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { status: 'pass' });
@@ -131,5 +136,65 @@ describe('switchboard serve + admin CLI', () => {
     assert.equal(set.code, 0, set.stderr);
     const got = await run(['-c', 'config.yaml', 'policy', 'get'], dir);
     assert.equal(got.stdout.trim(), fs.readFileSync(good, 'utf8').trim());
+  });
+});
+
+// Zero setup: no config file anywhere (HOME and cwd are empty temp folders), on a terminal
+// (util-linux `script` gives the server a pseudo-terminal). The join command is printed once
+// on the terminal; no log line carries the key; the CLI finds the server from another folder.
+describe('zero-setup serve on a terminal', { skip: fs.existsSync('/usr/bin/script') ? false : 'util-linux script(1) is not installed' }, () => {
+  let root: string;
+  let server: ChildProcess;
+  let out = '';
+  let zenv: NodeJS.ProcessEnv;
+
+  before(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-zero-'));
+    fs.mkdirSync(path.join(root, 'home'));
+    fs.mkdirSync(path.join(root, 'work'));
+    fs.mkdirSync(path.join(root, 'elsewhere'));
+    const port = await freePort();
+    // Only the listeners move off the defaults (other tests may hold 8080/9090).
+    zenv = { ...env(), HOME: path.join(root, 'home'), SWITCHBOARD_LISTEN_ADDR: `127.0.0.1:${port}`, SWITCHBOARD_METRICS_LISTEN_ADDR: '' };
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} serve`;
+    server = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: path.join(root, 'work'), env: zenv, stdio: ['pipe', 'pipe', 'pipe'] });
+    server.stdout!.on('data', (d) => (out += d));
+    server.stderr!.on('data', (d) => (out += d));
+    const deadline = Date.now() + 30_000;
+    while (!/--authkey \S+\s*\n/.test(out)) {
+      if (Date.now() > deadline || server.exitCode !== null) throw new Error(`server did not start:\n${out}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+  after(async () => {
+    server.kill('SIGTERM');
+    await new Promise((r) => server.once('exit', r));
+    fs.rmSync(root, { recursive: true, force: true });
+  });
+
+  test('the join command is shown once on the terminal; log lines name only the key prefix', () => {
+    const key = /--authkey (hskey-auth-\S+)/.exec(out)![1]!;
+    const lines = out.split(/\r?\n/);
+    const withKey = lines.filter((l) => l.includes(key));
+    assert.equal(withKey.length, 1, out);
+    assert.match(withKey[0]!, /^\s+tailscale up --login-server http:\/\/127\.0\.0\.1:8080 --authkey hskey-auth-/);
+    const logLines = lines.filter((l) => /^\d{4}-\d\d-\d\dT/.test(l));
+    assert.ok(logLines.some((l) => l.includes(`pre-auth key ${key.split('-').slice(0, 3).join('-')}-…`)), out);
+    assert.ok(logLines.every((l) => !l.includes(key)));
+  });
+
+  test('the CLI finds the server from another folder (socket in ~/.switchboard)', async () => {
+    assert.ok(fs.existsSync(path.join(root, 'home', '.switchboard', 'switchboard.sock')));
+    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, 'users', 'list', '-o', 'json'], { cwd: path.join(root, 'elsewhere'), env: zenv });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as Array<{ name: string }>).map((u) => u.name), ['default']);
   });
 });

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { MINIMAL, tempDir, writeFile } from './helpers.js';
 
-test('dev defaults: runnable without a file, state under cwd/data', () => {
+test('dev defaults: runnable without a file, state under cwd/data, the socket in the home folder', () => {
   const dir = tempDir();
-  const { config, warnings, path } = loadConfig({ cwd: dir, env: {} });
+  const home = tempDir();
+  const { config, warnings, path } = loadConfig({ cwd: dir, env: {}, home });
   assert.equal(path, null);
   assert.deepEqual(warnings, []);
   assert.equal(config.server_url, 'http://127.0.0.1:8080');
@@ -14,7 +15,8 @@ test('dev defaults: runnable without a file, state under cwd/data', () => {
   assert.equal(config.metrics_listen_addr, '127.0.0.1:9090');
   assert.equal(config.noise.private_key_path, join(dir, 'data/noise_private.key'));
   assert.equal(config.database.sqlite.path, join(dir, 'data/db.sqlite'));
-  assert.equal(config.unix_socket, join(dir, 'data/switchboard.sock'));
+  // Not under cwd: the CLI, run from any folder, finds it.
+  assert.equal(config.unix_socket, join(home, '.switchboard/switchboard.sock'));
   assert.deepEqual(config.prefixes, { v4: '100.64.0.0/10', v6: 'fd7a:115c:a1e0::/48', allocation: 'sequential' });
   assert.equal(config.dns.magic_dns, true);
   assert.equal(config.dns.base_domain, 'switchboard.internal');
@@ -37,8 +39,8 @@ test('a headscale-style file: values read, relative paths against the file direc
   assert.equal(config.noise.private_key_path, join(dir, 'noise.key'));
   assert.equal(config.database.type, 'sqlite');
   assert.equal(config.database.sqlite.path, join(dir, 'db.sqlite'));
-  // unix_socket is handed to the OS as written in headscale, i.e. relative to cwd.
-  assert.equal(config.unix_socket, '/run/hs.sock');
+  // unix_socket too (headscale: relative to cwd), so the CLI and the server agree from any folder.
+  assert.equal(config.unix_socket, join(dir, 'run/hs.sock'));
   // headscale's own defaults apply to what the file leaves out.
   assert.equal(config.derp.update_frequency, '3h');
   assert.equal(config.derp.update_frequency_ms, 3 * 3_600_000);

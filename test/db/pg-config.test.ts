@@ -41,3 +41,10 @@ test('an unreachable server is a clear error naming where', async () => {
     },
   );
 });
+
+test('conn_max_idle_time_secs closes idle pool connections after that long; 0 never', () => {
+  const base = { type: 'postgres' as const, host: 'h', port: 1, name: 'd', user: 'u', pass: 'p' };
+  assert.equal(poolConfig({ ...base, connMaxIdleTimeSecs: 60 }).idleTimeoutMillis, 60_000);
+  assert.equal(poolConfig({ ...base, connMaxIdleTimeSecs: 0 }).idleTimeoutMillis, 0);
+  assert.equal(poolConfig({ type: 'postgres', url: 'postgresql://x/y', connMaxIdleTimeSecs: 5 }).idleTimeoutMillis, 5000);
+});

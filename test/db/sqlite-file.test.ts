@@ -71,3 +71,20 @@ test('a path that cannot be a database gives an error naming it', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('database.sqlite.write_ahead_log: false keeps the rollback journal (no -wal file after writes)', async () => {
+  const dir = tempDir();
+  const file = path.join(dir, 'db.sqlite');
+  try {
+    const store = await createStore({ type: 'sqlite', path: file, writeAheadLog: false, walAutocheckpoint: 0 });
+    await store.migrate();
+    await store.createUser({ name: 'alice', displayName: '', email: '', providerId: '', provider: '', profilePicUrl: '' });
+    assert.equal(fs.existsSync(`${file}-wal`), false);
+    await store.close();
+    const db = new Database(file, { readonly: true });
+    assert.equal(db.pragma('journal_mode', { simple: true }), 'delete');
+    db.close();
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -131,7 +131,10 @@ test('a failing URL is skipped with a warning while other sources load', async (
 });
 
 test('when nothing loads, loading fails', async () => {
-  await assert.rejects(loadDerpMap(derpCfg({ urls: [`${base}/missing`] }), { warn: () => {} }), /no DERP map could be loaded.*HTTP 404/);
+  // One error, and no warning before it claiming the load continues.
+  const warnings: string[] = [];
+  await assert.rejects(loadDerpMap(derpCfg({ urls: [`${base}/missing`] }), { warn: (m) => warnings.push(m) }), /no DERP map could be loaded.*HTTP 404.*derp\.urls: \[\]/);
+  assert.deepEqual(warnings, []);
 });
 
 test('no sources give an empty map', async () => {

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import path from 'node:path';
 import { buildDNSConfig, reverseZones } from '../../src/dns/config.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/types.js';
 import type { DNSConfig } from '../../src/tailcfg/types.js';
+import { CAPTURES_1_80_3 } from '../helpers/captures.js';
 
-const FIXTURE = fileURLToPath(new URL('../../../../shared/fixtures/tailscale-1.80.3/node1/map-response-1-full.json', import.meta.url));
+const FIXTURE = path.join(CAPTURES_1_80_3, 'node1', 'map-response-1-full.json');
 
 function dns(over: Partial<Config['dns']>): Config['dns'] {
   const { config } = loadConfig({ env: {} });

@@ -62,7 +62,14 @@ async function launch(config: Config, dir: string): Promise<TestServer> {
     if (process.env.SWITCHBOARD_TEST_LOG) process.stderr.write(l + '\n');
     lines.push(l);
   });
-  const server = await SwitchboardServer.start({ config, log, onBootstrap: (b) => (bootstrap = b) });
+  const server = await SwitchboardServer.start({
+    config,
+    log,
+    bootstrap: 'user-and-key',
+    onBootstrap: (b) => {
+      if (b.key !== null) bootstrap = b;
+    },
+  });
   const port = new URL(server.address).port;
   const t: TestServer = {
     server,

@@ -1,4 +1,4 @@
-// Replays what a real tailscaled v1.80.3 sent (../shared/fixtures/tailscale-1.80.3)
+// Replays what a real tailscaled v1.80.3 sent (test/fixtures/tailscale-1.80.3)
 // byte for byte through our Noise channel, and checks our answers have the shape
 // that client accepted.
 
@@ -6,14 +6,13 @@ import { before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TailscaleClient } from '../../src/client/client.js';
 import { readMapFrames } from '../../src/client/frames.js';
 import type { MapResponse } from '../../src/tailcfg/types.js';
+import { CAPTURES_1_80_3 } from '../helpers/captures.js';
 import { useServer } from '../helpers/fixture.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const FIXTURES = path.resolve(here, '../../../../shared/fixtures/tailscale-1.80.3/node1');
+const FIXTURES = path.join(CAPTURES_1_80_3, 'node1');
 const fixture = (name: string) => fs.readFileSync(path.join(FIXTURES, name), 'utf8');
 
 describe('real tailscaled v1.80.3 requests', () => {

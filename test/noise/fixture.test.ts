@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CAPTURES_1_80_3 } from '../helpers/captures.js';
 import { respondToInitiation, createInitiation } from '../../src/noise/control-handshake.js';
 import { formatMachinePublic, parsePrivate, publicFromPrivate, generatePrivateKey } from '../../src/noise/keys.js';
 import { INITIATION_LEN, RESPONSE_LEN } from '../../src/noise/messages.js';
 
-// dist/test/noise -> /work/main -> ../shared/fixtures
-const fixtureUrl = new URL('../../../../shared/fixtures/tailscale-1.80.3/noise-initiation.json', import.meta.url);
-const fx = JSON.parse(readFileSync(fixtureUrl, 'utf8')) as {
+const fx = JSON.parse(readFileSync(join(CAPTURES_1_80_3, 'noise-initiation.json'), 'utf8')) as {
   serverPrivateKey: string;
   capabilityVersion: number;
   handshakeHeaderBase64: string;
