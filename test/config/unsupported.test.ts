@@ -14,7 +14,8 @@ const HEADSCALE_EXAMPLE = path.join(path.dirname(CAPTURES_1_80_3), 'headscale-0.
 test("headscale v0.29.2's example config: loads, and warns once for each key it ignores", () => {
   const { config, warnings } = loadConfig({ path: HEADSCALE_EXAMPLE, env: {} });
   const keys = warnings.map((w) => w.split(':')[0]).sort();
-  assert.deepEqual(keys, ['auto_update', 'database.gorm', 'disable_check_updates', 'grpc_listen_addr', 'node.routes', 'trusted_proxies'], warnings.join('\n'));
+  assert.deepEqual(keys, ['auto_update', 'database.gorm', 'disable_check_updates', 'grpc_listen_addr', 'node.routes'], warnings.join('\n'));
+  assert.deepEqual(config.trusted_proxies, [], 'trusted_proxies is applied (limits), not ignored');
   assert.ok(warnings.every((w) => w.endsWith('(ignored)')), warnings.join('\n'));
   // What the file asks for and switchboard does act on.
   assert.equal(config.taildrop.enabled, true);
