@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: build, start the local PostgreSQL test server (scripts/pg-setup.sh),
-# then every test file under dist/test once. Suites that loop over testBackends() run on
+# then every test file under dist/test once, with vitest. Suites that loop over testBackends() run on
 # SQLite and on that PostgreSQL server. A failed PostgreSQL setup fails the run, unless
 # SWITCHBOARD_SKIP_PG=1 asks for SQLite only. The server is left running for the next run.
 # The stock-client suite (test/e2e) needs root and tailscaled, tailscale and derper in
@@ -20,14 +20,10 @@ else
   esac
   export SWITCHBOARD_TEST_PG_URL="$url"
 fi
-# Only *.test.js: helpers and fixtures under dist/test are modules, not test files.
-# test/e2e drives the stock Tailscale client and runs after the rest, one file at a time:
-# its daemons are timing-sensitive and each file owns a network namespace.
-mapfile -t files < <(find dist/test -name '*.test.js' -not -path 'dist/test/e2e/*' | sort)
-mapfile -t e2e < <(find dist/test/e2e -name '*.test.js' 2>/dev/null | sort)
-[ "${#files[@]}" -gt 0 ] || { echo "test: no test files under dist/test" >&2; exit 1; }
-node --test --test-concurrency=2 "${files[@]}"
-if [ "${#e2e[@]}" -gt 0 ]; then
-  echo "test: stock-client suite (tailscaled from ${SWITCHBOARD_TAILSCALE_BIN:-../shared/tailscale/bin})" >&2
-  node --test --test-concurrency=1 --test-timeout=600000 "${e2e[@]}"
-fi
+# vitest (vitest.config.mjs) runs the compiled tests: project `main`, then `e2e`, which
+# drives the stock Tailscale client one file at a time. Extra arguments go to both runs
+# (e.g. a file filter: `npm test -- limits`).
+[ -n "$(find dist/test -name '*.test.js' -print -quit)" ] || { echo "test: no test files under dist/test" >&2; exit 1; }
+npx vitest run --project main "$@"
+echo "test: stock-client suite (tailscaled from ${SWITCHBOARD_TAILSCALE_BIN:-../shared/tailscale/bin})" >&2
+npx vitest run --project e2e --passWithNoTests "$@"

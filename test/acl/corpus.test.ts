@@ -1,6 +1,6 @@
 // Runs the whole Tailscale SaaS corpus; fails if the pass rate drops below what the engine
 // reached, so regressions show up in CI.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { defaultCorpusDir, runCorpus, summarize } from '../../scripts/compat.js';

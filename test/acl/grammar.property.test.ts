@@ -2,7 +2,7 @@
 // valid and invalid words in every position): the engine either refuses with faults that
 // point at real entries of the document, or compiles; and a compiled policy never grants
 // more after one of its rules is removed.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CompiledPolicy, locate, parsePolicy, PolicyError, type PolicyNode, type PolicyPath } from '../../src/acl/index.js';

@@ -1,7 +1,7 @@
 // Groups: Tailscale refuses groups that name groups (captured from its control plane by
 // headscale: two-deep, three-deep and cyclic all answer "group members cannot be
 // recursive"), and no policy shape may cost more than linear time or overflow the stack.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { compilePolicy, parsePolicy, PolicyError } from '../../src/acl/index.js';
 import { POLICY_LIMITS } from '../../src/acl/parse.js';

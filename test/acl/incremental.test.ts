@@ -1,6 +1,6 @@
 // Incremental updates keep the cached per-viewer views (routes, via steering, SSH, peer
 // capabilities) equal to a full recompile, on tailnets with routers, exit nodes and SSH.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CompiledPolicy, parsePolicy, type PolicyNode } from '../../src/acl/index.js';

@@ -1,5 +1,5 @@
 // Rule order in a node's packet filter when autogroup:self is mixed with other destinations.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { compilePolicy, parsePolicy } from '../../src/acl/index.js';
 import { USERS, node } from './helpers.js';

@@ -1,6 +1,6 @@
 // Property tests over random tailnets and policies: no access beyond what rules grant,
 // monotonicity when removing rules, and incremental updates equal a full recompile.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { CompiledPolicy, parsePolicy, type PolicyNode } from '../../src/acl/index.js';

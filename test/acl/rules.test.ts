@@ -1,6 +1,6 @@
 // One test per rule of docs/policy-rules.md (the rule id is the test name's prefix). Inputs
 // are written from Tailscale's policy-file documentation, not taken from the captures.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { compilePolicy, parsePolicy, PolicyError, type PolicyNode } from '../../src/acl/index.js';
 

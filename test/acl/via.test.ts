@@ -1,5 +1,5 @@
 // Via grants: a plain grant for the same prefix takes precedence over via steering.
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { compilePolicy, parsePolicy } from '../../src/acl/index.js';
 import { USERS, node } from './helpers.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { ApiKeyService, normalizePrefix } from '../../src/api/apikeys.js';
 import { createStore } from '../../src/db/index.js';
 

@@ -3,7 +3,7 @@
 // log at its most verbose and greps everything logged.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { redactUrl } from '../../src/web/redact.js';
 import { call, startStack, type Stack } from './harness.js';
 

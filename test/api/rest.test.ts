@@ -1,7 +1,7 @@
 // The REST API against the real Tailnet and a real SQLite store, over real TCP and unix sockets.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { addNode, call, startStack, type Stack } from './harness.js';
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;

@@ -3,7 +3,7 @@
 // strings, unknown fields) still pass.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { call, startStack, type Stack } from './harness.js';
 
 describe('API request schemas', () => {

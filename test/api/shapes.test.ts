@@ -1,7 +1,7 @@
 // Pure parts of the API: protojson rendering, input parsing, route normalisation, routing.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { Input } from '../../src/api/input.js';
 import { Router } from '../../src/api/router.js';
 import { schemas } from '../../src/api/schemas.js';

@@ -1,7 +1,7 @@
 // Pure parts of the CLI: flag value parsers, tables, key display, output formats, endpoint choice.
 
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { InvalidArgumentError } from 'commander';
 import { collectList, collectTags, parseExpiration, parseId, parseRfc3339, parseUserRef } from '../../src/cli/args.js';
 import { apiKeyPrefix } from '../../src/cli/commands/apikeys.js';

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { fileURLToPath } from 'node:url';
 import { TailscaleClient } from '../../src/client/client.js';
 
@@ -142,7 +142,8 @@ describe('switchboard serve + admin CLI', () => {
 // Zero setup: no config file anywhere (HOME and cwd are empty temp folders), on a terminal
 // (util-linux `script` gives the server a pseudo-terminal). The join command is printed once
 // on the terminal; no log line carries the key; the CLI finds the server from another folder.
-describe('zero-setup serve on a terminal', { skip: fs.existsSync('/usr/bin/script') ? false : 'util-linux script(1) is not installed' }, () => {
+// Needs util-linux script(1) for a terminal.
+describe('zero-setup serve on a terminal', { skip: !fs.existsSync('/usr/bin/script') }, () => {
   let root: string;
   let server: ChildProcess;
   let out = '';

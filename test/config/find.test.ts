@@ -2,7 +2,7 @@
 // $HEADSCALE_CONFIG, then config.yaml in the working directory, ~/.switchboard, ~/.headscale,
 // /etc/switchboard, /etc/headscale (replaced by temp folders here), else none.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after } from 'node:test';
+import { afterAll as after } from 'vitest';
 
 /** A fresh directory removed when the test file finishes. */
 export function tempDir(): string {

@@ -2,7 +2,7 @@
 // warning per key switchboard ignores; keys that would change behaviour but are not
 // implemented stop start-up saying so; inert ones (as in headscale) pass quietly.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/load.js';

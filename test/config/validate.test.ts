@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { loadConfig, ConfigError } from '../../src/config/load.js';
 import { MINIMAL, tempDir, writeFile } from './helpers.js';

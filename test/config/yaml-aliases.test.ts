@@ -1,7 +1,7 @@
 // YAML alias mistakes and alias bombs in a config file are config errors naming the file
 // and the line, never a stack trace or a hang; aliases used as intended still work.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { MINIMAL, tempDir, writeFile } from './helpers.js';

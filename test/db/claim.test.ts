@@ -1,7 +1,7 @@
 // claimPreAuthKey must pick exactly one winner across separate connections and separate
 // processes sharing the database (several server instances on one PostgreSQL or SQLite file).
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createStore } from '../../src/db/index.js';

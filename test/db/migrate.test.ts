@@ -2,7 +2,7 @@
 // each migration once, changed or unknown history is an error naming the migration, a
 // failing migration leaves nothing behind, and SQLite table redefinitions keep child rows.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -1,6 +1,6 @@
 // PostgreSQL options: headscale's ssl values and pool settings map onto node-postgres.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { describeTarget, poolConfig, sslFromOption } from '../../src/db/pg-config.js';
 import { createStore } from '../../src/db/index.js';

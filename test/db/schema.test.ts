@@ -1,6 +1,6 @@
 // The PostgreSQL schema is a derived copy: it must match what the generator derives now.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

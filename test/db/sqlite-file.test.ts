@@ -1,6 +1,6 @@
 // The SQLite file itself: created with its folder, private (0600, also -wal/-shm), in WAL mode.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';

@@ -1,6 +1,6 @@
 // Every Store method, on SQLite and (when configured) PostgreSQL.
 
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createStore, StoreError, type NewApiKey, type NewNode, type NewPreAuthKey, type NewUser } from '../../src/db/index.js';
 import type { Store } from '../../src/db/store.js';

@@ -1,7 +1,7 @@
 // /bootstrap-dns content: every DERP node host name with its addresses; a name that fails
 // or hangs is left out; answers are cached; concurrent requests share one lookup round.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { BootstrapDns } from '../../src/derp/server/bootstrap-dns.js';
 import type { DERPMap } from '../../src/tailcfg/types.js';

@@ -2,7 +2,7 @@
 // DERP map, admission by the tailnet's node keys (verify_clients), relaying between two
 // joined nodes over the main listener, STUN, and the metrics.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-import { test, after } from 'node:test';
+import { afterAll as after, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -1,7 +1,7 @@
 // The DERP protocol against the relay, driven by the tests' own client: login, relaying,
 // ping, peer gone, duplicate keys, flow control, and bad input of every kind.
 
-import { test, describe, after, before } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';

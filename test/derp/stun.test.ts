@@ -2,7 +2,7 @@
 // FINGERPRINT) and plain RFC 5389 ones are answered with XOR-MAPPED-ADDRESS; anything
 // else is named and ignored. The decoding below is the test's own.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { randomBytes } from 'node:crypto';

@@ -7,7 +7,7 @@
 // node a DERP map naming the first one's relay, so that node's key is unknown there and
 // verify_clients has to refuse it.
 
-import { test, describe, before, after } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';

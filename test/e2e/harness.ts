@@ -39,11 +39,12 @@ export function e2eSkipReason(): string | null {
   return null;
 }
 
-export function skipOrFail(): string | false {
+/** Whether to skip the suite (the reason is printed); throws instead when CI requires it. */
+export function skipOrFail(): boolean {
   const why = e2eSkipReason();
   if (why && process.env.SWITCHBOARD_E2E === 'required') throw new Error(`stock-client suite required but cannot run: ${why}`);
   if (why) process.stderr.write(`e2e: skipped: ${why}\n`);
-  return why ?? false;
+  return why !== null;
 }
 
 export interface Run {

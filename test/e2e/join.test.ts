@@ -3,7 +3,7 @@
 // CLI reaches the peer. Cases 1 and 2 of the stock-client suite.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { skipOrFail, Tailnet, waitFor, type Daemon } from './harness.js';
 
 const skip = skipOrFail();

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { SERVER_PORT, skipOrFail, Tailnet, waitFor, type Daemon } from './harness.js';
 
 const skip = skipOrFail();

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { skipOrFail, Tailnet, waitFor, type Daemon } from './harness.js';
 
 const skip = skipOrFail();

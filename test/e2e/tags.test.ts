@@ -4,7 +4,7 @@
 // --force-reauth can add a tag the user owns.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { skipOrFail, Tailnet, waitFor } from './harness.js';
 
 const skip = skipOrFail();

@@ -1,7 +1,7 @@
 // A real server for one describe block (or file): registers before/after hooks that start
 // it in its own temp folder and stop it, with every client the test made closed first.
 
-import { after, before } from 'node:test';
+import { afterAll as after, beforeAll as before } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';

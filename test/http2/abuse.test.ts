@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { test } from 'node:test';
+import { test } from 'vitest';
 import { BodyBudget, H2ServerConnection, type H2ConnectionOptions } from '../../src/http2/connection.js';
 import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, frame, settingsFrame } from '../../src/http2/frames.js';
 import { HpackEncoder } from '../../src/http2/hpack.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { after, describe, test } from 'node:test';
+import { afterAll as after, describe, test } from 'vitest';
 import { dialControl } from '../../src/client/transport.js';
 import { H2ClientConnection, type H2ClientOptions, type H2ClientRequest, type H2ClientStream } from '../../src/http2/client.js';
 import { H2ServerConnection, type H2ConnectionOptions } from '../../src/http2/connection.js';

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http2 from 'node:http2';
 import net from 'node:net';
-import { after, test } from 'node:test';
+import { afterAll as after, test } from 'vitest';
 import { H2ServerConnection } from '../../src/http2/connection.js';
 import { CLIENT_PREFACE, ErrorCode, Flag, FrameType, frame, settingsFrame, Setting, windowUpdateFrame } from '../../src/http2/frames.js';
 import { HpackEncoder } from '../../src/http2/hpack.js';

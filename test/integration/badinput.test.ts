@@ -1,7 +1,7 @@
 // Bad input to /machine/*: each is refused with a message naming the problem, and
 // nothing about the tailnet changes.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { testBackends } from '../helpers/databases.js';
 import { useServer } from '../helpers/fixture.js';

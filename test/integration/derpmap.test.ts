@@ -1,7 +1,7 @@
 // The DERP map from derp.paths reaches clients in their first map, and a changed file
 // reaches streaming clients on the next refresh (derp.auto_update_enabled).
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // Ephemeral nodes disappear once offline longer than ephemeral_node_inactivity_timeout;
 // their peers are told. Logging out an ephemeral node removes it at once.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { useServer } from '../helpers/fixture.js';
 

@@ -2,7 +2,7 @@
 // byte for byte through our Noise channel, and checks our answers have the shape
 // that client accepted.
 
-import { before, describe, test } from 'node:test';
+import { beforeAll as before, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // What a lite update's Hostinfo costs: a change peers see is stored and sent; a change
 // in DERP latencies alone (re-reported every few minutes by every client) is neither.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { MapResponse } from '../../src/tailcfg/types.js';
 import { useServer } from '../helpers/fixture.js';

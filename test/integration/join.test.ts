@@ -1,7 +1,7 @@
 // End to end over real TCP on loopback: our TypeScript client speaks Noise, HTTP/2
 // and zstd to a real server backed by a real database, on every test backend.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { testBackends } from '../helpers/databases.js';
 import { useServer } from '../helpers/fixture.js';

@@ -1,7 +1,7 @@
 // Map streams carry a keep-alive frame after a quiet spell (tailscaled restarts its poll
 // when it hears nothing for two minutes), and none while real updates flow.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import type { MapResponse } from '../../src/tailcfg/types.js';
 import { useServer } from '../helpers/fixture.js';

@@ -2,7 +2,7 @@
 // capped, timed out and rate-limited, while another address still gets /health and joins.
 // Linux routes all of 127.0.0.0/8 to loopback, so each "attacker" binds its own source.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { createInitiation } from '../../src/noise/control-handshake.js';

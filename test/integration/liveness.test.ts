@@ -1,7 +1,7 @@
 // A client that stops answering (frozen machine, dead link) without closing its
 // connection is found by HTTP/2 pings and shown offline to its peers.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { useServer } from '../helpers/fixture.js';
 

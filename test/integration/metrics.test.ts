@@ -1,6 +1,6 @@
 // Prometheus metrics: the exposition parses, and the counters follow what clients do.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';

@@ -2,7 +2,7 @@
 // a worker thread, so the server keeps answering meanwhile, and a refused policy (checked
 // or set) changes nothing.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { useServer } from '../helpers/fixture.js';

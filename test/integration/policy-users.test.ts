@@ -2,7 +2,7 @@
 // with the user, the policy then applies to them, and a policy that fails to rebuild after
 // a user change leaves the previous one in force instead of failing the write.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 // The policy in the map path, end to end: what streaming clients see follows the
 // policy file, reloads reach them as deltas, and a refused policy changes nothing.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

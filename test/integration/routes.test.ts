@@ -1,7 +1,7 @@
 // Subnet routes end to end: a router advertises a prefix in its Hostinfo, the policy's
 // autoApprovers approve it, and peers that may use it get it in AllowedIPs/PrimaryRoutes.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { useServer } from '../helpers/fixture.js';

@@ -2,7 +2,7 @@
 // second server refuses to take over a socket a running server answers on, and leaves it
 // working; a stale socket file of a stopped server is replaced.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';

@@ -2,7 +2,7 @@
 // granted exactly when tagOwners lets the key's user own each, refused otherwise with
 // Tailscale's message and the reason, and a refused request spends no single-use key.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { useServer } from '../helpers/fixture.js';

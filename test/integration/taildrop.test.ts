@@ -1,7 +1,7 @@
 // taildrop.enabled is applied: with false, no node's own CapMap carries
 // tailcfg.CapabilityFileSharing (the client then offers no file sending); by default it does.
 
-import { describe, test } from 'node:test';
+import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { useServer } from '../helpers/fixture.js';
 

@@ -2,7 +2,7 @@
 // register, the streamed map) must work the same as over the HTTP upgrade, with both
 // HTTP/2 clients we have.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { useServer } from '../helpers/fixture.js';
 

@@ -1,7 +1,7 @@
 // The admission pieces on their own: token buckets on a fake clock, address keys, and the
 // admission bookkeeping on real loopback sockets.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { once } from 'node:events';

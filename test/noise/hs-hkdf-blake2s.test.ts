@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { blake2s, hkdf2, hmacBlake2s } from '../../src/noise/hkdf-blake2s.js';

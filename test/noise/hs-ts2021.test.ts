@@ -1,6 +1,6 @@
 // The native ts2021 upgrade's answer on the wire: 101, Noise response and early
 // payload record in one write, and the record stream continuing after it.
-import { test, after } from 'node:test';
+import { afterAll as after, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
@@ -33,6 +33,8 @@ const { port } = server.address() as net.AddressInfo;
 
 after(async () => {
   handler.close();
+  // Upgraded sockets are no longer the HTTP server's: close() would wait for them forever.
+  for (const c of connections) c.conn.destroy();
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
 });

@@ -1,4 +1,4 @@
-import { test, after, before } from 'node:test';
+import { afterAll as after, beforeAll as before, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';

@@ -2,7 +2,7 @@
 // an undeclared one is not sent), node:http-style handlers mount with rawRoute, routes
 // outside the API drain bodies of any type, and 404s are plain text.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import { schemas } from '../../src/api/schemas.js';
 import { createApp, rawRoute, setNotFound } from '../../src/web/app.js';

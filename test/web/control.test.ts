@@ -2,7 +2,7 @@
 // (ts2021 without an upgrade, /key's 405, unknown upgrades), the WebSocket refusal that
 // happens before @fastify/websocket accepts, and the OpenAPI document of /api/v1.
 
-import { test } from 'node:test';
+import { test } from 'vitest';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
