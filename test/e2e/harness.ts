@@ -68,6 +68,9 @@ function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: Node
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    // A command that exits without reading stdin (most do) makes this write fail with
+    // EPIPE; that is not the command's failure, and unhandled it would fail the test file.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }
