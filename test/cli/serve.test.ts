@@ -27,6 +27,7 @@ function run(args: string[], cwd: string, input?: string): Promise<{ code: numbe
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.on('error', () => {}); // EPIPE when the command exits without reading stdin
     child.stdin.end(input ?? '');
   });
 }
