@@ -14,7 +14,7 @@ export default defineConfig({
         test: {
           name: 'main',
           include: ['dist/test/**/*.test.js'],
-          exclude: ['dist/test/e2e/**'],
+          exclude: ['dist/test/e2e/**'], // replaces vitest's default, which excludes **/dist/**
           pool: 'forks',
           testTimeout: 120_000,
           hookTimeout: 120_000,
@@ -24,6 +24,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['dist/test/e2e/**/*.test.js'],
+          exclude: [], // vitest's default exclude has **/dist/**, which is where the tests are
           pool: 'forks',
           fileParallelism: false,
           testTimeout: 600_000,

@@ -26,4 +26,4 @@ fi
 [ -n "$(find dist/test -name '*.test.js' -print -quit)" ] || { echo "test: no test files under dist/test" >&2; exit 1; }
 npx vitest run --project main "$@"
 echo "test: stock-client suite (tailscaled from ${SWITCHBOARD_TAILSCALE_BIN:-../shared/tailscale/bin})" >&2
-npx vitest run --project e2e --passWithNoTests "$@"
+npx vitest run --project e2e "$@"
