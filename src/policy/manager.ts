@@ -3,7 +3,7 @@
 // A refused policy never replaces the one in force.
 
 import { readFileSync } from 'node:fs';
-import { compilePolicy, parsePolicy, PolicyError, type CompiledPolicy } from '../acl/index.js';
+import { compilePolicy, parsePolicy, PolicyError, type CompiledPolicy, type Policy } from '../acl/index.js';
 import type { PolicyDocument, PolicyService } from '../api/policy.js';
 import type { Store } from '../db/store.js';
 import { AdminError } from '../state/admin.js';
@@ -92,9 +92,9 @@ export class PolicyManager implements PolicyService {
     await this.checker.close();
   }
 
-  private async checkOffThread(text: string): Promise<void> {
+  private async checkOffThread(text: string): Promise<Policy | null> {
     try {
-      await this.checker.check(text, tailnetInput(this.tailnet), this.opts.serverUrl.replace(/\/+$/, ''));
+      return await this.checker.check(text, tailnetInput(this.tailnet), this.opts.serverUrl.replace(/\/+$/, ''));
     } catch (err) {
       if (err instanceof PolicyError) throw new AdminError(400, err.message);
       throw err;
@@ -108,8 +108,15 @@ export class PolicyManager implements PolicyService {
     }
     // Refused policies (the ones anyone may try) are found off the event loop; only an
     // accepted one is compiled here, once, to be applied.
-    await this.checkOffThread(text);
-    const compiled = this.compileOrRefuse(text);
+    const parsed = await this.checkOffThread(text);
+    let compiled: CompiledPolicy;
+    try {
+      compiled = timedCompile(parsed, this.tailnet, this.opts);
+    } catch (err) {
+      // The tailnet changed between the check and now in a way the policy cannot take.
+      if (err instanceof PolicyError) throw new AdminError(400, err.message);
+      throw err;
+    }
     const now = new Date();
     await this.store.putSetting(POLICY_SETTING_KEY, text);
     await this.store.putSetting(POLICY_UPDATED_KEY, now.toISOString());
@@ -177,10 +184,12 @@ function readPolicyFile(path: string): string {
 }
 
 /** Empty text (or only whitespace) means no policy: headscale's allow-all. */
-function timedCompile(text: string, tailnet: Tailnet, opts: PolicyManagerOptions): CompiledPolicy {
+/** Compiles policy text, or an already parsed policy (null: none). */
+function timedCompile(source: string | Policy | null, tailnet: Tailnet, opts: PolicyManagerOptions): CompiledPolicy {
   const start = performance.now();
   try {
-    return compileText(text, tailnet, opts.serverUrl);
+    if (typeof source === 'string') return compileText(source, tailnet, opts.serverUrl);
+    return compilePolicy(source, tailnetInput(tailnet), { baseURL: opts.serverUrl.replace(/\/+$/, '') });
   } finally {
     opts.onCompiled?.((performance.now() - start) / 1000);
   }

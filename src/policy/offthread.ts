@@ -4,7 +4,7 @@
 // accepted; an accepted policy is compiled once more on the main thread when it is applied.
 
 import { Worker } from 'node:worker_threads';
-import { PolicyError, type PolicyIssue, type TailnetInput } from '../acl/index.js';
+import { PolicyError, type Policy, type PolicyIssue, type TailnetInput } from '../acl/index.js';
 
 export interface CheckJob {
   id: number;
@@ -14,7 +14,7 @@ export interface CheckJob {
 }
 
 export type CheckAnswer =
-  | { id: number; ok: true }
+  | { id: number; ok: true; policy: Policy | null }
   | { id: number; ok: false; policy: true; message: string; issues: PolicyIssue[] }
   | { id: number; ok: false; policy: false; message: string };
 
@@ -24,15 +24,18 @@ export const CHECK_TIMEOUT_MS = 60_000;
 export class PolicyChecker {
   private worker: Worker | null = null;
   private nextId = 1;
-  private readonly waiting = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  private readonly waiting = new Map<number, { resolve: (p: Policy | null) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
 
   constructor(private readonly timeoutMs = CHECK_TIMEOUT_MS) {}
 
-  /** Resolves when the policy compiles against `input`; rejects with its PolicyError otherwise. */
-  check(text: string, input: TailnetInput, baseURL: string): Promise<void> {
+  /**
+   * Resolves with the parsed policy (null: empty text) when it compiles against `input`;
+   * rejects with its PolicyError otherwise.
+   */
+  check(text: string, input: TailnetInput, baseURL: string): Promise<Policy | null> {
     const w = this.ensureWorker();
     const id = this.nextId++;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Policy | null>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.failAll(new PolicyError(`the policy took longer than ${this.timeoutMs / 1000} s to check and is refused as too complex`));
       }, this.timeoutMs);
@@ -57,7 +60,7 @@ export class PolicyChecker {
       if (!job) return;
       this.waiting.delete(a.id);
       clearTimeout(job.timer);
-      if (a.ok) job.resolve();
+      if (a.ok) job.resolve(a.policy);
       else job.reject(a.policy ? new PolicyError(a.message, a.issues) : new Error(a.message));
     });
     w.on('error', (err) => this.failAll(new Error(`policy check failed: ${err.message}`)));
