@@ -53,7 +53,12 @@ async function handle(ctx: MachineContext, peer: NoisePeer, stream: H2Stream): P
   if (path === '/machine/register' || path === '/machine/map') {
     if (stream.method !== 'POST') return sendText(res, 405, `${path} takes POST`);
     const body = parseJsonBody(stream.body, path === '/machine/register' ? 'RegisterRequest' : 'MapRequest');
-    if (path === '/machine/register') return sendJson(res, 200, await handleRegister(ctx, peer.machineKey, body));
+    if (path === '/machine/register') {
+      // A follow-up waits for an administrator; a client that gives up releases it.
+      const gone = new AbortController();
+      stream.onClose(() => gone.abort());
+      return sendJson(res, 200, await handleRegister(ctx, peer.machineKey, body, gone.signal));
+    }
     return handleMap(ctx, peer, body, res);
   }
   if (path === '/machine/update-health') {
