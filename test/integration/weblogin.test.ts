@@ -180,6 +180,16 @@ describe('web login', () => {
     f.srv.server.webLogin.reject(id);
   });
 
+  test('the page escapes what the client sent: a hostile hostname is shown as text', async () => {
+    const evil = '<script>alert(1)</script>"\'&<img src=x>';
+    const c = f.client(evil);
+    const id = authId(await c.register());
+    const html = await (await fetch(`${f.url}/register/${id}`)).text();
+    assert.ok(!html.includes('<script>') && !html.includes('<img'), 'no markup from the client');
+    assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;&lt;img src=x&gt;'), 'the name is there, escaped');
+    f.srv.server.webLogin.reject(id);
+  });
+
   test('a follow-up of a link from elsewhere (another machine, garbage) just gets a fresh link', async () => {
     const a = f.client('one');
     const b = f.client('two');
