@@ -9,7 +9,8 @@ import type { Tailnet } from '../state/tailnet.js';
 import type { Hostinfo } from '../tailcfg/types.js';
 import { zeroKey } from '../control/validate.js';
 import type { KeyedLock } from '../util/keyedlock.js';
-import { authIdProblem, PendingRegistrations, type PendingRegistration, type WaitResult } from './pending.js';
+import { RateLimitedLog } from '../util/ratelog.js';
+import { authIdProblem, PendingFull, PendingRegistrations, type PendingRegistration, type WaitResult } from './pending.js';
 
 export interface WebLoginOptions {
   tailnet: Tailnet;
@@ -30,9 +31,14 @@ export class WebLogin {
   readonly pending: PendingRegistrations;
   private readonly base: string;
 
+  private readonly beganLog: RateLimitedLog;
+  private readonly refusedLog: RateLimitedLog;
+
   constructor(private readonly opts: WebLoginOptions) {
     this.pending = new PendingRegistrations({ ttlMs: opts.ttlMs, maxEntries: opts.maxEntries });
     this.base = opts.serverUrl.replace(/\/+$/, '');
+    this.beganLog = new RateLimitedLog(opts.log, 10_000, (n, sec) => `${n} more machines started a web login in the last ${sec} s (switchboard auth list)`);
+    this.refusedLog = new RateLimitedLog(opts.log, 10_000, (n, sec) => `refused ${n} more web logins in the last ${sec} s: too many waiting`);
   }
 
   authUrl(id: string): string {
@@ -55,7 +61,18 @@ export class WebLogin {
   begin(input: { machineKey: string; nodeKey: string; hostinfo: Hostinfo | null; ephemeral: boolean; expiry: Date | null }): PendingRegistration {
     const hostname = typeof input.hostinfo?.Hostname === 'string' ? input.hostinfo.Hostname : '';
     const requestedExpiry = input.expiry && input.expiry.getTime() > Date.now() ? input.expiry : null;
-    const e = this.pending.begin({ ...input, hostname, requestedExpiry });
+    const before = this.pending.size;
+    let e: PendingRegistration;
+    try {
+      e = this.pending.begin({ ...input, hostname, requestedExpiry });
+    } catch (err) {
+      if (err instanceof PendingFull) this.refusedLog.log(`web login of machine ${input.machineKey.slice(0, 16)}… refused: ${err.message}`);
+      throw err;
+    }
+    if (this.pending.size > before) {
+      // Anyone can start one, so a flood must not flood the log either.
+      this.beganLog.log(`machine ${input.machineKey.slice(0, 16)}… (${JSON.stringify(hostname.slice(0, 64))}) is waiting for web login: ${this.authUrl(e.id)}`);
+    }
     return e;
   }
 
@@ -114,6 +131,8 @@ export class WebLogin {
 
   close(): void {
     this.pending.close();
+    this.beganLog.close();
+    this.refusedLog.close();
   }
 
   private expiryFor(e: PendingRegistration): Date | null {

@@ -165,13 +165,9 @@ function interactive(ctx: RegisterContext, web: WebLogin, machineKey: string, re
   }
   try {
     const e = web.begin({ machineKey, nodeKey: req.nodeKey, hostinfo: req.hostinfo, ephemeral: req.ephemeral, expiry: req.expiry });
-    ctx.log(`machine ${machineKey.slice(0, 16)}… (${e.hostname || 'no hostname'}) is waiting for web login: ${web.authUrl(e.id)}`);
     return response(tailnet, null, { AuthURL: web.authUrl(e.id) });
   } catch (err) {
-    if (err instanceof PendingFull) {
-      ctx.log(`registration of machine ${machineKey.slice(0, 16)}… refused: ${err.message}`);
-      return response(tailnet, null, { Error: err.message });
-    }
+    if (err instanceof PendingFull) return response(tailnet, null, { Error: err.message }); // logged by begin()
     throw err;
   }
 }
