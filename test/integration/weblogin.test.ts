@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
+import { testBackends } from '../helpers/databases.js';
 import { useServer } from '../helpers/fixture.js';
 import type { TailscaleClient } from '../../src/client/client.js';
 import type { RegisterResponse } from '../../src/tailcfg/types.js';
@@ -32,8 +33,9 @@ async function within<T>(p: Promise<T>, ms: number): Promise<T | 'pending'> {
   return r;
 }
 
-describe('web login', () => {
+for (const backend of testBackends()) describe(`web login (${backend.name})`, () => {
   const f = useServer({
+    db: () => backend.storeOpts(),
     configure: (c) => {
       c.tuning.register_cache_max_entries = 4;
     },
@@ -125,6 +127,26 @@ describe('web login', () => {
     assert.equal(after.nodeKey, c.nodeKey);
     assert.equal(f.srv.server.tailnet.nodeCount(), [...f.srv.server.tailnet.allNodes()].length);
     assert.equal([...f.srv.server.tailnet.allNodes()].filter((n) => n.machineKey === c.machineKey).length, 1, 'no duplicate');
+  });
+
+  test('an expired key: the client is told to make a new one, logs in again, and keeps its node with a fresh expiry', async () => {
+    const t = f.srv.server.tailnet;
+    const c = f.clients[0]!;
+    const before = t.nodeByMachineKey(c.machineKey)!;
+    await t.expireNode(before.id);
+    const told = await c.register();
+    assert.equal(told.NodeKeyExpired, true);
+    assert.equal(told.Error, '');
+    const r = await c.rotateNodeKey(); // what the client does next (regen)
+    const id = authId(r);
+    await f.srv.server.webLogin.approve(id);
+    const back = await c.register({ followup: r.AuthURL });
+    assert.equal(back.MachineAuthorized, true);
+    assert.equal(back.Login.LoginName, 'alice', 'approve keeps the owner');
+    const after = t.nodeByMachineKey(c.machineKey)!;
+    assert.equal(after.id, before.id);
+    assert.equal(after.ipv4, before.ipv4);
+    assert.ok(after.expiry === null || after.expiry.getTime() > Date.now(), 'no longer expired');
   });
 
   test('the older POST /api/v1/node/register?user=&key= registers a pending machine too', async () => {
