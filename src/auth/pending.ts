@@ -40,7 +40,8 @@ export interface PendingRegistration {
   verdict: Verdict | null;
 }
 
-export type WaitResult = Verdict | { kind: 'expired' } | { kind: 'aborted' };
+/** `aborted`: the caller's signal fired; `closed`: the cache was closed (server shutdown). */
+export type WaitResult = Verdict | { kind: 'expired' } | { kind: 'aborted' } | { kind: 'closed' };
 
 export class PendingFull extends Error {
   constructor(readonly max: number) {
@@ -65,6 +66,7 @@ export class PendingRegistrations {
   private readonly waiters = new Map<string, Set<Waiter>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
+  private closed = false;
 
   constructor(private readonly opts: PendingOptions) {
     this.now = opts.now ?? Date.now;
@@ -147,6 +149,7 @@ export class PendingRegistrations {
 
   /** Resolves when the entry is decided, expires, or `signal` aborts. */
   wait(id: string, signal?: AbortSignal): Promise<WaitResult> {
+    if (this.closed) return Promise.resolve({ kind: 'closed' });
     const e = this.get(id);
     if (!e) return Promise.resolve({ kind: 'expired' });
     if (e.verdict) return Promise.resolve(e.verdict);
@@ -181,7 +184,8 @@ export class PendingRegistrations {
 
   close(): void {
     clearInterval(this.sweeper);
-    for (const id of [...this.byId.keys()]) this.remove(id, { kind: 'aborted' });
+    this.closed = true;
+    for (const id of [...this.byId.keys()]) this.remove(id, { kind: 'closed' });
   }
 
   private sweep(): void {

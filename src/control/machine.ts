@@ -4,7 +4,7 @@
 
 import type { H2Stream } from '../http2/stream.js';
 import { MapAuthError, applyMapRequestUpdates, authorizeMapRequest, oneShotMap, openStream, parseMapRequest, type MapContext } from './map.js';
-import { handleRegister, type RegisterContext } from './register.js';
+import { handleRegister, ServerClosing, type RegisterContext } from './register.js';
 import type { FrameSink } from './sessions.js';
 import { BadRequest, parseJsonBody } from './validate.js';
 
@@ -41,6 +41,7 @@ export function machineHandler(ctx: MachineContext, peer: NoisePeer) {
     handle(ctx, peer, stream).catch((err: unknown) => {
       if (err instanceof BadRequest) return sendText(stream, 400, err.message);
       if (err instanceof MapAuthError) return sendText(stream, 401, err.message);
+      if (err instanceof ServerClosing) return sendText(stream, 503, err.message);
       ctx.log(`${stream.path}: ${(err as Error).stack ?? String(err)}`);
       sendText(stream, 500, 'internal server error');
     });

@@ -26,6 +26,14 @@ export interface RegisterContext {
   webLogin?: WebLogin;
 }
 
+/** The server shut down while a follow-up waited; answered with 503. */
+export class ServerClosing extends Error {
+  constructor() {
+    super('the server is shutting down');
+    this.name = 'ServerClosing';
+  }
+}
+
 /** register()'s answer when the client must wait for a decision (outside the machine's lock). */
 interface WaitFor {
   waitFor: PendingRegistration;
@@ -88,7 +96,10 @@ export async function handleRegister(ctx: RegisterContext, machineKey: string, b
   // The wait holds no lock: the decision itself takes the machine's lock to write the node.
   for (let i = 0; 'waitFor' in res && i < 3; i++) {
     const outcome = await ctx.webLogin!.wait(res.waitFor.id, signal);
-    if (outcome.kind === 'aborted') return response(ctx.tailnet, null, { Error: 'the client went away' });
+    if (outcome.kind === 'aborted') return response(ctx.tailnet, null, { Error: 'the client went away' }); // no one reads it
+    // A transient failure, not a refusal: the client retries its follow-up (after a restart
+    // the link is unknown, and it gets a new one).
+    if (outcome.kind === 'closed') throw new ServerClosing();
     res = await ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
   }
   if ('waitFor' in res) res = response(ctx.tailnet, null, { AuthURL: ctx.webLogin!.authUrl(res.waitFor.id) });

@@ -74,10 +74,11 @@ test('waiters wake on a decision, on an abort and on close', async () => {
   assert.deepEqual(await w3, { kind: 'aborted' });
   assert.equal(c.waiting, 0);
 
+  assert.deepEqual(await c.wait('hskey-authreq-' + '0'.repeat(24)), { kind: 'expired' });
   const w4 = c.wait(b.id);
   c.close();
-  assert.deepEqual(await w4, { kind: 'aborted' });
-  assert.deepEqual(await c.wait('hskey-authreq-' + '0'.repeat(24)), { kind: 'expired' });
+  assert.deepEqual(await w4, { kind: 'closed' });
+  assert.deepEqual(await c.wait(b.id), { kind: 'closed' });
 });
 
 test('a waiter on a real clock ends when its entry expires', async () => {

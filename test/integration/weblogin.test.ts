@@ -263,6 +263,24 @@ describe('web login expiry', () => {
     },
   });
 
+  test('a restart ends a waiting follow-up with a transient error; afterwards the old link gets a fresh one', async () => {
+    const c = f.client('restarting');
+    const r = await c.register();
+    const id = authId(r);
+    const waiting = c.register({ followup: r.AuthURL }).then(
+      (res) => res,
+      (err: Error) => err,
+    );
+    for (let i = 0; f.srv.server.webLogin.pending.waiting === 0 && i < 100; i++) await new Promise((res) => setTimeout(res, 10));
+    await f.restart();
+    const ended = await waiting;
+    assert.ok(ended instanceof Error, `not a RegisterResponse the client would show as a refusal: ${JSON.stringify(ended)}`);
+    assert.match(ended.message, /503|shutting down|closed|GOAWAY/);
+    c.close();
+    const fresh = authId(await c.register({ followup: r.AuthURL }));
+    assert.notEqual(fresh, id, 'nothing survived the restart');
+  });
+
   test('an expired registration ends the follow-up, which then gets a fresh link; the old one is gone', async () => {
     const c = f.client('slow');
     const r = await c.register();
