@@ -9,7 +9,9 @@ import { ApiError, errorBody, thrownToError } from './errors.js';
 import { MAX_BODY_BYTES, parseJsonBody } from './input.js';
 import type { PolicyService } from './policy.js';
 import { makeContext, Router } from './router.js';
+import type { WebLogin } from '../auth/weblogin.js';
 import { addApiKeyRoutes } from './routes/apikeys.js';
+import { addAuthRoutes } from './routes/auth.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addPolicyRoutes } from './routes/policy.js';
 import { addPreAuthKeyRoutes } from './routes/preauthkeys.js';
@@ -19,6 +21,8 @@ export interface ApiDeps {
   admin: AdminService;
   apiKeys: ApiKeyService;
   policy?: PolicyService;
+  /** Web-login registrations (auth register/approve/reject); absent: those routes answer 501. */
+  webLogin?: WebLogin;
   log?: (msg: string) => void;
 }
 
@@ -34,7 +38,8 @@ export function apiRoutes(deps: ApiDeps): Router {
   const router = new Router();
   addUserRoutes(router, deps.admin);
   addPreAuthKeyRoutes(router, deps.admin);
-  addNodeRoutes(router, deps.admin);
+  addNodeRoutes(router, deps.admin, deps.webLogin);
+  addAuthRoutes(router, deps.admin, deps.webLogin);
   addApiKeyRoutes(router, deps.apiKeys);
   addPolicyRoutes(router, deps.policy);
   return router;

@@ -26,12 +26,12 @@ const time = { type: 'string', format: 'date-time' };
 /** protojson sends uint64 as a decimal string; a JSON number is accepted too. */
 const id64 = { type: ['string', 'integer'], description: 'uint64 id, as a decimal string or a number' };
 
-function object(properties: Record<string, Json>, required: string[] = []): Json {
+export function object(properties: Record<string, Json>, required: string[] = []): Json {
   return { type: 'object', properties, ...(required.length ? { required } : {}) };
 }
 
 /** A response object: every field is always present (EmitUnpopulated). */
-function message(properties: Record<string, Json>): Json {
+export function message(properties: Record<string, Json>): Json {
   return { type: 'object', properties, required: Object.keys(properties), additionalProperties: false };
 }
 
@@ -98,13 +98,13 @@ export const ErrorSchema = message({ code: { type: 'integer' }, message: str(), 
 const replies = (ok: Json): Json => ({ 200: ok, default: ErrorSchema });
 
 /** `operationId` is headscale's RPC name (HeadscaleService_X); a "Switchboard_" one is ours alone. */
-function op(tag: string, operationId: string, summary: string, rest: Omit<FastifySchema, 'response'> & { response: Json }): RouteSchema {
+export function op(tag: string, operationId: string, summary: string, rest: Omit<FastifySchema, 'response'> & { response: Json }): RouteSchema {
   const id = operationId.startsWith('Switchboard_') ? operationId : `HeadscaleService_${operationId}`;
   return { operationId: id, summary, tags: [tag], ...rest, response: replies(rest.response) };
 }
 
 const nodeParams = object({ nodeId: str('node id') }, ['nodeId']);
-const nodeReply = message({ node: NodeSchema });
+export const nodeReply = message({ node: NodeSchema });
 const userReply = message({ user: UserSchema });
 
 export const schemas = {

@@ -4,6 +4,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { registerApiKeys } from './commands/apikeys.js';
+import { registerAuth } from './commands/auth.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerPreAuthKeys } from './commands/preauthkeys.js';
@@ -40,6 +41,7 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
   registerNodes(program, ctx);
   registerApiKeys(program, ctx);
   registerPolicy(program, ctx);
+  registerAuth(program, ctx);
   for (const add of extra) add(program);
   return program;
 }

@@ -4,7 +4,7 @@
 import type { ClientHttp2Session } from 'node:http2';
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPrivate } from '../noise/keys.js';
+import { formatDiscoPublic, formatMachinePublic, formatNodePublic, generatePrivateKey, publicFromPrivate } from '../noise/keys.js';
 import type { Hostinfo, MapRequest, MapResponse, RegisterRequest, RegisterResponse } from '../tailcfg/types.js';
 import { MapFrameReader } from './frames.js';
 import { NetMap } from './netmap.js';
@@ -67,6 +67,10 @@ export class TailscaleClient extends EventEmitter {
     };
   }
 
+  get machineKey(): string {
+    return formatMachinePublic(publicFromPrivate(this.machinePrivateKey));
+  }
+
   get nodeKey(): string {
     return formatNodePublic(publicFromPrivate(this.nodePrivateKey));
   }
@@ -101,10 +105,12 @@ export class TailscaleClient extends EventEmitter {
   }
 
   /** POSTs JSON inside the Noise channel; resolves with status and body. */
-  async post(path: string, body: unknown): Promise<{ status: number; body: Buffer }> {
+  /** `signal` cancels the request (RST_STREAM), as a client giving up on a long poll does. */
+  async post(path: string, body: unknown, signal?: AbortSignal): Promise<{ status: number; body: Buffer }> {
     await this.connect();
     return new Promise((resolve, reject) => {
       const req = this.request(path, body);
+      signal?.addEventListener('abort', () => req.close(), { once: true });
       let status = 0;
       const chunks: Buffer[] = [];
       req.on('response', (st) => (status = st));
@@ -115,7 +121,10 @@ export class TailscaleClient extends EventEmitter {
     });
   }
 
-  async register(opts: { authKey?: string; expiry?: Date; oldNodeKey?: string; ephemeral?: boolean } = {}): Promise<RegisterResponse> {
+  /** `followup`: the AuthURL of an earlier answer, to wait for its decision (web login). */
+  async register(
+    opts: { authKey?: string; expiry?: Date; oldNodeKey?: string; ephemeral?: boolean; followup?: string; signal?: AbortSignal } = {},
+  ): Promise<RegisterResponse> {
     const req: RegisterRequest = {
       Version: this.version,
       NodeKey: this.nodeKey,
@@ -124,8 +133,9 @@ export class TailscaleClient extends EventEmitter {
     };
     if (opts.oldNodeKey) req.OldNodeKey = opts.oldNodeKey;
     if (opts.authKey) req.Auth = { AuthKey: opts.authKey };
+    if (opts.followup) req.Followup = opts.followup;
     if (opts.expiry) req.Expiry = opts.expiry.toISOString();
-    const res = await this.post('/machine/register', req);
+    const res = await this.post('/machine/register', req, opts.signal);
     if (res.status !== 200) throw new HttpError(res.status, res.body.toString());
     return JSON.parse(res.body.toString()) as RegisterResponse;
   }

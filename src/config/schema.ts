@@ -71,6 +71,7 @@ const ignored = (why: string): Ignored => ({ kind: 'ignored', why });
 const dm = (dev: unknown, headscale: unknown) => ({ dev, headscale });
 
 const NOT_USED = 'not used by switchboard';
+const TUNING = 'headscale performance tuning has no equivalent in switchboard';
 
 export const LOG_LEVELS = ['panic', 'fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const;
 
@@ -150,7 +151,18 @@ export const SCHEMA: Section = sec({
   }),
   node_update_check_interval: ignored('removed from headscale; switchboard pushes changes as they happen'),
   preauth_keys: ignored(NOT_USED),
-  tuning: ignored('headscale performance tuning has no equivalent in switchboard'),
+  tuning: sec({
+    // Registrations waiting for web login (auth register / approve / reject).
+    register_cache_expiration: dur('15m'),
+    register_cache_max_entries: int(1024, 1),
+    notifier_send_timeout: ignored(TUNING),
+    batch_change_delay: ignored(TUNING),
+    node_mapsession_buffered_chan_size: ignored(TUNING),
+    batcher_workers: ignored(TUNING),
+    node_store_batch_size: ignored(TUNING),
+    node_store_batch_timeout: ignored(TUNING),
+    register_cache_cleanup: ignored('expired registrations are swept on their own'),
+  }),
   cli: ignored('settings of the headscale CLI client'),
   dns: sec({
     magic_dns: bool(true),

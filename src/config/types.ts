@@ -91,6 +91,13 @@ export interface Config {
   ephemeral_node_inactivity_timeout: string;
   ephemeral_node_inactivity_timeout_ms: number;
 
+  /** headscale's tuning keys that apply here: the web-login registration cache. */
+  tuning: {
+    register_cache_expiration: string;
+    register_cache_expiration_ms: number;
+    register_cache_max_entries: number;
+  };
+
   node: {
     /** Default key expiry for new nodes; "0" means never. */
     expiry: string;

@@ -42,6 +42,7 @@ export function validateConfig(c: Config, ctx: ValidateContext): void {
   c.prefixes.v4 = checkPrefix('prefixes.v4', c.prefixes.v4, 4, TAILSCALE_V4_RANGE, fail, ctx.warnings);
   c.prefixes.v6 = checkPrefix('prefixes.v6', c.prefixes.v6, 6, TAILSCALE_V6_RANGE, fail, ctx.warnings);
   if (c.prefixes.v4 === null && c.prefixes.v6 === null) fail('prefixes', 'at least one of prefixes.v4 and prefixes.v6 is required');
+  if (c.tuning.register_cache_expiration_ms <= 0) fail('tuning.register_cache_expiration', 'must be longer than 0 (how long a web login link stays valid)');
 
   // --- database ---
   if (c.database.type === 'sqlite' && c.database.sqlite.path === '') fail('database.sqlite.path', 'required when database.type is sqlite');

@@ -4,7 +4,7 @@
 
 import type { H2Stream } from '../http2/stream.js';
 import { MapAuthError, applyMapRequestUpdates, authorizeMapRequest, oneShotMap, openStream, parseMapRequest, type MapContext } from './map.js';
-import { handleRegister, type RegisterContext } from './register.js';
+import { handleRegister, ServerClosing, type RegisterContext } from './register.js';
 import type { FrameSink } from './sessions.js';
 import { BadRequest, parseJsonBody } from './validate.js';
 
@@ -44,6 +44,7 @@ export function machineHandler(ctx: MachineContext, peer: NoisePeer) {
     handle(ctx, peer, stream).catch((err: unknown) => {
       if (err instanceof BadRequest) return sendText(stream, 400, err.message);
       if (err instanceof MapAuthError) return sendText(stream, 401, err.message);
+      if (err instanceof ServerClosing) return sendText(stream, 503, err.message);
       ctx.log(`${stream.path}: ${(err as Error).stack ?? String(err)}`);
       sendText(stream, 500, 'internal server error');
     });
@@ -56,7 +57,12 @@ async function handle(ctx: MachineContext, peer: NoisePeer, stream: H2Stream): P
   if (path === '/machine/register' || path === '/machine/map') {
     if (stream.method !== 'POST') return sendText(res, 405, `${path} takes POST`);
     const body = parseJsonBody(stream.body, path === '/machine/register' ? 'RegisterRequest' : 'MapRequest');
-    if (path === '/machine/register') return sendJson(res, 200, await handleRegister(ctx, peer.machineKey, body));
+    if (path === '/machine/register') {
+      // A follow-up waits for an administrator; a client that gives up releases it.
+      const gone = new AbortController();
+      stream.onClose(() => gone.abort());
+      return sendJson(res, 200, await handleRegister(ctx, peer.machineKey, body, gone.signal));
+    }
     return handleMap(ctx, peer, body, res);
   }
   if (path === '/machine/update-health') {

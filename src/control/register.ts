@@ -1,5 +1,6 @@
-// POST /machine/register: pre-auth key registration, re-registration of a known
-// machine, node-key rotation (OldNodeKey) and logout (Expiry in the past).
+// POST /machine/register: pre-auth key registration, interactive (web) login with its
+// long-polled follow-up, re-registration of a known machine, node-key rotation
+// (OldNodeKey) and logout (Expiry in the past).
 // Refusals travel in RegisterResponse.Error, which the client shows to the user.
 
 import type { NodeRecord, PreAuthKeyRecord } from '../state/model.js';
@@ -7,6 +8,8 @@ import type { Tailnet } from '../state/tailnet.js';
 import { MIN_CAPABILITY_VERSION, type Hostinfo, type RegisterResponse } from '../tailcfg/types.js';
 import { TAGGED_DEVICES_USER_ID, userIdOf } from '../mapresponse/nodes.js';
 import { KeyedLock } from '../util/keyedlock.js';
+import { PendingFull, type PendingRegistration } from '../auth/pending.js';
+import type { WebLogin } from '../auth/weblogin.js';
 import type { ControlMetrics } from './metrics.js';
 import { checkHostinfo } from './hostinfo.js';
 import { decideTags, type TagCheck } from './requesttags.js';
@@ -22,6 +25,21 @@ export interface RegisterContext {
   metrics: ControlMetrics;
   /** tagOwners check for Hostinfo.RequestTags; without one every requested tag is refused. */
   refusedTags?: TagCheck;
+  /** Interactive login; without it a client without a key is refused. */
+  webLogin?: WebLogin;
+}
+
+/** The server shut down while a follow-up waited; answered with 503. */
+export class ServerClosing extends Error {
+  constructor() {
+    super('the server is shutting down');
+    this.name = 'ServerClosing';
+  }
+}
+
+/** register()'s answer when the client must wait for a decision (outside the machine's lock). */
+interface WaitFor {
+  waitFor: PendingRegistration;
 }
 
 interface ParsedRegister {
@@ -74,16 +92,27 @@ function expired(n: NodeRecord, now: Date): boolean {
   return n.expiry !== null && n.expiry.getTime() <= now.getTime();
 }
 
-export async function handleRegister(ctx: RegisterContext, machineKey: string, body: Record<string, unknown>): Promise<RegisterResponse> {
+/** `signal` aborts a waiting follow-up when the client goes away. */
+export async function handleRegister(ctx: RegisterContext, machineKey: string, body: Record<string, unknown>, signal?: AbortSignal): Promise<RegisterResponse> {
   const req = parseRegister(body);
-  const res = await ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
+  let res = await ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
+  // The wait holds no lock: the decision itself takes the machine's lock to write the node.
+  for (let i = 0; 'waitFor' in res && i < 3; i++) {
+    const outcome = await ctx.webLogin!.wait(res.waitFor.id, signal);
+    if (outcome.kind === 'aborted') return response(ctx.tailnet, null, { Error: 'the client went away' }); // no one reads it
+    // A transient failure, not a refusal: the client retries its follow-up (after a restart
+    // the link is unknown, and it gets a new one).
+    if (outcome.kind === 'closed') throw new ServerClosing();
+    res = await ctx.locks.run(machineKey, () => register(ctx, machineKey, req));
+  }
+  if ('waitFor' in res) res = response(ctx.tailnet, null, { AuthURL: ctx.webLogin!.authUrl(res.waitFor.id) });
   const result = res.Error ? 'refused' : 'ok';
   ctx.metrics.registrations.inc({ result });
   ctx.metrics.registrationsByMethod.inc({ method: req.authKey ? 'authkey' : 'none', result });
   return res;
 }
 
-async function register(ctx: RegisterContext, machineKey: string, req: ParsedRegister): Promise<RegisterResponse> {
+async function register(ctx: RegisterContext, machineKey: string, req: ParsedRegister): Promise<RegisterResponse | WaitFor> {
   const { tailnet } = ctx;
   const now = new Date();
   const existing = tailnet.nodeByMachineKey(machineKey);
@@ -110,12 +139,19 @@ async function register(ctx: RegisterContext, machineKey: string, req: ParsedReg
       const n = Object.keys(changes).length ? await tailnet.updateNode(existing.id, changes) : existing;
       return response(tailnet, n, { MachineAuthorized: true });
     }
-    if (req.oldNodeKey && existing.nodeKey === req.oldNodeKey) {
+    // A new key without credentials is `tailscale up --force-reauth` (or `tailscale login`):
+    // with web login on, that is a login like any other, as headscale has it.
+    if (!ctx.webLogin && req.oldNodeKey && existing.nodeKey === req.oldNodeKey) {
       if (tailnet.nodeByNodeKey(req.nodeKey)) return response(tailnet, null, { Error: 'NodeKey is already used by another node' });
       const n = await tailnet.updateNode(existing.id, { nodeKey: req.nodeKey, ...(req.hostinfo ? hostinfoChanges(existing, req.hostinfo) : {}) });
       ctx.log(`node ${n.givenName} rotated its node key`);
       return response(tailnet, n, { MachineAuthorized: true });
     }
+  }
+  if (ctx.webLogin) {
+    // An expired key itself is never re-used: the client makes a new one and comes back.
+    if (existing && expired(existing, now) && existing.nodeKey === req.nodeKey) return response(tailnet, existing, { NodeKeyExpired: true });
+    return interactive(ctx, ctx.webLogin, machineKey, req);
   }
   if (existing && expired(existing, now)) {
     return response(tailnet, existing, {
@@ -126,6 +162,31 @@ async function register(ctx: RegisterContext, machineKey: string, req: ParsedReg
   return response(tailnet, null, {
     Error: 'this server registers nodes with pre-auth keys: run `tailscale up --login-server <url> --authkey <key>` (create one with `switchboard preauthkeys create --user <user>`)',
   });
+}
+
+/**
+ * A client without a key: a follow-up of a registration of this machine waits for its
+ * decision; anything else gets (or refreshes) a registration and its link.
+ */
+function interactive(ctx: RegisterContext, web: WebLogin, machineKey: string, req: ParsedRegister): RegisterResponse | WaitFor {
+  const { tailnet } = ctx;
+  const id = req.followup ? web.followupId(req.followup) : null;
+  const entry = id ? web.pending.get(id) : undefined;
+  if (entry && entry.machineKey === machineKey) {
+    const v = entry.verdict;
+    if (!v) return { waitFor: entry };
+    if (v.kind === 'rejected') return response(tailnet, null, { Error: v.reason });
+    const node = tailnet.nodeByMachineKey(machineKey);
+    if (node && node.id === v.nodeId && node.nodeKey === req.nodeKey) return response(tailnet, node, { MachineAuthorized: true });
+    // Approved for another key (the client has moved on): start over below.
+  }
+  try {
+    const e = web.begin({ machineKey, nodeKey: req.nodeKey, hostinfo: req.hostinfo, ephemeral: req.ephemeral, expiry: req.expiry });
+    return response(tailnet, null, { AuthURL: web.authUrl(e.id) });
+  } catch (err) {
+    if (err instanceof PendingFull) return response(tailnet, null, { Error: err.message }); // logged by begin()
+    throw err;
+  }
 }
 
 async function registerWithKey(ctx: RegisterContext, machineKey: string, req: ParsedRegister, existing: NodeRecord | null): Promise<RegisterResponse> {

@@ -45,6 +45,8 @@ import { ProxySet } from '../limits/address.js';
 import { ConnectionAdmission, REFUSAL_REASONS, type Refusal } from '../limits/admission.js';
 import { fitConnectionLimit, openFileLimit } from '../limits/fdlimit.js';
 import { RateLimitedLog } from '../util/ratelog.js';
+import { WebLogin } from '../auth/weblogin.js';
+import { mountRegisterPage } from '../web/register-page.js';
 
 /** Request-body bytes buffered across all control connections at once. */
 const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
@@ -137,6 +139,8 @@ export class SwitchboardServer {
   private readonly machineContext: MachineContext;
   private readonly admission: ConnectionAdmission;
   private readonly refusedLog: RateLimitedLog;
+  /** Registrations waiting for web login (`auth register`, /register/<id>). */
+  readonly webLogin: WebLogin;
   /** Quiet time after which a map stream gets a keep-alive frame (tests shorten it). */
   set mapKeepAliveMs(ms: number) {
     this.machineContext.keepAliveMs = ms;
@@ -177,7 +181,17 @@ export class SwitchboardServer {
       taildrop: config.taildrop.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
-    this.apiDeps = { admin: tailnet, apiKeys, policy, log: (m) => log.info(m) };
+    const locks = new KeyedLock();
+    this.webLogin = new WebLogin({
+      tailnet,
+      locks,
+      serverUrl: config.server_url,
+      ttlMs: config.tuning.register_cache_expiration_ms,
+      maxEntries: config.tuning.register_cache_max_entries,
+      defaultExpiryMs: config.node.expiry_ms,
+      log: (m) => log.info(m),
+    });
+    this.apiDeps = { admin: tailnet, apiKeys, policy, webLogin: this.webLogin, log: (m) => log.info(m) };
     this.machineContext = {
       tailnet,
       builder,
@@ -185,10 +199,11 @@ export class SwitchboardServer {
       keepAliveMs: KEEPALIVE_MS,
       log: (m) => log.info(m),
       debug: (m) => log.debug(m),
-      locks: new KeyedLock(),
+      locks,
       defaultExpiryMs: config.node.expiry_ms,
       refusedTags: (user, keyTags, requested) => policy.view.refusedTags(user, keyTags, requested),
       metrics: this.controlMetrics(),
+      webLogin: this.webLogin,
     };
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).', ['result']);
     const refusedConnections = this.registry.counter(
@@ -308,6 +323,7 @@ export class SwitchboardServer {
     await this.policy.close();
     this.stopDerpRefresh();
     this.ts2021.close();
+    this.webLogin.close();
     this.admission.close();
     this.refusedLog.close();
     await this.derp?.close();
@@ -401,8 +417,13 @@ export class SwitchboardServer {
     app.all('/', async (_req, reply) =>
       reply
         .type('text/plain; charset=utf-8')
-        .send('Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' + this.config.server_url + ' --authkey <key>\n'),
+        .send(
+          'Switchboard: a control server for Tailscale clients.\nJoin with: tailscale up --login-server ' +
+            this.config.server_url +
+            ' (then open the link it prints), or add --authkey <key>\n',
+        ),
     );
+    mountRegisterPage(app, this.webLogin);
     const derp = this.derp;
     if (derp) {
       // The relay's upgrade stays off Fastify's router, like /ts2021's; its plain endpoints
@@ -502,6 +523,7 @@ export class SwitchboardServer {
     r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
     r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
     r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
+    r.gauge('switchboard_registrations_pending', 'Web logins waiting for a decision (capped by tuning.register_cache_max_entries).', () => this.webLogin.pending.list().length);
     r.gauge('switchboard_connections_open', 'Open connections on the control listener.', () => this.admission.openConnections);
     r.gauge('switchboard_connections_pending', 'Connections on the control listener that have not sent a first request yet.', () => this.admission.pendingConnections);
   }

@@ -7,13 +7,12 @@ import { ApiError, badRequest } from '../errors.js';
 import type { Router } from '../router.js';
 import { schemas } from '../schemas.js';
 import { nodeJson } from '../shapes.js';
+import type { WebLogin } from '../../auth/weblogin.js';
+import { registerPending } from './auth.js';
 import { resolveUser } from './preauthkeys.js';
 import { validateTags } from './tags.js';
 
 /** Optional admin capabilities that not every AdminService has yet. */
-interface RegisterCapable {
-  registerNode(input: { user: string; key: string }): Promise<NodeView>;
-}
 interface ExpiryDisableCapable {
   disableNodeExpiry(id: number): Promise<NodeView>;
 }
@@ -22,7 +21,7 @@ function hasMethod<T>(obj: AdminService, name: string): obj is AdminService & T 
   return typeof (obj as unknown as Record<string, unknown>)[name] === 'function';
 }
 
-export function addNodeRoutes(router: Router, admin: AdminService): void {
+export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: WebLogin): void {
   const render = (n: NodeView) => {
     const users = new Map(admin.listUsers().map((u) => [u.id, u]));
     return nodeJson(n, (id) => users.get(id) ?? null);
@@ -97,15 +96,12 @@ export function addNodeRoutes(router: Router, admin: AdminService): void {
   });
 
   router.add('POST', '/api/v1/node/register', schemas.registerNode, async ({ query }) => {
-    const user = query.requiredString('user');
+    query.requiredString('user');
     const key = query.requiredString('key');
-    if (!hasMethod<RegisterCapable>(admin, 'registerNode')) {
-      throw new ApiError(
-        501,
-        'registering a node by its registration key is not supported by this server yet; use a pre-auth key',
-      );
-    }
-    return { node: render(await admin.registerNode({ user, key })) };
+    if (!webLogin) throw new ApiError(501, 'registering nodes by web login is not supported by this server; use a pre-auth key');
+    // The key is the auth id of a pending web login (the older name of `auth register`).
+    webLogin.lookup(key);
+    return registerPending(admin, webLogin, key, resolveUser(admin, query, 'user'));
   });
 
   router.add('POST', '/api/v1/node/backfillips', schemas.backfillNodeIPs, async () => {

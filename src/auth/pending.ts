@@ -1,0 +1,209 @@
+// Registrations waiting for an administrator (or, later, an identity provider): in memory
+// only, each with an expiry, at most `maxEntries` at once. A client without credentials
+// creates these, so the count is capped and a full cache refuses new ones instead of
+// evicting someone else's. Nothing here survives a restart: a waiting client simply
+// gets a new link.
+
+import { randomBytes } from 'node:crypto';
+import type { Hostinfo } from '../tailcfg/types.js';
+
+/** headscale's AuthID form, so ids look alike across both servers' CLIs. */
+export const AUTH_ID_PREFIX = 'hskey-authreq-';
+const AUTH_ID_HEX = 24;
+const AUTH_ID_RE = new RegExp(`^${AUTH_ID_PREFIX}[0-9a-f]{${AUTH_ID_HEX}}$`);
+
+export function newAuthId(): string {
+  return AUTH_ID_PREFIX + randomBytes(AUTH_ID_HEX / 2).toString('hex');
+}
+
+/** Why an auth id is malformed, or null when it is well formed. */
+export function authIdProblem(id: string): string | null {
+  if (AUTH_ID_RE.test(id)) return null;
+  if (!id.startsWith(AUTH_ID_PREFIX)) return `auth id must start with "${AUTH_ID_PREFIX}"`;
+  return `auth id must be "${AUTH_ID_PREFIX}" followed by ${AUTH_ID_HEX} lowercase hex digits`;
+}
+
+export type Verdict = { kind: 'approved'; nodeId: number } | { kind: 'rejected'; reason: string };
+
+export interface PendingRegistration {
+  id: string;
+  machineKey: string;
+  nodeKey: string;
+  hostinfo: Hostinfo | null;
+  hostname: string;
+  ephemeral: boolean;
+  /** Key expiry the client asked for (future only), or null for the server's default. */
+  requestedExpiry: Date | null;
+  createdAt: Date;
+  expiresAt: Date;
+  /** Set once decided; a decided entry stays until it expires so a late follow-up learns the outcome. */
+  verdict: Verdict | null;
+}
+
+/** `aborted`: the caller's signal fired; `closed`: the cache was closed (server shutdown). */
+export type WaitResult = Verdict | { kind: 'expired' } | { kind: 'aborted' } | { kind: 'closed' };
+
+export class PendingFull extends Error {
+  constructor(readonly max: number) {
+    super(
+      `too many registrations are waiting for approval (${max}, tuning.register_cache_max_entries): try again later, or use a pre-auth key`,
+    );
+    this.name = 'PendingFull';
+  }
+}
+
+export interface PendingOptions {
+  ttlMs: number;
+  maxEntries: number;
+  now?: () => number;
+}
+
+type Waiter = (r: WaitResult) => void;
+
+export class PendingRegistrations {
+  private readonly byId = new Map<string, PendingRegistration>();
+  private readonly byMachine = new Map<string, string>();
+  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly now: () => number;
+  private closed = false;
+
+  constructor(private readonly opts: PendingOptions) {
+    this.now = opts.now ?? Date.now;
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1000, Math.min(opts.ttlMs, 60_000)));
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    this.sweep();
+    return this.byId.size;
+  }
+
+  /** Follow-up requests waiting on decisions right now. */
+  get waiting(): number {
+    let n = 0;
+    for (const set of this.waiters.values()) n += set.size;
+    return n;
+  }
+
+  get ttlMs(): number {
+    return this.opts.ttlMs;
+  }
+
+  /**
+   * The machine's undecided registration, refreshed with its latest keys, or a new one.
+   * One machine holds at most one entry, so repeating `tailscale up` costs no room.
+   */
+  begin(input: Omit<PendingRegistration, 'id' | 'createdAt' | 'expiresAt' | 'verdict'>): PendingRegistration {
+    this.sweep();
+    const now = this.now();
+    const currentId = this.byMachine.get(input.machineKey);
+    const current = currentId ? this.byId.get(currentId) : undefined;
+    if (current && !current.verdict) {
+      Object.assign(current, input, { expiresAt: new Date(now + this.opts.ttlMs) });
+      return current;
+    }
+    if (current) this.remove(current.id, { kind: 'expired' });
+    // Decided entries linger only to answer late follow-ups; the cap is on undecided ones,
+    // the ones a client without credentials can create.
+    let undecided = 0;
+    for (const e of this.byId.values()) if (!e.verdict) undecided++;
+    if (undecided >= this.opts.maxEntries) throw new PendingFull(this.opts.maxEntries);
+    const entry: PendingRegistration = {
+      ...input,
+      id: newAuthId(),
+      createdAt: new Date(now),
+      expiresAt: new Date(now + this.opts.ttlMs),
+      verdict: null,
+    };
+    this.byId.set(entry.id, entry);
+    this.byMachine.set(entry.machineKey, entry.id);
+    return entry;
+  }
+
+  /** A live entry (decided or not); undefined when unknown or expired. */
+  get(id: string): PendingRegistration | undefined {
+    const e = this.byId.get(id);
+    if (!e) return undefined;
+    if (e.expiresAt.getTime() <= this.now()) {
+      this.remove(id, { kind: 'expired' });
+      return undefined;
+    }
+    return e;
+  }
+
+  /** Undecided entries, oldest first. */
+  list(): PendingRegistration[] {
+    this.sweep();
+    return [...this.byId.values()].filter((e) => !e.verdict).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
+  }
+
+  /** Records the outcome and wakes every follow-up waiting on it. Returns false if already decided or gone. */
+  decide(id: string, verdict: Verdict): boolean {
+    const e = this.get(id);
+    if (!e || e.verdict) return false;
+    e.verdict = verdict;
+    this.wake(id, verdict);
+    return true;
+  }
+
+  /** Resolves when the entry is decided, expires, or `signal` aborts. */
+  wait(id: string, signal?: AbortSignal): Promise<WaitResult> {
+    if (this.closed) return Promise.resolve({ kind: 'closed' });
+    const e = this.get(id);
+    if (!e) return Promise.resolve({ kind: 'expired' });
+    if (e.verdict) return Promise.resolve(e.verdict);
+    if (signal?.aborted) return Promise.resolve({ kind: 'aborted' });
+    return new Promise((resolve) => {
+      let set = this.waiters.get(id);
+      if (!set) this.waiters.set(id, (set = new Set()));
+      let timer: NodeJS.Timeout | undefined;
+      const done: Waiter = (r) => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        set!.delete(done);
+        if (set!.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
+        resolve(r);
+      };
+      const onAbort = () => done({ kind: 'aborted' });
+      // The entry's own expiry ends the wait (the client then gets a fresh link); begin()
+      // may have pushed that expiry out meanwhile, so look again before giving up.
+      const arm = (entry: PendingRegistration) => {
+        timer = setTimeout(() => {
+          const live = this.get(id);
+          if (live && !live.verdict) arm(live);
+          else done(live?.verdict ?? { kind: 'expired' });
+        }, Math.max(0, entry.expiresAt.getTime() - this.now()) + 1);
+        timer.unref();
+      };
+      arm(e);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      set.add(done);
+    });
+  }
+
+  close(): void {
+    clearInterval(this.sweeper);
+    this.closed = true;
+    for (const id of [...this.byId.keys()]) this.remove(id, { kind: 'closed' });
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const e of [...this.byId.values()]) if (e.expiresAt.getTime() <= now) this.remove(e.id, { kind: 'expired' });
+  }
+
+  private remove(id: string, why: WaitResult): void {
+    const e = this.byId.get(id);
+    if (!e) return;
+    this.byId.delete(id);
+    if (this.byMachine.get(e.machineKey) === id) this.byMachine.delete(e.machineKey);
+    this.wake(id, why);
+  }
+
+  private wake(id: string, r: WaitResult): void {
+    const set = this.waiters.get(id);
+    if (!set) return;
+    for (const w of [...set]) w(r);
+  }
+}

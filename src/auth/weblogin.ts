@@ -1,0 +1,178 @@
+// Interactive ("web") login: a client without a key gets a link, <server_url>/register/<id>;
+// an administrator decides (auth register / approve / reject) and the client's follow-up
+// request, waiting meanwhile, learns the outcome. Deciding writes the node under the
+// machine's registration lock, so it never races the client's own register requests.
+
+import { AdminError, type NodeView } from '../state/admin.js';
+import type { NodeRecord, UserRecord } from '../state/model.js';
+import type { Tailnet } from '../state/tailnet.js';
+import type { Hostinfo } from '../tailcfg/types.js';
+import { zeroKey } from '../control/validate.js';
+import type { KeyedLock } from '../util/keyedlock.js';
+import { RateLimitedLog } from '../util/ratelog.js';
+import { authIdProblem, PendingFull, PendingRegistrations, type PendingRegistration, type WaitResult } from './pending.js';
+
+export interface WebLoginOptions {
+  tailnet: Tailnet;
+  /** The same lock the control protocol's registrations take, per machine key. */
+  locks: KeyedLock;
+  serverUrl: string;
+  ttlMs: number;
+  maxEntries: number;
+  /** Key lifetime of nodes that do not ask for one (config node.expiry); 0 never expires. */
+  defaultExpiryMs: number;
+  log: (msg: string) => void;
+}
+
+/** Errors carry an HTTP-ish status, like the admin service's. */
+export class WebLoginError extends AdminError {}
+
+export class WebLogin {
+  readonly pending: PendingRegistrations;
+  private readonly base: string;
+
+  private readonly beganLog: RateLimitedLog;
+  private readonly refusedLog: RateLimitedLog;
+
+  constructor(private readonly opts: WebLoginOptions) {
+    this.pending = new PendingRegistrations({ ttlMs: opts.ttlMs, maxEntries: opts.maxEntries });
+    this.base = opts.serverUrl.replace(/\/+$/, '');
+    this.beganLog = new RateLimitedLog(opts.log, 10_000, (n, sec) => `${n} more machines started a web login in the last ${sec} s (switchboard auth list)`);
+    this.refusedLog = new RateLimitedLog(opts.log, 10_000, (n, sec) => `refused ${n} more web logins in the last ${sec} s: too many waiting`);
+  }
+
+  authUrl(id: string): string {
+    return `${this.base}/register/${id}`;
+  }
+
+  /** The auth id named by a follow-up URL of ours, or null when it is not one. */
+  followupId(followup: string): string | null {
+    let path: string;
+    try {
+      path = new URL(followup).pathname;
+    } catch {
+      return null;
+    }
+    const m = /^\/register\/([^/]+)$/.exec(path);
+    return m && authIdProblem(m[1]!) === null ? m[1]! : null;
+  }
+
+  /** Starts (or refreshes) the machine's registration; throws PendingFull when the cache is full. */
+  begin(input: { machineKey: string; nodeKey: string; hostinfo: Hostinfo | null; ephemeral: boolean; expiry: Date | null }): PendingRegistration {
+    const hostname = typeof input.hostinfo?.Hostname === 'string' ? input.hostinfo.Hostname : '';
+    const requestedExpiry = input.expiry && input.expiry.getTime() > Date.now() ? input.expiry : null;
+    const before = this.pending.size;
+    let e: PendingRegistration;
+    try {
+      e = this.pending.begin({ ...input, hostname, requestedExpiry });
+    } catch (err) {
+      if (err instanceof PendingFull) this.refusedLog.log(`web login of machine ${input.machineKey.slice(0, 16)}… refused: ${err.message}`);
+      throw err;
+    }
+    if (this.pending.size > before) {
+      // Anyone can start one, so a flood must not flood the log either.
+      this.beganLog.log(`machine ${input.machineKey.slice(0, 16)}… (${JSON.stringify(hostname.slice(0, 64))}) is waiting for web login: ${this.authUrl(e.id)}`);
+    }
+    return e;
+  }
+
+  wait(id: string, signal?: AbortSignal): Promise<WaitResult> {
+    return this.pending.wait(id, signal);
+  }
+
+  /** The undecided registration `id`, or a 400/404 naming the problem. */
+  lookup(id: string): PendingRegistration {
+    const problem = authIdProblem(id);
+    if (problem) throw new WebLoginError(400, `invalid auth id ${JSON.stringify(id.slice(0, 64))}: ${problem}`);
+    const e = this.pending.get(id);
+    if (!e) throw new WebLoginError(404, `no pending registration with auth id ${id} (it may have expired: run \`tailscale up\` again for a new link)`);
+    if (e.verdict) throw new WebLoginError(409, `registration ${id} was already ${e.verdict.kind}`);
+    return e;
+  }
+
+  /** The node this registration would re-authenticate, if the machine is known. */
+  knownNode(e: PendingRegistration): NodeRecord | undefined {
+    return this.opts.tailnet.nodeByMachineKey(e.machineKey);
+  }
+
+  /** `auth register --user`: creates the node (or re-authenticates the machine's node) for `user`. */
+  async register(id: string, user: UserRecord): Promise<NodeView> {
+    const first = this.lookup(id);
+    return this.opts.locks.run(first.machineKey, async () => {
+      const e = this.lookup(id); // decided or expired while we queued?
+      const node = await this.writeNode(e, user.id);
+      this.pending.decide(id, { kind: 'approved', nodeId: node.id });
+      this.opts.log(`node ${node.givenName} registered to user ${user.name} by web login (${id})`);
+      return this.opts.tailnet.getNode(node.id);
+    });
+  }
+
+  /** `auth approve`: re-authenticates a known machine for the user (or tags) it already has. */
+  async approve(id: string): Promise<NodeView> {
+    const first = this.lookup(id);
+    return this.opts.locks.run(first.machineKey, async () => {
+      const e = this.lookup(id);
+      const known = this.knownNode(e);
+      if (!known) {
+        throw new WebLoginError(400, `registration ${id} is of a new machine: choose its owner with \`switchboard auth register --user <user> --auth-id ${id}\``);
+      }
+      const node = await this.writeNode(e, known.userId);
+      this.pending.decide(id, { kind: 'approved', nodeId: node.id });
+      this.opts.log(`node ${node.givenName} re-authenticated by web login (${id})`);
+      return this.opts.tailnet.getNode(node.id);
+    });
+  }
+
+  reject(id: string): void {
+    const e = this.lookup(id);
+    this.pending.decide(id, { kind: 'rejected', reason: 'the registration was rejected by an administrator' });
+    this.opts.log(`registration ${id} of ${e.hostname || 'a machine'} (${e.machineKey.slice(0, 16)}…) rejected`);
+  }
+
+  close(): void {
+    this.pending.close();
+    this.beganLog.close();
+    this.refusedLog.close();
+  }
+
+  private expiryFor(e: PendingRegistration): Date | null {
+    if (e.requestedExpiry && e.requestedExpiry.getTime() > Date.now()) return e.requestedExpiry;
+    return this.opts.defaultExpiryMs > 0 ? new Date(Date.now() + this.opts.defaultExpiryMs) : null;
+  }
+
+  /** userId null keeps a tagged node tagged (approve of a tagged machine). */
+  private async writeNode(e: PendingRegistration, userId: number | null): Promise<NodeRecord> {
+    const t = this.opts.tailnet;
+    const clash = t.nodeByNodeKey(e.nodeKey);
+    if (clash && clash.machineKey !== e.machineKey) throw new WebLoginError(409, 'the node key of this registration is already used by another node');
+    const expiry = this.expiryFor(e);
+    const existing = t.nodeByMachineKey(e.machineKey);
+    if (existing) {
+      // Re-authentication keeps the node: its id, addresses and name.
+      const toUser = userId !== null && existing.userId !== userId;
+      return t.updateNode(existing.id, {
+        nodeKey: e.nodeKey,
+        expiry,
+        registerMethod: 'cli',
+        ...(toUser ? { userId, tags: [] } : {}),
+        ...(e.hostinfo ? { hostinfo: e.hostinfo, hostname: e.hostname || existing.hostname } : {}),
+      });
+    }
+    return t.addNode({
+      userId,
+      tags: [],
+      authKeyId: null,
+      registerMethod: 'cli',
+      ephemeral: e.ephemeral,
+      expiry,
+      machineKey: e.machineKey,
+      nodeKey: e.nodeKey,
+      discoKey: zeroKey('discokey'),
+      endpoints: [],
+      hostinfo: e.hostinfo ?? {},
+      hostname: e.hostname,
+      lastSeen: null,
+      approvedRoutes: [],
+    });
+  }
+}
