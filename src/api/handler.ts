@@ -10,6 +10,7 @@ import { MAX_BODY_BYTES, parseJsonBody } from './input.js';
 import type { PolicyService } from './policy.js';
 import { makeContext, Router } from './router.js';
 import { addApiKeyRoutes } from './routes/apikeys.js';
+import { addHealthRoutes } from './routes/health.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addPolicyRoutes } from './routes/policy.js';
 import { addPreAuthKeyRoutes } from './routes/preauthkeys.js';
@@ -19,6 +20,8 @@ export interface ApiDeps {
   admin: AdminService;
   apiKeys: ApiKeyService;
   policy?: PolicyService;
+  /** Checks the database is reachable (GET /api/v1/health). */
+  ping?: () => Promise<void>;
   log?: (msg: string) => void;
 }
 
@@ -37,6 +40,7 @@ export function apiRoutes(deps: ApiDeps): Router {
   addNodeRoutes(router, deps.admin);
   addApiKeyRoutes(router, deps.apiKeys);
   addPolicyRoutes(router, deps.policy);
+  addHealthRoutes(router, deps.ping);
   return router;
 }
 

@@ -151,7 +151,8 @@ export const SCHEMA: Section = sec({
   node_update_check_interval: ignored('removed from headscale; switchboard pushes changes as they happen'),
   preauth_keys: ignored(NOT_USED),
   tuning: ignored('headscale performance tuning has no equivalent in switchboard'),
-  cli: ignored('settings of the headscale CLI client'),
+  // Read by the CLI only: where to send admin requests instead of the unix socket.
+  cli: sec({ address: str(''), api_key: str(''), timeout: dur('5s'), insecure: bool(false) }),
   dns: sec({
     magic_dns: bool(true),
     base_domain: str(dm('switchboard.internal', '')),

@@ -97,6 +97,9 @@ export interface Config {
     expiry_ms: number;
   };
 
+  /** The CLI's remote endpoint (headscale's cli section); the server ignores it. */
+  cli: { address: string; api_key: string; timeout: string; timeout_ms: number; insecure: boolean };
+
   dns: {
     magic_dns: boolean;
     base_domain: string;

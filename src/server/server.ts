@@ -169,7 +169,7 @@ export class SwitchboardServer {
       disableLogTail: !config.logtail.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
-    this.apiDeps = { admin: tailnet, apiKeys, policy, log: (m) => log.info(m) };
+    this.apiDeps = { admin: tailnet, apiKeys, policy, ping: () => this.store.ping(), log: (m) => log.info(m) };
     this.machineContext = {
       tailnet,
       builder,

@@ -35,7 +35,7 @@ export async function startStack(opts: { policy?: PolicyService } = {}): Promise
   });
   const apiKeys = await ApiKeyService.load(store);
   const logs: string[] = [];
-  const deps = { admin: tailnet, apiKeys, policy: opts.policy, log: (m: string) => logs.push(m) };
+  const deps = { admin: tailnet, apiKeys, policy: opts.policy, ping: () => store.ping(), log: (m: string) => logs.push(m) };
   // The same Fastify set-up as the server's listeners; request lines go to `logs` too.
   const quiet = { error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), trace: () => {} };
   const serve = async (trusted: boolean): Promise<FastifyInstance> => {

@@ -1,4 +1,4 @@
-// `nodes`: list, list-routes, register, expire, rename, delete, tag, approve-routes, move —
+// `nodes`: list, list-routes, register, expire, rename, delete, tag, approve-routes, backfillips, move —
 // headscale's names, aliases and flags.
 
 import { Command, Option } from 'commander';
@@ -195,5 +195,21 @@ export function registerNodes(program: Command, ctx: CliContext): void {
         body: { user: user.id },
       });
       ctx.print(cmd, node, 'Node moved to another user');
+    });
+
+  nodes
+    .command('backfillips')
+    .description(
+      'Backfill IPs missing from nodes: assign an address of every configured prefix to nodes lacking one, ' +
+        'and remove addresses of prefixes no longer configured; asks first unless --force',
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ok = await ctx.confirm(cmd, 'Are you sure that you want to assign/remove IPs to/from nodes?', 'backfill node IPs');
+      if (!ok) return;
+      const client = await ctx.client(cmd);
+      const { changes } = await client.request<{ changes: string[] }>('POST', '/api/v1/node/backfillips', {
+        query: { confirmed: true },
+      });
+      ctx.print(cmd, { changes }, changes.length ? changes.join('\n') : 'No changes');
     });
 }
