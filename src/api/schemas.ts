@@ -185,6 +185,22 @@ export const schemas = {
     body: object({ user: str(), key: str('registration key'), name: str(), routes: strings }),
     response: nodeReply,
   }),
+  listAudit: op('audit', 'Switchboard_ListAudit', 'Admin changes, newest first', {
+    querystring: object({ limit: str('1-1000, default 100'), before: str('only events with a smaller id'), since: time }),
+    response: message({
+      events: {
+        type: 'array',
+        items: message({
+          id: str(),
+          createdAt: nullableTime,
+          actor: str('"api key hskey-api-<prefix>" or "local socket"'),
+          action: str('the API operation, e.g. DeleteNode'),
+          target: str('method and path'),
+          detail: { type: 'object', additionalProperties: true },
+        }),
+      },
+    }),
+  }),
   health: op('health', 'Health', 'Whether the server reaches its database', {
     response: message({ databaseConnectivity: bool }),
   }),

@@ -4,6 +4,7 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { registerApiKeys } from './commands/apikeys.js';
+import { registerAudit } from './commands/audit.js';
 import { registerConfigTest } from './commands/configtest.js';
 import { registerDebug } from './commands/debug.js';
 import { registerGenerate } from './commands/generate.js';
@@ -48,6 +49,7 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
   registerGenerate(program, ctx);
   registerVersion(program, ctx);
   registerHealth(program, ctx);
+  registerAudit(program, ctx);
   for (const add of extra) add(program);
   return program;
 }

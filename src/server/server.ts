@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiKeyService, mountApi, type ApiDeps } from '../api/index.js';
+import { AuditLog } from '../audit/log.js';
 import { mountOpenApi } from '../api/openapi.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
@@ -169,7 +170,7 @@ export class SwitchboardServer {
       disableLogTail: !config.logtail.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
-    this.apiDeps = { admin: tailnet, apiKeys, policy, ping: () => this.store.ping(), log: (m) => log.info(m) };
+    this.apiDeps = { admin: tailnet, apiKeys, policy, ping: () => this.store.ping(), audit: new AuditLog(this.store), log: (m) => log.info(m) };
     this.machineContext = {
       tailnet,
       builder,

@@ -1,6 +1,7 @@
 // The commands added for headscale parity, run as the real CLI subprocess: version,
 // generate private-key, configtest, health, nodes backfillips, nodes expire --disable,
-// debug create-node, and remote use through --address/--api-key and cli.address/cli.api_key.
+// debug create-node, audit list, and remote use through --address/--api-key and
+// cli.address/cli.api_key.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -147,5 +148,22 @@ describe('switchboard CLI: headscale parity commands', () => {
     const override = await runCli(['-c', fromFile, '--api-key', 'hskey-api-nope', 'users', 'list'], { cwd: s.dir });
     assert.equal(override.code, 1);
     assert.match(override.stderr, /refused the API key/);
+  });
+
+  test('audit list shows the changes the CLI made, newest first, in every format', async () => {
+    await ok('users', 'create', 'audit-cli');
+    const events = JSON.parse(await ok('audit', 'list', '-o', 'json', '--limit', '1'));
+    assert.equal(events.length, 1);
+    assert.equal(events[0].action, 'CreateUser');
+    assert.equal(events[0].actor, 'local socket');
+    assert.deepEqual(events[0].detail, { name: 'audit-cli' });
+    const table = await ok('audit', 'ls');
+    assert.match(table.split('\n')[0]!, /ID\s+\|?\s*Time\s+\|?\s*Actor/);
+    assert.match(table, /CreateUser.*POST \/api\/v1\/user/);
+    const yaml = YAML.parse(await ok('audit', 'list', '-o', 'yaml'));
+    assert.ok(Array.isArray(yaml) && yaml.length >= 1);
+    const bad = await cli('audit', 'list', '--since', 'yesterday');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--since/);
   });
 });
