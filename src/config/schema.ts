@@ -163,7 +163,8 @@ export const SCHEMA: Section = sec({
     }),
     search_domains: list([]),
     extra_records: { kind: 'records', def: [] },
-    extra_records_path: ignored('extra records from a file are not supported yet; use dns.extra_records'),
+    // A JSON file of records, watched and reloaded (see src/dns/extra-records.ts).
+    extra_records_path: path('', 'config'),
   }),
   // unix_socket is resolved against cwd like headscale (which passes it to net.Listen as is).
   unix_socket: path(dm('./data/switchboard.sock', '/var/run/headscale/headscale.sock'), 'cwd'),

@@ -112,6 +112,8 @@ export interface Config {
     };
     search_domains: string[];
     extra_records: DNSExtraRecord[];
+    /** JSON file of further records, watched; '' when unused. */
+    extra_records_path: string;
   };
 
   unix_socket: string;

@@ -13,7 +13,7 @@ export function registerServe(program: Command): void {
     .addHelpText(
       'after',
       '\nEnvironment variables override config keys: SWITCHBOARD_LISTEN_ADDR, SWITCHBOARD_DATABASE_SQLITE_PATH, … (HEADSCALE_… works too).\n' +
-        'Signals: SIGINT/SIGTERM stop the server gracefully; SIGHUP reloads the policy file (policy.mode: file).',
+        'Signals: SIGINT/SIGTERM stop the server gracefully; SIGHUP reloads the policy file (policy.mode: file) and dns.extra_records_path.',
     )
     .action(async (_opts: unknown, cmd: Command) => {
       const globals = cmd.optsWithGlobals() as { config?: string };
@@ -64,6 +64,7 @@ export function registerServe(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
+        if (config.dns.extra_records_path) server.reloadExtraRecords();
         if (config.policy.mode !== 'file') return log.info('SIGHUP: policy.mode is database; nothing to reload');
         log.info('SIGHUP: reloading the policy file');
         server.reloadPolicy();
