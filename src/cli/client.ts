@@ -8,7 +8,7 @@ import { CliError } from './errors.js';
 
 export type Endpoint =
   | { kind: 'socket'; path: string }
-  | { kind: 'remote'; url: URL; apiKey: string; insecure: boolean };
+  | { kind: 'remote'; url: URL; apiKey: string; insecure: boolean; timeoutMs?: number };
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;

@@ -41,7 +41,7 @@ export class CliContext {
       env,
       configPath: config,
       warn: (msg) => this.io.stderr(`${msg}\n`),
-    }).then((ep) => new ApiClient(ep));
+    }).then((ep) => new ApiClient(ep, ep.kind === 'remote' ? ep.timeoutMs : undefined));
     return this.clientPromise;
   }
 

@@ -60,11 +60,12 @@ export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {
   // headscale's cli.address / cli.api_key in the config file (env overrides already applied).
   const cli = loaded.config.cli;
   if (cli?.address) {
-    return remoteEndpoint({
+    const ep = remoteEndpoint({
       SWITCHBOARD_CLI_ADDRESS: cli.address,
       SWITCHBOARD_CLI_API_KEY: cli.api_key,
       SWITCHBOARD_CLI_INSECURE: String(cli.insecure),
     })!;
+    return cli.timeout_ms > 0 && ep.kind === 'remote' ? { ...ep, timeoutMs: cli.timeout_ms } : ep;
   }
   return { kind: 'socket', path: loaded.config.unix_socket };
 }

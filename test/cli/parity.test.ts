@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -165,5 +166,39 @@ describe('switchboard CLI: headscale parity commands', () => {
     const bad = await cli('audit', 'list', '--since', 'yesterday');
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /--since/);
+  });
+
+  test('nodes list --columns picks and orders table columns; -o json is untouched', async () => {
+    const n = await addNode(s, null, 'columned', { tags: ['tag:col'] });
+    const table = await ok('nodes', 'list', '--columns', 'hostname,id,ip');
+    const [head, ...rows] = table.trim().split('\n');
+    const cells = (line: string) => line.split('|').map((c) => c.trim()).filter(Boolean);
+    assert.deepEqual(cells(head!), ['Hostname', 'ID', 'IP addresses']);
+    const row = rows.map(cells).find((r) => r[0] === 'columned');
+    assert.ok(row, table);
+    assert.equal(row![1], String(n.id));
+    assert.ok(!table.includes('MachineKey'));
+    const bad = await cli('nodes', 'list', '--columns', 'id,colour');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /unknown column "colour"; choose from id, hostname/);
+    const j = JSON.parse(await ok('nodes', 'list', '--columns', 'id', '-o', 'json'));
+    assert.ok('machineKey' in j[0]);
+  });
+
+  test('cli.timeout bounds a request to a server that never answers', async () => {
+    const silent = net.createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    try {
+      const port = (silent.address() as net.AddressInfo).port;
+      const file = join(s.dir, 'slow.yaml');
+      await writeFile(file, YAML.stringify({ ...baseConfig(), cli: { address: `http://127.0.0.1:${port}`, api_key: 'hskey-api-x', timeout: '1s' } }));
+      const started = Date.now();
+      const r = await runCli(['-c', file, 'users', 'list'], { cwd: s.dir });
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no answer within 1s/);
+      assert.ok(Date.now() - started < 8000, 'the 1s timeout was not applied');
+    } finally {
+      silent.close();
+    }
   });
 });
