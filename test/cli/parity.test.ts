@@ -201,4 +201,37 @@ describe('switchboard CLI: headscale parity commands', () => {
       silent.close();
     }
   });
+
+  test('policy get/set with --bypass-grpc-and-access-database-directly: no server, audited', async () => {
+    const dbPath = join(s.dir, 'direct.sqlite');
+    const file = join(s.dir, 'direct.yaml');
+    await writeFile(file, YAML.stringify({ ...baseConfig(), unix_socket: join(s.dir, 'missing.sock'), database: { type: 'sqlite', sqlite: { path: dbPath } }, policy: { mode: 'database' } }));
+    const pol = join(s.dir, 'direct-policy.hujson');
+    const text = '// allow all\n{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}\n';
+    await writeFile(pol, text);
+    const BYPASS = '--bypass-grpc-and-access-database-directly';
+    const set = await runCli(['-c', file, 'policy', 'set', '-f', pol, BYPASS], { cwd: s.dir });
+    assert.equal(set.code, 0, set.stderr);
+    assert.equal(set.stdout.trim(), 'Policy updated.');
+    const got = await runCli(['-c', file, 'policy', 'get', BYPASS, '-o', 'json'], { cwd: s.dir });
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(JSON.parse(got.stdout).policy, text);
+    const { createStore } = await import('../../src/db/index.js');
+    const store = await createStore({ type: 'sqlite', path: dbPath });
+    try {
+      const [ev] = await store.listAudit({ limit: 1 });
+      assert.equal(ev?.actor, 'database (bypass)');
+      assert.equal(ev?.action, 'SetPolicy');
+    } finally {
+      await store.close();
+    }
+    await writeFile(pol, '{"acls": [{"action": "permit", "src": ["*"], "dst": ["*:*"]}]}');
+    const bad = await runCli(['-c', file, 'policy', 'set', '-f', pol, BYPASS], { cwd: s.dir });
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /permit/);
+    const still = await runCli(['-c', file, 'policy', 'get', BYPASS], { cwd: s.dir });
+    assert.equal(still.stdout.trim(), text.trim(), 'a refused policy must not be stored');
+    // Without the flag it needs the (absent) server.
+    assert.equal((await runCli(['-c', file, 'policy', 'get'], { cwd: s.dir })).code, 1);
+  });
 });
