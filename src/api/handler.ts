@@ -77,10 +77,10 @@ export function registerApi(
     }
   });
 
-  // Authenticate before routing and before reading a body, so unauthenticated callers
-  // learn nothing about the API.
   // Who made each request, for the audit log; per app, never global.
   const actors = new WeakMap<FastifyRequest, string>();
+  // Authenticate before routing and before reading a body, so unauthenticated callers
+  // learn nothing about the API.
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
     if (opts.trusted) {
       actors.set(req, LOCAL_SOCKET);
