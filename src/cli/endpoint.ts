@@ -3,6 +3,7 @@
 // scripts keep working); otherwise the unix socket named in the config file.
 
 import type { Endpoint } from './client.js';
+import { parseDuration } from '../util/duration.js';
 import { CliError } from './errors.js';
 
 export interface EndpointSources {
@@ -42,7 +43,11 @@ export function remoteEndpoint(env: NodeJS.ProcessEnv): Endpoint | null {
     throw new CliError(`the CLI address ${url.origin} uses plain http to a host that is not loopback: use https:// (the API key would travel in clear text)`);
   }
   const insecure = /^(1|true|yes)$/i.test(envValue(env, 'CLI_INSECURE') ?? '');
-  return { kind: 'remote', url, apiKey, insecure };
+  const timeout = envValue(env, 'CLI_TIMEOUT');
+  if (timeout === undefined) return { kind: 'remote', url, apiKey, insecure };
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === null || timeoutMs <= 0) throw new CliError(`SWITCHBOARD_CLI_TIMEOUT ${JSON.stringify(timeout)} is not a duration like 5s`);
+  return { kind: 'remote', url, apiKey, insecure, timeoutMs };
 }
 
 export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {

@@ -197,6 +197,13 @@ describe('switchboard CLI: headscale parity commands', () => {
       assert.equal(r.code, 1);
       assert.match(r.stderr, /no answer within 1s/);
       assert.ok(Date.now() - started < 8000, 'the 1s timeout was not applied');
+      // The environment's address takes HEADSCALE_CLI_TIMEOUT (or SWITCHBOARD_CLI_TIMEOUT) with it.
+      const env = { HEADSCALE_CLI_ADDRESS: `http://127.0.0.1:${port}`, HEADSCALE_CLI_API_KEY: 'hskey-api-x', HEADSCALE_CLI_TIMEOUT: '1s' };
+      const viaEnv = await runCli(['users', 'list'], { cwd: s.dir, env });
+      assert.match(viaEnv.stderr, /no answer within 1s/);
+      const badTimeout = await runCli(['users', 'list'], { cwd: s.dir, env: { ...env, HEADSCALE_CLI_TIMEOUT: 'soon' } });
+      assert.equal(badTimeout.code, 1);
+      assert.match(badTimeout.stderr, /CLI_TIMEOUT "soon" is not a duration/);
     } finally {
       silent.close();
     }
