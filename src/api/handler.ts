@@ -3,7 +3,9 @@
 // socket (`trusted`) file permissions are the access control, so no key is needed.
 
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { apiKeyActor, auditDetail, LOCAL_SOCKET, type AuditLog } from '../audit/log.js';
 import type { AdminService } from '../state/admin.js';
+import { secretPrefix } from '../state/secrets.js';
 import type { ApiKeyService } from './apikeys.js';
 import { ApiError, errorBody, thrownToError } from './errors.js';
 import { MAX_BODY_BYTES, parseJsonBody } from './input.js';
@@ -11,7 +13,9 @@ import type { PolicyService } from './policy.js';
 import { makeContext, Router } from './router.js';
 import type { WebLogin } from '../auth/weblogin.js';
 import { addApiKeyRoutes } from './routes/apikeys.js';
+import { addAuditRoutes } from './routes/audit.js';
 import { addAuthRoutes } from './routes/auth.js';
+import { addHealthRoutes } from './routes/health.js';
 import { addNodeRoutes } from './routes/nodes.js';
 import { addPolicyRoutes } from './routes/policy.js';
 import { addPreAuthKeyRoutes } from './routes/preauthkeys.js';
@@ -23,6 +27,10 @@ export interface ApiDeps {
   policy?: PolicyService;
   /** Web-login registrations (auth register/approve/reject); absent: those routes answer 501. */
   webLogin?: WebLogin;
+  /** Checks the database is reachable (GET /api/v1/health). */
+  ping?: () => Promise<void>;
+  /** Where admin changes are recorded (GET /api/v1/audit reads it back). */
+  audit?: AuditLog;
   log?: (msg: string) => void;
 }
 
@@ -42,6 +50,8 @@ export function apiRoutes(deps: ApiDeps): Router {
   addAuthRoutes(router, deps.admin, deps.webLogin);
   addApiKeyRoutes(router, deps.apiKeys);
   addPolicyRoutes(router, deps.policy);
+  addHealthRoutes(router, deps.ping);
+  addAuditRoutes(router, deps.audit);
   return router;
 }
 
@@ -72,10 +82,16 @@ export function registerApi(
     }
   });
 
+  // Who made each request, for the audit log; per app, never global.
+  const actors = new WeakMap<FastifyRequest, string>();
   // Authenticate before routing and before reading a body, so unauthenticated callers
   // learn nothing about the API.
   const authenticate = async (req: FastifyRequest, reply: FastifyReply) => {
-    if (opts.trusted || (await authorized(req))) return true;
+    if (opts.trusted) {
+      actors.set(req, LOCAL_SOCKET);
+      return true;
+    }
+    if (await authorized(req)) return true;
     reply.header('www-authenticate', 'Bearer');
     sendError(reply, new ApiError(401, 'Unauthorized: a valid API key is required ("Authorization: Bearer <key>")'));
     return false;
@@ -100,6 +116,7 @@ export function registerApi(
       schema: r.schema,
       handler: async (req, reply) => {
         const result = await r.fn(makeContext(req));
+        if (changes(r.method, r.schema.operationId)) await recordChange(req, r.schema.operationId);
         reply.header('cache-control', 'no-store');
         return result;
       },
@@ -124,15 +141,35 @@ export function registerApi(
     sendError(reply, new ApiError(404, `no such API endpoint: ${req.method} ${path}`));
   };
 
+  async function recordChange(req: FastifyRequest, operationId: string): Promise<void> {
+    if (!deps.audit) return;
+    const action = operationId.replace(/^(HeadscaleService|Switchboard)_/, '');
+    const target = `${req.method} ${req.url.split('?')[0]}`;
+    try {
+      await deps.audit.record({ actor: actors.get(req) ?? 'unknown', action, target, detail: auditDetail(req.query, req.body) });
+    } catch (err) {
+      // The change is made; failing the reply now would invite a retry that repeats it.
+      log(`audit: could not record ${action} (${target}): ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
   async function authorized(req: FastifyRequest): Promise<boolean> {
     const header = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
-    if (m && (await deps.apiKeys.verify(m[1]!))) return true;
+    if (m && (await deps.apiKeys.verify(m[1]!))) {
+      actors.set(req, apiKeyActor(secretPrefix('hskey-api', m[1]!.trim()) ?? '?'));
+      return true;
+    }
     // Say why, but never echo the presented key, nor the query string (it may hold a key).
     const why = !header ? 'no Authorization header' : !m ? 'Authorization is not a Bearer token' : 'unknown or expired API key';
     log(`api: refused ${req.method} ${req.url.split('?')[0]} from ${req.socket.remoteAddress ?? '?'}: ${why}`);
     return false;
   }
+}
+
+/** Requests that change state: every method but GET, except a policy check. */
+function changes(method: string, operationId: string): boolean {
+  return method !== 'GET' && method !== 'HEAD' && !operationId.endsWith('_CheckPolicy');
 }
 
 function sendError(reply: FastifyReply, err: ApiError): void {

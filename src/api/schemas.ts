@@ -177,9 +177,32 @@ export const schemas = {
     querystring: object({ user: str(), key: str('registration key') }),
     response: nodeReply,
   }),
-  backfillNodeIPs: op('nodes', 'BackfillNodeIPs', 'Assign missing IPs (not needed: addresses are assigned at registration)', {
-    querystring: object({ confirmed: str() }),
+  backfillNodeIPs: op('nodes', 'BackfillNodeIPs', 'Assign addresses missing for configured prefixes, remove those of prefixes no longer configured', {
+    querystring: object({ confirmed: { type: ['string', 'boolean'], description: 'must be true' } }),
     response: message({ changes: strings }),
+  }),
+  debugCreateNode: op('nodes', 'DebugCreateNode', 'Create a node waiting for registration (testing)', {
+    body: object({ user: str(), key: str('registration key'), name: str(), routes: strings }),
+    response: nodeReply,
+  }),
+  listAudit: op('audit', 'Switchboard_ListAudit', 'Admin changes, newest first', {
+    querystring: object({ limit: str('1-1000, default 100'), before: str('only events with a smaller id'), since: time }),
+    response: message({
+      events: {
+        type: 'array',
+        items: message({
+          id: str(),
+          createdAt: nullableTime,
+          actor: str('"api key hskey-api-<prefix>" or "local socket"'),
+          action: str('the API operation, e.g. DeleteNode'),
+          target: str('method and path'),
+          detail: { type: 'object', additionalProperties: true },
+        }),
+      },
+    }),
+  }),
+  health: op('health', 'Health', 'Whether the server reaches its database', {
+    response: message({ databaseConnectivity: bool }),
   }),
 
   listApiKeys: op('apikeys', 'ListApiKeys', 'List API keys (prefixes only)', {

@@ -8,7 +8,7 @@ import { CliError } from './errors.js';
 
 export type Endpoint =
   | { kind: 'socket'; path: string }
-  | { kind: 'remote'; url: URL; apiKey: string; insecure: boolean };
+  | { kind: 'remote'; url: URL; apiKey: string; insecure: boolean; timeoutMs?: number };
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
@@ -60,7 +60,7 @@ export class ApiClient {
         ? (parsed as { message: string }).message
         : res.text.trim() || `HTTP ${res.status}`;
     if (res.status === 401) {
-      throw new CliError(`the server refused the API key (${message}); check SWITCHBOARD_CLI_API_KEY`);
+      throw new CliError(`the server refused the API key (${message}); check --api-key, SWITCHBOARD_CLI_API_KEY or cli.api_key`);
     }
     throw new ApiCallError(res.status, message);
   }
@@ -113,7 +113,7 @@ export class ApiClient {
       );
     }
     return new CliError(
-      `cannot reach the Switchboard server at ${this.endpoint.url.origin}: ${reason} (check SWITCHBOARD_CLI_ADDRESS)`,
+      `cannot reach the Switchboard server at ${this.endpoint.url.origin}: ${reason} (check --address, SWITCHBOARD_CLI_ADDRESS or cli.address)`,
     );
   }
 }

@@ -32,11 +32,16 @@ export class CliContext {
 
   client(cmd: Command): Promise<ApiClient> {
     const { config } = this.globals(cmd);
+    // --address / --api-key win over the environment, which wins over the config file.
+    const flags = cmd.optsWithGlobals<{ address?: string; apiKey?: string }>();
+    const env = { ...this.io.env };
+    if (flags.address) env['SWITCHBOARD_CLI_ADDRESS'] = flags.address;
+    if (flags.apiKey) env['SWITCHBOARD_CLI_API_KEY'] = flags.apiKey;
     this.clientPromise ??= resolveEndpoint({
-      env: this.io.env,
+      env,
       configPath: config,
       warn: (msg) => this.io.stderr(`${msg}\n`),
-    }).then((ep) => new ApiClient(ep));
+    }).then((ep) => new ApiClient(ep, ep.kind === 'remote' ? ep.timeoutMs : undefined));
     return this.clientPromise;
   }
 

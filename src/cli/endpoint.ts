@@ -4,6 +4,7 @@
 // `serve` finds it (config/find.ts).
 
 import type { Endpoint } from './client.js';
+import { parseDuration } from '../util/duration.js';
 import { CliError } from './errors.js';
 
 export interface EndpointSources {
@@ -37,8 +38,17 @@ export function remoteEndpoint(env: NodeJS.ProcessEnv): Endpoint | null {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new CliError(`SWITCHBOARD_CLI_ADDRESS must use http or https, not ${url.protocol.replace(':', '')}`);
   }
+  // The API key travels in every request: in clear text only where no one else can listen.
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (url.protocol === 'http:' && !(host === 'localhost' || host === '::1' || /^127\./.test(host))) {
+    throw new CliError(`the CLI address ${url.origin} uses plain http to a host that is not loopback: use https:// (the API key would travel in clear text)`);
+  }
   const insecure = /^(1|true|yes)$/i.test(envValue(env, 'CLI_INSECURE') ?? '');
-  return { kind: 'remote', url, apiKey, insecure };
+  const timeout = envValue(env, 'CLI_TIMEOUT');
+  if (timeout === undefined) return { kind: 'remote', url, apiKey, insecure };
+  const timeoutMs = parseDuration(timeout);
+  if (timeoutMs === null || timeoutMs <= 0) throw new CliError(`SWITCHBOARD_CLI_TIMEOUT ${JSON.stringify(timeout)} is not a duration like 5s`);
+  return { kind: 'remote', url, apiKey, insecure, timeoutMs };
 }
 
 export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {
@@ -53,5 +63,15 @@ export async function resolveEndpoint(src: EndpointSources): Promise<Endpoint> {
     throw new CliError(`loading configuration: ${err instanceof Error ? err.message : String(err)}`);
   }
   for (const w of loaded.warnings ?? []) src.warn(`warning: ${typeof w === 'string' ? w : JSON.stringify(w)}`);
+  // headscale's cli.address / cli.api_key in the config file (env overrides already applied).
+  const cli = loaded.config.cli;
+  if (cli?.address) {
+    const ep = remoteEndpoint({
+      SWITCHBOARD_CLI_ADDRESS: cli.address,
+      SWITCHBOARD_CLI_API_KEY: cli.api_key,
+      SWITCHBOARD_CLI_INSECURE: String(cli.insecure),
+    })!;
+    return cli.timeout_ms > 0 && ep.kind === 'remote' ? { ...ep, timeoutMs: cli.timeout_ms } : ep;
+  }
   return { kind: 'socket', path: loaded.config.unix_socket };
 }

@@ -4,11 +4,17 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { registerApiKeys } from './commands/apikeys.js';
+import { registerAudit } from './commands/audit.js';
 import { registerAuth } from './commands/auth.js';
+import { registerConfigTest } from './commands/configtest.js';
+import { registerDebug } from './commands/debug.js';
+import { registerGenerate } from './commands/generate.js';
+import { registerHealth } from './commands/health.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerPreAuthKeys } from './commands/preauthkeys.js';
 import { registerUsers } from './commands/users.js';
+import { registerVersion } from './commands/version.js';
 import { CliContext, type CliIO } from './context.js';
 import { CliError, ExitWithCode } from './errors.js';
 import { formatError, OUTPUT_FORMATS, type OutputFormat } from './output.js';
@@ -32,6 +38,8 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
       ),
     )
     .option('--force', 'Disable prompts and force the execution', false)
+    .option('--address <url>', 'Remote server: https://host:port, or http:// on loopback (default: $SWITCHBOARD_CLI_ADDRESS, then cli.address, else the unix socket)')
+    .option('--api-key <key>', 'API key for --address (default: $SWITCHBOARD_CLI_API_KEY, then cli.api_key)')
     .showHelpAfterError('(add --help for usage)')
     .configureHelp({ showGlobalOptions: true, sortSubcommands: true })
     .configureOutput({ writeOut: ctx.io.stdout, writeErr: ctx.io.stderr })
@@ -42,6 +50,12 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
   registerApiKeys(program, ctx);
   registerPolicy(program, ctx);
   registerAuth(program, ctx);
+  registerDebug(program, ctx);
+  registerConfigTest(program, ctx);
+  registerGenerate(program, ctx);
+  registerVersion(program, ctx);
+  registerHealth(program, ctx);
+  registerAudit(program, ctx);
   for (const add of extra) add(program);
   return program;
 }
@@ -79,7 +93,7 @@ function outputFormatIn(argv: string[]): OutputFormat | undefined {
 function firstOperand(args: string[]): string | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '-c' || a === '--config' || a === '-o' || a === '--output') i++;
+    if (['-c', '--config', '-o', '--output', '--address', '--api-key'].includes(a)) i++;
     else if (!a.startsWith('-')) return a;
   }
   return undefined;

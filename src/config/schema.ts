@@ -163,7 +163,8 @@ export const SCHEMA: Section = sec({
     node_store_batch_timeout: ignored(TUNING),
     register_cache_cleanup: ignored('expired registrations are swept on their own'),
   }),
-  cli: ignored('settings of the headscale CLI client'),
+  // Read by the CLI only: where to send admin requests instead of the unix socket.
+  cli: sec({ address: str(''), api_key: str(''), timeout: dur('5s'), insecure: bool(false) }),
   dns: sec({
     magic_dns: bool(true),
     base_domain: str(dm('switchboard.internal', '')),
@@ -174,7 +175,8 @@ export const SCHEMA: Section = sec({
     }),
     search_domains: list([]),
     extra_records: { kind: 'records', def: [] },
-    extra_records_path: ignored('extra records from a file are not supported yet; use dns.extra_records'),
+    // A JSON file of records, watched and reloaded (see src/dns/extra-records.ts).
+    extra_records_path: path('', 'config'),
   }),
   // Against the config file's folder (headscale: cwd), so the CLI finds it from any folder;
   // without a file, in the home directory for the same reason.

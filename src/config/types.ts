@@ -104,6 +104,9 @@ export interface Config {
     expiry_ms: number;
   };
 
+  /** The CLI's remote endpoint (headscale's cli section); the server ignores it. */
+  cli: { address: string; api_key: string; timeout: string; timeout_ms: number; insecure: boolean };
+
   dns: {
     magic_dns: boolean;
     base_domain: string;
@@ -116,6 +119,8 @@ export interface Config {
     };
     search_domains: string[];
     extra_records: DNSExtraRecord[];
+    /** JSON file of further records, watched; '' when unused. */
+    extra_records_path: string;
   };
 
   unix_socket: string;

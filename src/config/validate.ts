@@ -193,6 +193,9 @@ function checkDns(c: Config, fail: Fail, serverHost: string): void {
     if (!isHostname(s)) fail(`dns.search_domains[${i}]`, `${JSON.stringify(s)} is not a valid domain name`);
   });
   d.search_domains = d.search_domains.map(normaliseDomain);
+  if (d.extra_records.length > 0 && d.extra_records_path !== '') {
+    fail('dns.extra_records_path', 'dns.extra_records and dns.extra_records_path are mutually exclusive: keep one of them');
+  }
   d.extra_records.forEach((r, i) => {
     const at = `dns.extra_records[${i}]`;
     if (!isHostname(r.name)) fail(`${at}.name`, `${JSON.stringify(r.name)} is not a valid domain name`);

@@ -10,9 +10,10 @@ export type PreAuthKeyRow = Prisma.PreAuthKeyModel;
 export type NodeRow = Prisma.NodeModel;
 export type ApiKeyRow = Prisma.ApiKeyModel;
 export type SettingRow = Prisma.SettingModel;
+export type AuditEventRow = Prisma.AuditEventModel;
 
 interface Delegate<Row, Where, WhereUnique, Create, Update, OrderBy> {
-  findMany(args?: { where?: Where; orderBy?: OrderBy | OrderBy[] }): Promise<Row[]>;
+  findMany(args?: { where?: Where; orderBy?: OrderBy | OrderBy[]; take?: number }): Promise<Row[]>;
   findUnique(args: { where: WhereUnique }): Promise<Row | null>;
   create(args: { data: Create }): Promise<Row>;
   update(args: { where: WhereUnique; data: Update }): Promise<Row>;
@@ -34,6 +35,8 @@ export interface DbModels {
     Prisma.ApiKeyUncheckedCreateInput, Prisma.ApiKeyUncheckedUpdateInput, Prisma.ApiKeyOrderByWithRelationInput>;
   setting: Delegate<SettingRow, Prisma.SettingWhereInput, Prisma.SettingWhereUniqueInput,
     Prisma.SettingUncheckedCreateInput, Prisma.SettingUncheckedUpdateInput, Prisma.SettingOrderByWithRelationInput>;
+  auditEvent: Delegate<AuditEventRow, Prisma.AuditEventWhereInput, Prisma.AuditEventWhereUniqueInput,
+    Prisma.AuditEventUncheckedCreateInput, Prisma.AuditEventUncheckedUpdateInput, Prisma.AuditEventOrderByWithRelationInput>;
 }
 
 export interface Db extends DbModels {

@@ -1,9 +1,9 @@
 // The Store over either generated Prisma client (through the common Db shape).
 // Backend differences (opening, pragmas, migrations) stay in sqlite.ts / postgres.ts.
 
-import type { ApiKeyRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
-import type { NewApiKey, NewNode, NewPreAuthKey, NewUser, Store } from './store.js';
-import type { Db, DbModels } from './db.js';
+import type { ApiKeyRecord, AuditEventRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
+import type { NewApiKey, NewAuditEvent, NewNode, NewPreAuthKey, NewUser, Store } from './store.js';
+import type { AuditEventRow, Db, DbModels } from './db.js';
 import type { Prisma } from './generated/sqlite/client.js';
 import { StoreError } from './errors.js';
 import { translateError } from './prisma-errors.js';
@@ -163,10 +163,42 @@ export class PrismaStore implements Store {
     );
   }
 
+  appendAudit(e: NewAuditEvent): Promise<AuditEventRecord> {
+    return this.#run('audit log', async () =>
+      auditFromRow(
+        await this.#db.auditEvent.create({
+          data: { actor: e.actor, action: e.action, target: e.target, detail: JSON.stringify(e.detail) },
+        }),
+      ),
+    );
+  }
+
+  listAudit(opts: { limit: number; beforeId?: number; since?: Date }): Promise<AuditEventRecord[]> {
+    return this.#run('audit log', async () => {
+      const where = {
+        ...(opts.beforeId !== undefined ? { id: { lt: opts.beforeId } } : {}),
+        ...(opts.since ? { createdAt: { gte: opts.since } } : {}),
+      };
+      const rows = await this.#db.auditEvent.findMany({ where, orderBy: { id: 'desc' }, take: opts.limit });
+      return rows.map(auditFromRow);
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     await this.#db.$disconnect();
     await this.#backend.close?.();
   }
+}
+
+function auditFromRow(r: AuditEventRow): AuditEventRecord {
+  let detail: Record<string, unknown> = {};
+  try {
+    const parsed: unknown = JSON.parse(r.detail);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) detail = parsed as Record<string, unknown>;
+  } catch {
+    // A hand-edited row: show it without its detail rather than fail the listing.
+  }
+  return { id: r.id, createdAt: r.createdAt, actor: r.actor, action: r.action, target: r.target, detail };
 }

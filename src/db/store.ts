@@ -1,12 +1,13 @@
 // The persistence boundary. The server keeps the tailnet in memory and writes through
 // this interface; SQLite and PostgreSQL (via Prisma driver adapters) both implement it.
 
-import type { ApiKeyRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
+import type { ApiKeyRecord, AuditEventRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
 
 export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewPreAuthKey = Omit<PreAuthKeyRecord, 'id' | 'createdAt'>;
 export type NewNode = Omit<NodeRecord, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewApiKey = Omit<ApiKeyRecord, 'id' | 'createdAt'>;
+export type NewAuditEvent = Omit<AuditEventRecord, 'id' | 'createdAt'>;
 
 export interface Store {
   /** "sqlite" | "postgres" */
@@ -43,6 +44,11 @@ export interface Store {
   /** Small key/value settings (the policy in database mode, server-wide flags). */
   getSetting(key: string): Promise<string | null>;
   putSetting(key: string, value: string): Promise<void>;
+
+  /** Appends one admin change to the audit log. */
+  appendAudit(e: NewAuditEvent): Promise<AuditEventRecord>;
+  /** Newest first; `beforeId` pages back, `since` keeps only later events. */
+  listAudit(opts: { limit: number; beforeId?: number; since?: Date }): Promise<AuditEventRecord[]>;
 
   close(): Promise<void>;
 }

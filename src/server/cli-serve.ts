@@ -16,7 +16,7 @@ export function registerServe(program: Command): void {
     .addHelpText(
       'after',
       '\nEnvironment variables override config keys: SWITCHBOARD_LISTEN_ADDR, SWITCHBOARD_DATABASE_SQLITE_PATH, … (HEADSCALE_… works too).\n' +
-        'Signals: SIGINT/SIGTERM stop the server gracefully; SIGHUP reloads the policy file (policy.mode: file).',
+        'Signals: SIGINT/SIGTERM stop the server gracefully; SIGHUP reloads the policy file (policy.mode: file) and dns.extra_records_path.',
     )
     .option('--bootstrap', 'on an empty database, create a user "default" (and, on a terminal, a join key) even with a config file')
     .action(async (opts: { bootstrap?: boolean }, cmd: Command) => {
@@ -67,6 +67,7 @@ export function registerServe(program: Command): void {
       process.on('SIGINT', () => stop('SIGINT'));
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGHUP', () => {
+        if (config.dns.extra_records_path) server.reloadExtraRecords();
         if (config.policy.mode !== 'file') return log.info('SIGHUP: policy.mode is database; nothing to reload');
         log.info('SIGHUP: reloading the policy file');
         server.reloadPolicy();

@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import { dirname } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ApiKeyService, mountApi, type ApiDeps } from '../api/index.js';
+import { AuditLog } from '../audit/log.js';
 import { mountOpenApi } from '../api/openapi.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
@@ -24,6 +25,7 @@ import { instrumentStore } from '../metrics/store.js';
 import { startAutoApprover } from '../policy/autoapprove.js';
 import { PolicyManager } from '../policy/manager.js';
 import { watchPolicyFile } from '../policy/watch.js';
+import { readExtraRecordsFile } from '../dns/extra-records.js';
 import { Tailnet } from '../state/tailnet.js';
 import type { DERPMap, DNSConfig } from '../tailcfg/types.js';
 import { KeyedLock } from '../util/keyedlock.js';
@@ -132,7 +134,8 @@ export class SwitchboardServer {
   private derpMap: DERPMap;
   /** The embedded DERP relay and STUN responder, when derp.server.enabled. */
   readonly derp: EmbeddedDerp | null;
-  private readonly dnsConfig: DNSConfig | undefined;
+  private dnsConfig: DNSConfig | undefined;
+  private stopExtraRecordsWatch: () => void = () => {};
   private readonly hub: SessionHub;
   private readonly apiDeps: ApiDeps;
   private readonly ts2021: Ts2021Handler;
@@ -191,7 +194,15 @@ export class SwitchboardServer {
       defaultExpiryMs: config.node.expiry_ms,
       log: (m) => log.info(m),
     });
-    this.apiDeps = { admin: tailnet, apiKeys, policy, webLogin: this.webLogin, log: (m) => log.info(m) };
+    this.apiDeps = {
+      admin: tailnet,
+      apiKeys,
+      policy,
+      webLogin: this.webLogin,
+      ping: () => this.store.ping(),
+      audit: new AuditLog(this.store),
+      log: (m) => log.info(m),
+    };
     this.machineContext = {
       tailnet,
       builder,
@@ -241,8 +252,35 @@ export class SwitchboardServer {
     this.registerMetrics();
   }
 
+  /**
+   * Re-reads dns.extra_records_path and, when its records changed, sends every node the new
+   * DNS config. A file that does not parse is reported and the last good records stay.
+   */
+  reloadExtraRecords(): boolean {
+    const file = this.config.dns.extra_records_path;
+    if (!file) return false;
+    let records;
+    try {
+      records = readExtraRecordsFile(file);
+    } catch (err) {
+      this.log.warn(`dns: keeping the previous extra records: ${(err as Error).message}`);
+      return false;
+    }
+    const next = buildDNSConfig({ ...this.config.dns, extra_records: records }, { v4: this.config.prefixes.v4, v6: this.config.prefixes.v6 });
+    if (JSON.stringify(next) === JSON.stringify(this.dnsConfig)) return false;
+    this.dnsConfig = next;
+    this.log.info(`dns: ${records.length} extra records from ${file}`);
+    this.tailnet.emit({ kind: 'configChanged' });
+    return true;
+  }
+
   static async start(opts: ServerOptions): Promise<SwitchboardServer> {
-    const { config, log } = opts;
+    const { log } = opts;
+    // Records from dns.extra_records_path are part of the DNS config from the first map on;
+    // a file that cannot be read or parsed stops the start, as headscale's does.
+    const config = opts.config.dns.extra_records_path
+      ? { ...opts.config, dns: { ...opts.config.dns, extra_records: readExtraRecordsFile(opts.config.dns.extra_records_path) } }
+      : opts.config;
     const noiseKey = loadOrCreateNoiseKey(config.noise.private_key_path, (m) => log.info(m));
     const registry = new Registry();
     registry.collectDefaults();
@@ -290,6 +328,10 @@ export class SwitchboardServer {
       if (config.policy.mode === 'file' && config.policy.path) {
         server.stopPolicyWatch = watchPolicyFile(config.policy.path, () => policy.reloadFile(), (m) => log.warn(m));
       }
+      if (config.dns.extra_records_path) {
+        const file = config.dns.extra_records_path;
+        server.stopExtraRecordsWatch = watchPolicyFile(file, () => srv.reloadExtraRecords(), (m) => log.warn(`dns: ${m}`));
+      }
       if (opts.liveness) server.liveness = opts.liveness;
       await server.listenAll();
       // Render every node's peer form now, in slices, so the first maps after a restart
@@ -320,6 +362,7 @@ export class SwitchboardServer {
     this.stopEphemeral();
     this.stopAutoApprover();
     this.stopPolicyWatch();
+    this.stopExtraRecordsWatch();
     await this.policy.close();
     this.stopDerpRefresh();
     this.ts2021.close();

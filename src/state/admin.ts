@@ -55,4 +55,8 @@ export interface AdminService {
   setNodeTags(id: number, tags: string[]): Promise<NodeView>;
   setApprovedRoutes(id: number, routes: string[]): Promise<NodeView>;
   moveNode(id: number, userId: number): Promise<NodeView>;
+  /** Assigns missing addresses and drops those of unconfigured families; the changes made. */
+  backfillNodeIPs(): Promise<string[]>;
+  /** Clears the node's key expiry: it never expires. */
+  disableNodeExpiry(id: number): Promise<NodeView>;
 }

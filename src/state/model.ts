@@ -78,3 +78,17 @@ export interface ApiKeyRecord {
   lastSeen: Date | null;
   createdAt: Date;
 }
+
+/** One admin change, as the audit log keeps it. */
+export interface AuditEventRecord {
+  id: number;
+  createdAt: Date;
+  /** "api key hskey-api-<prefix>" or "local socket". */
+  actor: string;
+  /** The API operation, e.g. "DeleteNode". */
+  action: string;
+  /** Method and path, e.g. "DELETE /api/v1/node/3". */
+  target: string;
+  /** Selected request fields; never secrets. */
+  detail: Record<string, unknown>;
+}

@@ -425,6 +425,12 @@ export class Tailnet implements AdminService {
     return this.view(n);
   }
 
+  /** The node's key never expires (headscale's `nodes expire --disable`). */
+  async disableNodeExpiry(id: number): Promise<NodeView> {
+    this.requireNode(id);
+    return this.view(await this.updateNode(id, { expiry: null }, { keyExpiry: true }));
+  }
+
   async renameNode(id: number, newName: string): Promise<NodeView> {
     const n = this.requireNode(id);
     const label = newName.toLowerCase();
@@ -456,6 +462,52 @@ export class Tailnet implements AdminService {
     this.requireNode(id);
     this.requireUser(userId);
     return this.view(await this.updateNode(id, { userId }));
+  }
+
+  /**
+   * Brings every node's addresses in line with the configured prefixes (headscale's
+   * BackfillNodeIPs): a family with a prefix but no address gets one, an address of a family
+   * no longer configured is removed. Returns one line per change, in headscale's wording.
+   */
+  async backfillNodeIPs(): Promise<string[]> {
+    const changes: string[] = [];
+    for (const id of [...this.nodes.keys()].sort((a, b) => a - b)) {
+      await this.nodeLocks.run(String(id), async () => {
+        const n = this.nodes.get(id);
+        if (!n) return;
+        const patch: { ipv4?: string | null; ipv6?: string | null } = {};
+        const lines: string[] = [];
+        const fresh: Array<[AddressPool, string]> = [];
+        for (const [family, pool, current] of [
+          ['IPv4', this.v4, n.ipv4],
+          ['IPv6', this.v6, n.ipv6],
+        ] as const) {
+          const key = family === 'IPv4' ? 'ipv4' : 'ipv6';
+          if (pool && !current) {
+            const ip = pool.allocate();
+            fresh.push([pool, ip]);
+            patch[key] = ip;
+            lines.push(`assigned ${family} ${JSON.stringify(ip)} to Node(${id}) ${JSON.stringify(n.hostname)}`);
+          } else if (!pool && current) {
+            patch[key] = null;
+            lines.push(`removing ${family} ${JSON.stringify(current)} from Node(${id}) ${JSON.stringify(n.hostname)}`);
+          }
+        }
+        if (lines.length === 0) return;
+        let after: NodeRecord;
+        try {
+          after = await this.store.updateNode(id, patch);
+        } catch (err) {
+          for (const [pool, ip] of fresh) pool.release(ip);
+          throw err;
+        }
+        this.unindexNode(n);
+        this.indexNode(after);
+        this.emit({ kind: 'nodeChanged', nodeId: id });
+        changes.push(...lines);
+      });
+    }
+    return changes;
   }
 
   // ---- internals ----

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiKeyService, mountApi, type PolicyService } from '../../src/api/index.js';
+import { AuditLog } from '../../src/audit/log.js';
 import { createApp, setNotFound } from '../../src/web/app.js';
 import { createStore } from '../../src/db/index.js';
 import type { Store } from '../../src/db/store.js';
@@ -35,7 +36,7 @@ export async function startStack(opts: { policy?: PolicyService } = {}): Promise
   });
   const apiKeys = await ApiKeyService.load(store);
   const logs: string[] = [];
-  const deps = { admin: tailnet, apiKeys, policy: opts.policy, log: (m: string) => logs.push(m) };
+  const deps = { admin: tailnet, apiKeys, policy: opts.policy, ping: () => store.ping(), audit: new AuditLog(store), log: (m: string) => logs.push(m) };
   // The same Fastify set-up as the server's listeners; request lines go to `logs` too.
   const quiet = { error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), trace: () => {} };
   const serve = async (trusted: boolean): Promise<FastifyInstance> => {

@@ -74,6 +74,20 @@ for (const backend of testBackends()) {
       await store.ping();
     });
 
+    test('audit log: append, newest first, page back with beforeId, filter by since', async () => {
+      const t0 = new Date(Date.now() - 1000);
+      const a = await store.appendAudit({ actor: 'local socket', action: 'CreateUser', target: 'POST /api/v1/user', detail: { name: 'x' } });
+      const b = await store.appendAudit({ actor: 'api key hskey-api-abcdefghijkl', action: 'DeleteUser', target: 'DELETE /api/v1/user/1', detail: {} });
+      assert.ok(b.id > a.id);
+      assert.ok(a.createdAt instanceof Date && a.createdAt.getTime() >= t0.getTime());
+      assert.deepEqual(a.detail, { name: 'x' });
+      const all = await store.listAudit({ limit: 10 });
+      assert.deepEqual(all.slice(0, 2).map((e) => e.id), [b.id, a.id]);
+      assert.deepEqual((await store.listAudit({ limit: 1 })).map((e) => e.id), [b.id]);
+      assert.deepEqual((await store.listAudit({ limit: 10, beforeId: b.id })).map((e) => e.id)[0], a.id);
+      assert.deepEqual(await store.listAudit({ limit: 10, since: new Date(Date.now() + 60_000) }), []);
+    });
+
     test('createUser returns the record with id and timestamps', async () => {
       const before = Date.now();
       const u = await store.createUser(newUser({ name: 'odin@example.com', provider: 'oidc', providerId: 'https://idp/odin' }));

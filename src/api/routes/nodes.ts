@@ -16,6 +16,9 @@ import { validateTags } from './tags.js';
 interface ExpiryDisableCapable {
   disableNodeExpiry(id: number): Promise<NodeView>;
 }
+interface DebugCreateCapable {
+  debugCreateNode(input: { user: string; key: string; name: string; routes: string[] }): Promise<NodeView>;
+}
 
 function hasMethod<T>(obj: AdminService, name: string): obj is AdminService & T {
   return typeof (obj as unknown as Record<string, unknown>)[name] === 'function';
@@ -55,9 +58,6 @@ export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: We
     const disable = query.bool('disableExpiry') ?? false;
     if (disable && expiry) throw badRequest('give either "expiry" or "disableExpiry", not both');
     if (disable) {
-      if (!hasMethod<ExpiryDisableCapable>(admin, 'disableNodeExpiry')) {
-        throw new ApiError(501, 'disabling node key expiry is not supported by this server yet');
-      }
       return { node: render(await admin.disableNodeExpiry(id)) };
     }
     return { node: render(await admin.expireNode(id, expiry)) };
@@ -104,8 +104,27 @@ export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: We
     return registerPending(admin, webLogin, key, resolveUser(admin, query, 'user'));
   });
 
-  router.add('POST', '/api/v1/node/backfillips', schemas.backfillNodeIPs, async () => {
-    throw new ApiError(501, 'backfilling node IPs is not supported: Switchboard assigns addresses when nodes register');
+  router.add('POST', '/api/v1/node/backfillips', schemas.backfillNodeIPs, async ({ query }) => {
+    // headscale refuses unless the caller confirmed; the CLI asks first.
+    if (query.bool('confirmed') !== true) throw badRequest('not confirmed, aborting (send confirmed=true)');
+    return { changes: await admin.backfillNodeIPs() };
+  });
+
+  router.add('POST', '/api/v1/debug/node', schemas.debugCreateNode, async ({ body }) => {
+    const b = await body();
+    const req = {
+      user: b.requiredString('user'),
+      key: b.requiredString('key'),
+      name: b.requiredString('name'),
+      routes: normalizeRoutes(b.strings('routes') ?? []),
+    };
+    if (!hasMethod<DebugCreateCapable>(admin, 'debugCreateNode')) {
+      throw new ApiError(
+        501,
+        'creating a node waiting for registration is not supported by this server yet: it has no pending web-login registrations',
+      );
+    }
+    return { node: render(await admin.debugCreateNode(req)) };
   });
 }
 

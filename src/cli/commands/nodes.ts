@@ -1,16 +1,17 @@
-// `nodes`: list, list-routes, register, expire, rename, delete, tag, approve-routes, move —
+// `nodes`: list, list-routes, register, expire, rename, delete, tag, approve-routes, backfillips, move —
 // headscale's names, aliases and flags.
 
 import { Command, Option } from 'commander';
 import type { NodeJson } from '../../api/shapes.js';
 import { collectList, collectTags, parseId, parseRfc3339, parseUserRef, type UserRef } from '../args.js';
 import type { CliContext } from '../context.js';
+import { pickColumns } from '../columns.js';
 import { CliError } from '../errors.js';
 import { renderTable, shortKey, tableTime } from '../table.js';
 import { findUser } from './users.js';
 
-export function nodesTable(nodes: NodeJson[], now = new Date()): string {
-  return renderTable(
+export function nodesTable(nodes: NodeJson[], now = new Date(), columns?: string): string {
+  const { header, rows } = pickColumns(
     ['ID', 'Hostname', 'Name', 'MachineKey', 'NodeKey', 'User', 'Tags', 'IP addresses', 'Ephemeral', 'Last seen', 'Expiration', 'Connected', 'Expired'],
     nodes.map((n) => [
       n.id,
@@ -27,7 +28,9 @@ export function nodesTable(nodes: NodeJson[], now = new Date()): string {
       n.online ? 'online' : 'offline',
       n.expiry && new Date(n.expiry).getTime() < now.getTime() ? 'yes' : 'no',
     ]),
+    columns,
   );
+  return renderTable(header, rows);
 }
 
 export function routesTable(nodes: NodeJson[]): string {
@@ -48,12 +51,18 @@ export function registerNodes(program: Command, ctx: CliContext): void {
     .description('List nodes')
     .option('-u, --user <user>', 'Filter by user (name)')
     .option('-t, --tags', 'Show tags (kept for older headscale scripts; the Tags column is always shown)')
-    .action(async (opts: { user?: string }, cmd: Command) => {
+    .option(
+      '--columns <names>',
+      'Table columns to show, in this order (comma-separated: id, hostname, name, machinekey, nodekey, user, tags, ip, ephemeral, lastseen, expiration, connected, expired)',
+    )
+    .action(async (opts: { user?: string; columns?: string }, cmd: Command) => {
+      // Checked before asking the server, so a typo fails fast.
+      if (opts.columns !== undefined) nodesTable([], new Date(), opts.columns);
       const client = await ctx.client(cmd);
       const { nodes: list } = await client.request<{ nodes: NodeJson[] }>('GET', '/api/v1/node', {
         query: { user: opts.user },
       });
-      ctx.printList(cmd, list, () => nodesTable(list));
+      ctx.printList(cmd, list, () => nodesTable(list, new Date(), opts.columns));
     });
 
   nodes
@@ -195,5 +204,21 @@ export function registerNodes(program: Command, ctx: CliContext): void {
         body: { user: user.id },
       });
       ctx.print(cmd, node, 'Node moved to another user');
+    });
+
+  nodes
+    .command('backfillips')
+    .description(
+      'Backfill IPs missing from nodes: assign an address of every configured prefix to nodes lacking one, ' +
+        'and remove addresses of prefixes no longer configured; asks first unless --force',
+    )
+    .action(async (_opts: unknown, cmd: Command) => {
+      const ok = await ctx.confirm(cmd, 'Are you sure that you want to assign/remove IPs to/from nodes?', 'backfill node IPs');
+      if (!ok) return;
+      const client = await ctx.client(cmd);
+      const { changes } = await client.request<{ changes: string[] }>('POST', '/api/v1/node/backfillips', {
+        query: { confirmed: true },
+      });
+      ctx.print(cmd, { changes }, changes.length ? changes.join('\n') : 'No changes');
     });
 }

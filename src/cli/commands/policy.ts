@@ -4,6 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { CliContext } from '../context.js';
+import { BYPASS_ACTOR, BYPASS_FLAG, withDirectAccess, type DirectAccess } from '../direct.js';
 import { CliError, ExitWithCode } from '../errors.js';
 import { formatMachine } from '../output.js';
 
@@ -22,15 +23,27 @@ interface PolicyResponse {
 }
 
 export function registerPolicy(program: Command, ctx: CliContext): void {
+  const direct = <T>(cmd: Command, fn: (d: DirectAccess) => Promise<T>) =>
+    withDirectAccess({ configPath: ctx.globals(cmd).config, env: ctx.io.env, warn: (m) => ctx.io.stderr(`${m}\n`) }, fn);
+
   const policy = program.command('policy').description('Manage the ACL policy of Switchboard');
 
   policy
     .command('get')
     .aliases(['show', 'view', 'fetch'])
     .description('Print the current ACL policy (HuJSON as stored; -o gives {policy, updatedAt})')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const client = await ctx.client(cmd);
-      const res = await client.request<PolicyResponse>('GET', '/api/v1/policy');
+    .option(BYPASS_FLAG, 'Read the policy from the configured database (or policy file) directly; no running server needed')
+    .action(async (opts: { bypassGrpcAndAccessDatabaseDirectly?: boolean }, cmd: Command) => {
+      let res: PolicyResponse;
+      if (opts.bypassGrpcAndAccessDatabaseDirectly) {
+        res = await direct(cmd, async ({ policy: p }) => {
+          const doc = await p.get();
+          return { policy: doc.policy, updatedAt: doc.updatedAt ? doc.updatedAt.toISOString() : null };
+        });
+      } else {
+        const client = await ctx.client(cmd);
+        res = await client.request<PolicyResponse>('GET', '/api/v1/policy');
+      }
       ctx.print(cmd, res, res.policy);
     });
 
@@ -39,10 +52,23 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
     .aliases(['put', 'update'])
     .description('Replace the ACL policy with the contents of a file (works when the policy lives in the database)')
     .addOption(new Option('-f, --file <path>', 'Path to a policy file in HuJSON format').makeOptionMandatory())
-    .action(async (opts: { file: string }, cmd: Command) => {
+    .option(
+      BYPASS_FLAG,
+      'Write the policy into the configured database directly; no running server needed (a running server picks it up on restart)',
+    )
+    .action(async (opts: { file: string; bypassGrpcAndAccessDatabaseDirectly?: boolean }, cmd: Command) => {
       const text = await readText(opts.file, '--file');
-      const client = await ctx.client(cmd);
-      const res = await client.request<PolicyResponse>('PUT', '/api/v1/policy', { body: { policy: text } });
+      let res: PolicyResponse;
+      if (opts.bypassGrpcAndAccessDatabaseDirectly) {
+        res = await direct(cmd, async ({ policy: p, store }) => {
+          const doc = await p.set(text);
+          await store.appendAudit({ actor: BYPASS_ACTOR, action: 'SetPolicy', target: 'policy set --bypass', detail: {} });
+          return { policy: doc.policy, updatedAt: doc.updatedAt ? doc.updatedAt.toISOString() : null };
+        });
+      } else {
+        const client = await ctx.client(cmd);
+        res = await client.request<PolicyResponse>('PUT', '/api/v1/policy', { body: { policy: text } });
+      }
       ctx.print(cmd, res, 'Policy updated.');
     });
 
@@ -50,6 +76,7 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
     .command('check')
     .description('Check a policy file for errors (locally; the server is not contacted)')
     .addOption(new Option('-f, --file <path>', 'Path to a policy file in HuJSON format').makeOptionMandatory())
+    .option(BYPASS_FLAG, "Accepted for headscale's scripts; the check is local either way")
     .action(async (opts: { file: string }, cmd: Command) => {
       const text = await readText(opts.file, '--file');
       const { checkPolicyText } = await import('../../acl/index.js');
