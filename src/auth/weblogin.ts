@@ -7,6 +7,7 @@ import { AdminError, type NodeView } from '../state/admin.js';
 import type { NodeRecord, UserRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { Hostinfo } from '../tailcfg/types.js';
+import { decideTags, type TagCheck } from '../control/requesttags.js';
 import { zeroKey } from '../control/validate.js';
 import type { KeyedLock } from '../util/keyedlock.js';
 import { RateLimitedLog } from '../util/ratelog.js';
@@ -21,6 +22,8 @@ export interface WebLoginOptions {
   maxEntries: number;
   /** Key lifetime of nodes that do not ask for one (config node.expiry); 0 never expires. */
   defaultExpiryMs: number;
+  /** tagOwners check for the tags the machine asked for (--advertise-tags); without one they are refused. */
+  refusedTags?: TagCheck;
   log: (msg: string) => void;
 }
 
@@ -100,7 +103,9 @@ export class WebLogin {
     const first = this.lookup(id);
     return this.opts.locks.run(first.machineKey, async () => {
       const e = this.lookup(id); // decided or expired while we queued?
-      const node = await this.writeNode(e, user.id);
+      const existing = this.opts.tailnet.nodeByMachineKey(e.machineKey);
+      const base = existing && existing.userId === user.id ? existing.tags : [];
+      const node = await this.writeNode(e, user.id, this.grantTags(id, e, user.id, base));
       this.pending.decide(id, { kind: 'approved', nodeId: node.id });
       this.opts.log(`node ${node.givenName} registered to user ${user.name} by web login (${id})`);
       return this.opts.tailnet.getNode(node.id);
@@ -116,7 +121,7 @@ export class WebLogin {
       if (!known) {
         throw new WebLoginError(400, `registration ${id} is of a new machine: choose its owner with \`switchboard auth register --user <user> --auth-id ${id}\``);
       }
-      const node = await this.writeNode(e, known.userId);
+      const node = await this.writeNode(e, known.userId, this.grantTags(id, e, known.userId, known.tags));
       this.pending.decide(id, { kind: 'approved', nodeId: node.id });
       this.opts.log(`node ${node.givenName} re-authenticated by web login (${id})`);
       return this.opts.tailnet.getNode(node.id);
@@ -135,13 +140,25 @@ export class WebLogin {
     this.refusedLog.close();
   }
 
+  /**
+   * The node's tags after this login: what it has plus what it asked for (--advertise-tags),
+   * when the approving user may own each, as a pre-auth-key login decides. A refusal ends the
+   * registration: the waiting client shows the reason, the admin's command fails with it.
+   */
+  private grantTags(id: string, e: PendingRegistration, userId: number | null, base: readonly string[]): string[] {
+    const d = decideTags(this.opts.refusedTags, userId, base, e.hostinfo);
+    if (d.ok) return d.tags;
+    this.pending.decide(id, { kind: 'rejected', reason: d.error });
+    throw new WebLoginError(400, d.error);
+  }
+
   private expiryFor(e: PendingRegistration): Date | null {
     if (e.requestedExpiry && e.requestedExpiry.getTime() > Date.now()) return e.requestedExpiry;
     return this.opts.defaultExpiryMs > 0 ? new Date(Date.now() + this.opts.defaultExpiryMs) : null;
   }
 
   /** userId null keeps a tagged node tagged (approve of a tagged machine). */
-  private async writeNode(e: PendingRegistration, userId: number | null): Promise<NodeRecord> {
+  private async writeNode(e: PendingRegistration, userId: number | null, tags: string[]): Promise<NodeRecord> {
     const t = this.opts.tailnet;
     const clash = t.nodeByNodeKey(e.nodeKey);
     if (clash && clash.machineKey !== e.machineKey) throw new WebLoginError(409, 'the node key of this registration is already used by another node');
@@ -154,13 +171,14 @@ export class WebLogin {
         nodeKey: e.nodeKey,
         expiry,
         registerMethod: 'cli',
-        ...(toUser ? { userId, tags: [] } : {}),
+        ...(toUser ? { userId } : {}),
+        ...(tags.join(',') !== existing.tags.join(',') ? { tags } : {}),
         ...(e.hostinfo ? { hostinfo: e.hostinfo, hostname: e.hostname || existing.hostname } : {}),
       });
     }
     return t.addNode({
       userId,
-      tags: [],
+      tags,
       authKeyId: null,
       registerMethod: 'cli',
       ephemeral: e.ephemeral,

@@ -192,6 +192,7 @@ export class SwitchboardServer {
       ttlMs: config.tuning.register_cache_expiration_ms,
       maxEntries: config.tuning.register_cache_max_entries,
       defaultExpiryMs: config.node.expiry_ms,
+      refusedTags: (user, keyTags, requested) => policy.view.refusedTags(user, keyTags, requested),
       log: (m) => log.info(m),
     });
     this.apiDeps = {

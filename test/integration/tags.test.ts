@@ -81,3 +81,40 @@ describe('requested tags without a policy', () => {
     assert.equal(r.Error, 'requested tags [tag:web] are invalid or not permitted (tag:web: no policy is in force, so no tag has owners)');
   });
 });
+
+describe('requested tags at web login', () => {
+  const f = useServer({
+    files: { 'policy.json': POLICY },
+    configure: (c, dir) => {
+      c.policy = { mode: 'file', path: path.join(dir, 'policy.json') };
+    },
+  });
+  const authIdOf = (url: string) => /\/register\/([^/]+)$/.exec(url)![1]!;
+  const user = async (name: string) => f.srv.server.tailnet.userByName(name) ?? (await f.srv.server.tailnet.createUser({ name }));
+
+  test('approved for a user who owns them: the node is tagged, as with a pre-auth key', async () => {
+    const c = f.client('weblogin-web');
+    c.hostinfo.RequestTags = ['tag:web'];
+    const first = await c.register();
+    const waiting = c.register({ followup: first.AuthURL });
+    await f.srv.server.webLogin.register(authIdOf(first.AuthURL), await user('alice'));
+    const done = await waiting;
+    assert.equal(done.MachineAuthorized, true, done.Error);
+    assert.deepEqual(f.srv.server.tailnet.nodeByMachineKey(c.machineKey)!.tags, ['tag:web']);
+  });
+
+  test('approved for a user who does not own them: refused with the reason, for the admin and the client; no node', async () => {
+    const c = f.client('weblogin-sneaky');
+    c.hostinfo.RequestTags = ['tag:bobs'];
+    const first = await c.register();
+    const waiting = c.register({ followup: first.AuthURL });
+    await assert.rejects(
+      f.srv.server.webLogin.register(authIdOf(first.AuthURL), await user('alice')),
+      /requested tags \[tag:bobs\] are invalid or not permitted \(tag:bobs: user alice is not among its tagOwners\)/,
+    );
+    const done = await waiting;
+    assert.equal(done.MachineAuthorized, false);
+    assert.match(done.Error, /tag:bobs: user alice is not among its tagOwners/);
+    assert.equal(f.srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+  });
+});
