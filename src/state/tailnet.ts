@@ -302,7 +302,7 @@ export class Tailnet implements AdminService {
       .sort((a, b) => a.id - b.id);
   }
 
-  async createUser(input: { name: string; displayName?: string; email?: string; pictureUrl?: string }): Promise<UserRecord> {
+  async createUser(input: { name: string; displayName?: string; email?: string; pictureUrl?: string; provider?: string; providerId?: string }): Promise<UserRecord> {
     const problem = validateUserName(input.name);
     if (problem) throw new AdminError(400, `invalid user name ${JSON.stringify(input.name)}: ${problem}`);
     if (this.userByName(input.name)) throw new AdminError(409, `user ${JSON.stringify(input.name)} already exists`);
@@ -310,8 +310,8 @@ export class Tailnet implements AdminService {
       name: input.name,
       displayName: input.displayName ?? '',
       email: input.email ?? '',
-      providerId: '',
-      provider: '',
+      providerId: input.providerId ?? '',
+      provider: input.provider ?? '',
       profilePicUrl: input.pictureUrl ?? '',
     });
     this.users.set(u.id, u);
