@@ -76,6 +76,11 @@ export class OidcLogin {
     } catch (err) {
       throw new Error(`oidc: discovery at ${cfg.issuer} failed: ${(err as Error).message}`);
     }
+    const methods = client.serverMetadata().code_challenge_methods_supported;
+    if (cfg.pkce.enabled && methods && !methods.includes(cfg.pkce.method)) {
+      // Logins would fail at the provider; say so now rather than at the first user's login.
+      opts.log(`oidc: the provider supports PKCE methods ${methods.join(', ')}, not oidc.pkce.method ${cfg.pkce.method}; logins will be refused`);
+    }
     return new OidcLogin(cfg, client, opts.serverUrl, opts.web, opts.tailnet, opts.flowTtlMs, opts.maxFlows, opts.log);
   }
 

@@ -212,6 +212,35 @@ describe('OIDC login with oidc-provider', () => {
     assert.ok(callback);
     const replay = await fetch(callback);
     assert.equal(replay.status, 400);
+    assert.match(await replay.text(), /unknown, already used or expired/);
+  });
+});
+
+describe('OIDC with use_expiry_from_token', () => {
+  test('the node key expires with the ID token, not after oidc.expiry', async () => {
+    const idp = await startProvider('http://127.0.0.1:8080/oidc/callback');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-oidc-exp-'));
+    const srv = await startTestServer(
+      { type: 'sqlite', path: path.join(dir, 'db.sqlite') },
+      oidcConfig(idp.issuer, { use_expiry_from_token: true }),
+      dir,
+    );
+    const c = new TailscaleClient({ serverUrl: srv.url, hostname: 'tok' });
+    try {
+      const r = await c.register();
+      const loc = (await fetch(r.AuthURL.replace('http://127.0.0.1:8080', srv.url), { redirect: 'manual' })).headers.get('location')!;
+      const res = await signIn(loc, 'carol', srv.url);
+      assert.equal(res.status, 200, await res.text());
+      const node = srv.server.tailnet.nodeByMachineKey(c.machineKey)!;
+      // oidc-provider's ID tokens live one hour; oidc.expiry (180d) would be far later.
+      const left = node.expiry!.getTime() - Date.now();
+      assert.ok(left > 3_500_000 && left <= 3_600_000, `token expiry applies (${left} ms left)`);
+    } finally {
+      c.close();
+      await srv.stop();
+      await idp.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
