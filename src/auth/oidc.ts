@@ -167,8 +167,12 @@ export class OidcLogin {
 
   private async findOrCreateUser(c: OidcClaims): Promise<UserRecord> {
     const providerId = providerIdentifier(c);
-    for (const u of this.tailnet.allUsers()) if (u.provider === 'oidc' && u.providerId === providerId) return u;
     const email = this.emailOf(c);
+    for (const u of this.tailnet.allUsers()) {
+      if (u.provider === 'oidc' && u.providerId === providerId) {
+        return this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '' });
+      }
+    }
     const name = c.preferred_username || email;
     if (!name) throw Object.assign(new Error('the provider sent neither preferred_username nor email, so the user cannot be named'), { status: 403 });
     const problem = validateUserName(name);

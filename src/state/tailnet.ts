@@ -319,6 +319,16 @@ export class Tailnet implements AdminService {
     return u;
   }
 
+  /** An OIDC login refreshes what the provider says about the user (headscale does too). */
+  async updateUserProfile(id: number, p: { displayName: string; email: string; profilePicUrl: string }): Promise<UserRecord> {
+    const u = this.requireUser(id);
+    if (u.displayName === p.displayName && u.email === p.email && u.profilePicUrl === p.profilePicUrl) return u;
+    const updated = await this.store.updateUser(id, p);
+    this.users.set(id, updated);
+    this.emit({ kind: 'userChanged', userId: id });
+    return updated;
+  }
+
   async renameUser(id: number, newName: string): Promise<UserRecord> {
     const u = this.requireUser(id);
     const problem = validateUserName(newName);

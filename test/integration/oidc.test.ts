@@ -165,12 +165,15 @@ describe('OIDC login with oidc-provider', () => {
     const left = node.expiry!.getTime() - Date.now();
     assert.ok(left > 3_500_000 && left <= 3_600_000, `oidc.expiry applies (${left} ms left)`);
 
-    // A second machine of the same person lands under the same user, not a new one.
+    // A second machine of the same person lands under the same user, not a new one, and
+    // what the provider now says about them (a new display name) is taken.
+    ACCOUNTS.alice!.name = 'Alice Pleasance Liddell';
     const second = await pending('alice-desktop');
     const loc = (await fetch(`${srv.url}/register/${second.id}`, { redirect: 'manual' })).headers.get('location')!;
     assert.equal((await signIn(loc, 'alice', srv.url)).status, 200);
     assert.equal(srv.server.tailnet.nodeByMachineKey(second.c.machineKey)!.userId, user.id);
     assert.equal([...srv.server.tailnet.allUsers()].filter((u) => u.provider === 'oidc').length, 1);
+    assert.equal(srv.server.tailnet.user(user.id)!.displayName, 'Alice Pleasance Liddell');
   });
 
   for (const [account, why] of [
