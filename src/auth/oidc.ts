@@ -3,6 +3,7 @@
 // openid-client does discovery, PKCE and the ID token checks (signature, issuer, audience,
 // expiry, nonce); this file keeps the per-login secrets and applies headscale's oidc.* rules.
 
+import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as oc from 'openid-client';
 import type { Config } from '../config/types.js';
@@ -84,8 +85,11 @@ export class OidcLogin {
     return new OidcLogin(cfg, client, opts.serverUrl, opts.web, opts.tailnet, opts.flowTtlMs, opts.maxFlows, opts.log);
   }
 
-  /** The provider's authorization URL for registration `authId` (which must be pending). */
-  async authorizationUrl(authId: string): Promise<string> {
+  /**
+   * The provider's authorization URL for registration `authId` (which must be pending), and
+   * the state the browser keeps in a cookie so the callback must come back to it.
+   */
+  async authorizationUrl(authId: string): Promise<{ url: string; state: string }> {
     this.web.lookup(authId);
     this.prune();
     if (this.flows.size >= this.maxFlows) throw new Error('too many OIDC logins in progress; try again in a minute');
@@ -105,17 +109,21 @@ export class OidcLogin {
       params.code_challenge = this.cfg.pkce.method === 'S256' ? await oc.calculatePKCECodeChallenge(verifier) : verifier;
     }
     this.flows.set(state, { authId, nonce, verifier, expiresAt: Date.now() + this.flowTtlMs });
-    return oc.buildAuthorizationUrl(this.client, params).href;
+    return { url: oc.buildAuthorizationUrl(this.client, params).href, state };
   }
 
   /** Handles the provider's redirect back; never leaves a half-registered node. */
-  async callback(url: URL): Promise<CallbackResult> {
+  async callback(url: URL, cookieState: string | undefined): Promise<CallbackResult> {
     const state = url.searchParams.get('state') ?? '';
     const flow = this.flows.get(state);
     // Used once: a replayed callback finds nothing.
     this.flows.delete(state);
     if (!flow || flow.expiresAt < Date.now()) {
       return { ok: false, status: 400, reason: 'this login link is unknown, already used or expired; run `tailscale up` again' };
+    }
+    if (!sameSecret(state, cookieState ?? '')) {
+      // headscale checks the same: the callback must reach the browser that began the login.
+      return { ok: false, status: 400, reason: 'this login was not started in this browser; open the link `tailscale up` printed here' };
     }
     const providerError = url.searchParams.get('error');
     if (providerError) {
@@ -230,6 +238,12 @@ export function checkAllowed(cfg: OidcConfig, c: OidcClaims): string | null {
     return `the user ${email ? JSON.stringify(email) : '(no email)'} is not in oidc.allowed_users`;
   }
   return null;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 function clientSecret(cfg: OidcConfig): string {

@@ -9,6 +9,9 @@ import { authIdProblem } from '../auth/pending.js';
 import type { WebLogin } from '../auth/weblogin.js';
 import type { OidcLogin } from '../auth/oidc.js';
 
+/** Holds the login's state in the browser between /register/<id> and /oidc/callback. */
+export const OIDC_STATE_COOKIE = 'switchboard_oidc_state';
+
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 export function escapeHtml(s: string): string {
@@ -102,13 +105,20 @@ export function mountRegisterPage(app: FastifyInstance, web: WebLogin, oidc: () 
     }
     const provider = oidc();
     if (provider) {
-      let to: string;
+      let to: { url: string; state: string };
       try {
         to = await provider.authorizationUrl(id);
       } catch (err) {
         return send(reply, 503, page('Login unavailable', `<p>${escapeHtml((err as Error).message)}</p>`));
       }
-      return reply.code(302).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').redirect(to);
+      // Lax: the provider's redirect back is a top-level navigation from another site.
+      const secure = provider.redirectUri.startsWith('https:') ? '; Secure' : '';
+      return reply
+        .code(302)
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('set-cookie', `${OIDC_STATE_COOKIE}=${to.state}; Path=/oidc/callback; HttpOnly; SameSite=Lax; Max-Age=900${secure}`)
+        .redirect(to.url);
     }
     return send(reply, 200, registrationPage(e, web.knownNode(e)));
   });

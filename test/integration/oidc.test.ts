@@ -54,6 +54,16 @@ async function startProvider(redirectUri: string): Promise<{ issuer: string; clo
 
 /** A tiny browser: follows redirects by hand, keeps the provider's cookies, fills its dev login and consent forms. */
 async function signIn(start: string, account: string, switchboardUrl: string): Promise<Response> {
+  const r = await browse(start, account, switchboardUrl, false);
+  return r as Response;
+}
+
+/** Like signIn, but stops before /oidc/callback: its URL and the cookie header the browser would send. */
+async function reachCallback(start: string, account: string, switchboardUrl: string): Promise<{ url: string; cookie: string }> {
+  return (await browse(start, account, switchboardUrl, true)) as { url: string; cookie: string };
+}
+
+async function browse(start: string, account: string, switchboardUrl: string, stop: boolean): Promise<Response | { url: string; cookie: string }> {
   const jar = new Map<string, string>();
   let url = start;
   let method = 'GET';
@@ -61,11 +71,13 @@ async function signIn(start: string, account: string, switchboardUrl: string): P
   for (let hop = 0; hop < 20; hop++) {
     // The provider redirects to the configured server_url; the test server listens elsewhere.
     const target = url.replace(/^http:\/\/127\.0\.0\.1:8080/, switchboardUrl);
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (stop && target.startsWith(`${switchboardUrl}/oidc/callback`)) return { url: target, cookie };
     const res = await fetch(target, {
       method,
       redirect: 'manual',
       headers: {
-        cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; '),
+        cookie,
         ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
       },
       body,
@@ -147,8 +159,9 @@ describe('OIDC login with oidc-provider', () => {
     assert.ok(to.searchParams.get('state') && to.searchParams.get('nonce'));
     assert.equal(to.searchParams.get('redirect_uri'), 'http://127.0.0.1:8080/oidc/callback');
 
+    assert.match(first.headers.get('set-cookie')!, /^switchboard_oidc_state=[^;]+; Path=\/oidc\/callback; HttpOnly; SameSite=Lax/);
     const waiting = c.register({ followup: r.AuthURL });
-    const done = await signIn(to.href, 'alice', srv.url);
+    const done = await signIn(`${srv.url}/register/${id}`, 'alice', srv.url);
     const html = await done.text();
     assert.equal(done.status, 200, html);
     assert.match(html, /alice-laptop is now on the tailnet as user alice/);
@@ -169,8 +182,7 @@ describe('OIDC login with oidc-provider', () => {
     // what the provider now says about them (a new display name) is taken.
     ACCOUNTS.alice!.name = 'Alice Pleasance Liddell';
     const second = await pending('alice-desktop');
-    const loc = (await fetch(`${srv.url}/register/${second.id}`, { redirect: 'manual' })).headers.get('location')!;
-    assert.equal((await signIn(loc, 'alice', srv.url)).status, 200);
+    assert.equal((await signIn(`${srv.url}/register/${second.id}`, 'alice', srv.url)).status, 200);
     assert.equal(srv.server.tailnet.nodeByMachineKey(second.c.machineKey)!.userId, user.id);
     assert.equal([...srv.server.tailnet.allUsers()].filter((u) => u.provider === 'oidc').length, 1);
     assert.equal(srv.server.tailnet.user(user.id)!.displayName, 'Alice Pleasance Liddell');
@@ -183,8 +195,7 @@ describe('OIDC login with oidc-provider', () => {
   ] as const) {
     test(`${account} is refused with a clear page and no node (${why.source})`, async () => {
       const { c, id } = await pending(`${account}-pc`);
-      const loc = (await fetch(`${srv.url}/register/${id}`, { redirect: 'manual' })).headers.get('location')!;
-      const res = await signIn(loc, account, srv.url);
+      const res = await signIn(`${srv.url}/register/${id}`, account, srv.url);
       assert.equal(res.status, 403);
       assert.match(await res.text(), why);
       assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
@@ -192,28 +203,26 @@ describe('OIDC login with oidc-provider', () => {
     });
   }
 
-  test('a callback with an unknown state, or replayed, is refused', async () => {
+  test('a callback with an unknown state, without the state cookie, or replayed, is refused', async () => {
     const bad = await fetch(`${srv.url}/oidc/callback?code=abc&state=forged`);
     assert.equal(bad.status, 400);
     assert.match(await bad.text(), /unknown, already used or expired/);
 
-    // Capture a real callback, use it, then replay it.
-    const { id } = await pending('replay-box');
-    const loc = (await fetch(`${srv.url}/register/${id}`, { redirect: 'manual' })).headers.get('location')!;
-    let callback = '';
-    const origFetch = globalThis.fetch;
-    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
-      const u = String(input);
-      if (u.includes('/oidc/callback')) callback = u;
-      return origFetch(input, init);
-    }) as typeof fetch;
-    try {
-      assert.equal((await signIn(loc, 'alice', srv.url)).status, 200);
-    } finally {
-      globalThis.fetch = origFetch;
-    }
-    assert.ok(callback);
-    const replay = await fetch(callback);
+    // A real callback without the browser's state cookie (sent to someone else) is refused.
+    const other = await pending('elsewhere-box');
+    const stolen = await reachCallback(`${srv.url}/register/${other.id}`, 'alice', srv.url);
+    const noCookie = await fetch(stolen.url);
+    assert.equal(noCookie.status, 400);
+    assert.match(await noCookie.text(), /not started in this browser/);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(other.c.machineKey), undefined);
+
+    // A real callback, used once, then replayed with the same cookie.
+    const { c, id } = await pending('replay-box');
+    const cb = await reachCallback(`${srv.url}/register/${id}`, 'alice', srv.url);
+    const ok = await fetch(cb.url, { headers: { cookie: cb.cookie } });
+    assert.equal(ok.status, 200, await ok.text());
+    assert.ok(srv.server.tailnet.nodeByMachineKey(c.machineKey));
+    const replay = await fetch(cb.url, { headers: { cookie: cb.cookie } });
     assert.equal(replay.status, 400);
     assert.match(await replay.text(), /unknown, already used or expired/);
   });
@@ -231,8 +240,7 @@ describe('OIDC with use_expiry_from_token', () => {
     const c = new TailscaleClient({ serverUrl: srv.url, hostname: 'tok' });
     try {
       const r = await c.register();
-      const loc = (await fetch(r.AuthURL.replace('http://127.0.0.1:8080', srv.url), { redirect: 'manual' })).headers.get('location')!;
-      const res = await signIn(loc, 'carol', srv.url);
+      const res = await signIn(r.AuthURL.replace('http://127.0.0.1:8080', srv.url), 'carol', srv.url);
       assert.equal(res.status, 200, await res.text());
       const node = srv.server.tailnet.nodeByMachineKey(c.machineKey)!;
       // oidc-provider's ID tokens live one hour; oidc.expiry (180d) would be far later.
