@@ -46,7 +46,7 @@ export class OidcLogin {
     serverUrl: string,
     private readonly web: WebLogin,
     private readonly tailnet: Tailnet,
-    private readonly flowTtlMs: number,
+    readonly flowTtlMs: number,
     private readonly maxFlows: number,
     private readonly log: (m: string) => void,
   ) {

@@ -117,7 +117,7 @@ export function mountRegisterPage(app: FastifyInstance, web: WebLogin, oidc: () 
         .code(302)
         .header('cache-control', 'no-store')
         .header('referrer-policy', 'no-referrer')
-        .header('set-cookie', `${OIDC_STATE_COOKIE}=${to.state}; Path=/oidc/callback; HttpOnly; SameSite=Lax; Max-Age=900${secure}`)
+        .header('set-cookie', `${OIDC_STATE_COOKIE}=${to.state}; Path=/oidc/callback; HttpOnly; SameSite=Lax; Max-Age=${Math.ceil(provider.flowTtlMs / 1000)}${secure}`)
         .redirect(to.url);
     }
     return send(reply, 200, registrationPage(e, web.knownNode(e)));
