@@ -4,7 +4,7 @@
 // machine's registration lock, so it never races the client's own register requests.
 
 import { AdminError, type NodeView } from '../state/admin.js';
-import type { NodeRecord, UserRecord } from '../state/model.js';
+import type { NodeRecord, RegisterMethod, UserRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { Hostinfo } from '../tailcfg/types.js';
 import { decideTags, type TagCheck } from '../control/requesttags.js';
@@ -99,15 +99,15 @@ export class WebLogin {
   }
 
   /** `auth register --user`: creates the node (or re-authenticates the machine's node) for `user`. */
-  async register(id: string, user: UserRecord): Promise<NodeView> {
+  async register(id: string, user: UserRecord, how?: { expiry: Date | null; method: RegisterMethod }): Promise<NodeView> {
     const first = this.lookup(id);
     return this.opts.locks.run(first.machineKey, async () => {
       const e = this.lookup(id); // decided or expired while we queued?
       const existing = this.opts.tailnet.nodeByMachineKey(e.machineKey);
       const base = existing && existing.userId === user.id ? existing.tags : [];
-      const node = await this.writeNode(e, user.id, this.grantTags(id, e, user.id, base));
+      const node = await this.writeNode(e, user.id, this.grantTags(id, e, user.id, base), how);
       this.pending.decide(id, { kind: 'approved', nodeId: node.id });
-      this.opts.log(`node ${node.givenName} registered to user ${user.name} by web login (${id})`);
+      this.opts.log(`node ${node.givenName} registered to user ${user.name} by ${how?.method === 'oidc' ? 'OIDC' : 'web'} login (${id})`);
       return this.opts.tailnet.getNode(node.id);
     });
   }
@@ -158,11 +158,12 @@ export class WebLogin {
   }
 
   /** userId null keeps a tagged node tagged (approve of a tagged machine). */
-  private async writeNode(e: PendingRegistration, userId: number | null, tags: string[]): Promise<NodeRecord> {
+  private async writeNode(e: PendingRegistration, userId: number | null, tags: string[], how?: { expiry: Date | null; method: RegisterMethod }): Promise<NodeRecord> {
     const t = this.opts.tailnet;
     const clash = t.nodeByNodeKey(e.nodeKey);
     if (clash && clash.machineKey !== e.machineKey) throw new WebLoginError(409, 'the node key of this registration is already used by another node');
-    const expiry = this.expiryFor(e);
+    const expiry = how ? how.expiry : this.expiryFor(e);
+    const registerMethod = how?.method ?? 'cli';
     const existing = t.nodeByMachineKey(e.machineKey);
     if (existing) {
       // Re-authentication keeps the node: its id, addresses and name.
@@ -170,7 +171,7 @@ export class WebLogin {
       return t.updateNode(existing.id, {
         nodeKey: e.nodeKey,
         expiry,
-        registerMethod: 'cli',
+        registerMethod,
         ...(toUser ? { userId } : {}),
         ...(tags.join(',') !== existing.tags.join(',') ? { tags } : {}),
         ...(e.hostinfo ? { hostinfo: e.hostinfo, hostname: e.hostname || existing.hostname } : {}),
@@ -180,7 +181,7 @@ export class WebLogin {
       userId,
       tags,
       authKeyId: null,
-      registerMethod: 'cli',
+      registerMethod,
       ephemeral: e.ephemeral,
       expiry,
       machineKey: e.machineKey,

@@ -16,17 +16,6 @@ export function unsupportedKeys(c: Config, isSet: (key: string) => boolean): Uns
   const refuse: Array<[string, string]> = [];
   const warn: string[] = [];
 
-  if (c.oidc.issuer !== '') {
-    // Starting as if OIDC worked would offer logins nobody can complete; starting without it
-    // would quietly drop the admin's access rules. Neither is safe, whatever
-    // only_start_if_oidc_is_available says.
-    refuse.push([
-      'oidc.issuer',
-      'OIDC login is not supported yet, so switchboard does not start with an OIDC configuration ' +
-        `(oidc.only_start_if_oidc_is_available: ${c.oidc.only_start_if_oidc_is_available}); ` +
-        'remove oidc.issuer to run with pre-auth keys and `switchboard nodes register` only',
-    ]);
-  }
   if (c.randomize_client_port) {
     // headscale 0.29 refuses the key as well: it moved to the policy.
     refuse.push([

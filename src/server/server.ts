@@ -49,6 +49,8 @@ import { fitConnectionLimit, openFileLimit } from '../limits/fdlimit.js';
 import { RateLimitedLog } from '../util/ratelog.js';
 import { WebLogin } from '../auth/weblogin.js';
 import { mountRegisterPage } from '../web/register-page.js';
+import { mountOidcCallback } from '../web/oidc-callback.js';
+import { OidcLogin } from '../auth/oidc.js';
 
 /** Request-body bytes buffered across all control connections at once. */
 const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
@@ -144,6 +146,8 @@ export class SwitchboardServer {
   private readonly refusedLog: RateLimitedLog;
   /** Registrations waiting for web login (`auth register`, /register/<id>). */
   readonly webLogin: WebLogin;
+  /** OIDC login when oidc.issuer is set and discovery worked; null otherwise. */
+  oidc: OidcLogin | null = null;
   /** Quiet time after which a map stream gets a keep-alive frame (tests shorten it). */
   set mapKeepAliveMs(ms: number) {
     this.machineContext.keepAliveMs = ms;
@@ -316,6 +320,7 @@ export class SwitchboardServer {
       });
       server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry);
       const srv = server;
+      if (config.oidc.issuer) server.oidc = await startOidc(config, server, log);
       server.stopDerpRefresh = startDerpMapRefresh(
         config.derp,
         (map) => {
@@ -467,7 +472,8 @@ export class SwitchboardServer {
             ' (then open the link it prints), or add --authkey <key>\n',
         ),
     );
-    mountRegisterPage(app, this.webLogin);
+    mountRegisterPage(app, this.webLogin, () => this.oidc);
+    mountOidcCallback(app, () => this.oidc, this.config.server_url);
     const derp = this.derp;
     if (derp) {
       // The relay's upgrade stays off Fastify's router, like /ts2021's; its plain endpoints
@@ -606,4 +612,25 @@ function createAdmission(config: Config, log: Logger, onRefused: (r: Refusal) =>
     },
     { onRefused },
   );
+}
+
+/** only_start_if_oidc_is_available: true stops the start when discovery fails; false warns and serves without OIDC. */
+async function startOidc(config: Config, server: SwitchboardServer, log: Logger): Promise<OidcLogin | null> {
+  try {
+    const o = await OidcLogin.discover({
+      cfg: config.oidc,
+      serverUrl: config.server_url,
+      web: server.webLogin,
+      tailnet: server.tailnet,
+      flowTtlMs: config.tuning.register_cache_expiration_ms,
+      maxFlows: config.tuning.register_cache_max_entries,
+      log: (m) => log.info(m),
+    });
+    log.info(`oidc: logins go to ${config.oidc.issuer}`);
+    return o;
+  } catch (err) {
+    if (config.oidc.only_start_if_oidc_is_available) throw err;
+    log.warn(`${(err as Error).message}; serving without OIDC login (oidc.only_start_if_oidc_is_available is false)`);
+    return null;
+  }
 }

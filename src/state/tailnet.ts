@@ -302,7 +302,7 @@ export class Tailnet implements AdminService {
       .sort((a, b) => a.id - b.id);
   }
 
-  async createUser(input: { name: string; displayName?: string; email?: string; pictureUrl?: string }): Promise<UserRecord> {
+  async createUser(input: { name: string; displayName?: string; email?: string; pictureUrl?: string; provider?: string; providerId?: string }): Promise<UserRecord> {
     const problem = validateUserName(input.name);
     if (problem) throw new AdminError(400, `invalid user name ${JSON.stringify(input.name)}: ${problem}`);
     if (this.userByName(input.name)) throw new AdminError(409, `user ${JSON.stringify(input.name)} already exists`);
@@ -310,13 +310,23 @@ export class Tailnet implements AdminService {
       name: input.name,
       displayName: input.displayName ?? '',
       email: input.email ?? '',
-      providerId: '',
-      provider: '',
+      providerId: input.providerId ?? '',
+      provider: input.provider ?? '',
       profilePicUrl: input.pictureUrl ?? '',
     });
     this.users.set(u.id, u);
     this.emit({ kind: 'userChanged', userId: u.id });
     return u;
+  }
+
+  /** An OIDC login refreshes what the provider says about the user (headscale does too). */
+  async updateUserProfile(id: number, p: { displayName: string; email: string; profilePicUrl: string }): Promise<UserRecord> {
+    const u = this.requireUser(id);
+    if (u.displayName === p.displayName && u.email === p.email && u.profilePicUrl === p.profilePicUrl) return u;
+    const updated = await this.store.updateUser(id, p);
+    this.users.set(id, updated);
+    this.emit({ kind: 'userChanged', userId: id });
+    return updated;
   }
 
   async renameUser(id: number, newName: string): Promise<UserRecord> {

@@ -7,6 +7,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { PendingRegistration } from '../auth/pending.js';
 import { authIdProblem } from '../auth/pending.js';
 import type { WebLogin } from '../auth/weblogin.js';
+import type { OidcLogin } from '../auth/oidc.js';
+
+/** Holds the login's state in the browser between /register/<id> and /oidc/callback. */
+export const OIDC_STATE_COOKIE = 'switchboard_oidc_state';
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -18,7 +22,7 @@ const STYLE = `body{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem
 h1{font-size:1.5rem}dt{font-weight:600;margin-top:.6rem}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}
 pre{background:#f3f3f3;padding:.8rem;border-radius:4px;white-space:pre-wrap;word-break:break-all}p.note{color:#555}`;
 
-function page(title: string, body: string): string {
+export function page(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -68,7 +72,7 @@ ${steps}
   );
 }
 
-function send(reply: FastifyReply, status: number, html: string): FastifyReply {
+export function send(reply: FastifyReply, status: number, html: string): FastifyReply {
   return reply
     .code(status)
     .header('cache-control', 'no-store')
@@ -80,7 +84,8 @@ function send(reply: FastifyReply, status: number, html: string): FastifyReply {
     .send(html);
 }
 
-export function mountRegisterPage(app: FastifyInstance, web: WebLogin): void {
+/** With `oidc()` answering a login, an undecided registration's page sends the browser to the provider. */
+export function mountRegisterPage(app: FastifyInstance, web: WebLogin, oidc: () => OidcLogin | null = () => null): void {
   app.get<{ Params: { authId: string } }>('/register/:authId', async (req, reply) => {
     const id = req.params.authId;
     if (authIdProblem(id)) {
@@ -97,6 +102,23 @@ export function mountRegisterPage(app: FastifyInstance, web: WebLogin): void {
     if (e.verdict) {
       const done = e.verdict.kind === 'approved' ? 'This machine has been registered.' : 'This registration was rejected.';
       return send(reply, 200, page('Registration decided', `<p>${escapeHtml(done)}</p>`));
+    }
+    const provider = oidc();
+    if (provider) {
+      let to: { url: string; state: string };
+      try {
+        to = await provider.authorizationUrl(id);
+      } catch (err) {
+        return send(reply, 503, page('Login unavailable', `<p>${escapeHtml((err as Error).message)}</p>`));
+      }
+      // Lax: the provider's redirect back is a top-level navigation from another site.
+      const secure = provider.redirectUri.startsWith('https:') ? '; Secure' : '';
+      return reply
+        .code(302)
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .header('set-cookie', `${OIDC_STATE_COOKIE}=${to.state}; Path=/oidc/callback; HttpOnly; SameSite=Lax; Max-Age=${Math.ceil(provider.flowTtlMs / 1000)}${secure}`)
+        .redirect(to.url);
     }
     return send(reply, 200, registrationPage(e, web.knownNode(e)));
   });

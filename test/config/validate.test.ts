@@ -149,14 +149,10 @@ test('OIDC: types and headscale start-up rules', () => {
   rejects(MINIMAL + 'oidc:\n  client_secret: a\n  client_secret_path: /b\n', 'oidc.client_secret_path', /mutually exclusive/);
   rejects(MINIMAL + 'oidc:\n  pkce:\n    method: S512\n', 'oidc.pkce.method');
   rejects(MINIMAL + 'oidc:\n  use_expiry_from_token: 2\n', 'oidc.use_expiry_from_token');
-  // A complete OIDC configuration is refused until OIDC login exists, whatever only_start_if_oidc_is_available says.
-  for (const only of ['true', 'false']) {
-    rejects(
-      MINIMAL + `oidc:\n  only_start_if_oidc_is_available: ${only}\n  issuer: https://sso.example\n  client_id: sb\n  client_secret: s\n  allowed_groups: [/admins]\n`,
-      'oidc.issuer',
-      new RegExp(`OIDC login is not supported yet.*only_start_if_oidc_is_available: ${only}`),
-    );
-  }
+  // A complete OIDC configuration loads (discovery happens at start, not in validation).
+  const full = load(MINIMAL + 'oidc:\n  issuer: https://sso.example\n  client_id: sb\n  client_secret: s\n  allowed_groups: [/admins]\n');
+  assert.equal(full.config.oidc.issuer, 'https://sso.example');
+  assert.deepEqual(full.warnings, []);
   // Without an issuer the other keys are inert, in headscale too: read, no warning.
   const { config, warnings } = load(MINIMAL + 'oidc:\n  client_id: sb\n  allowed_groups: [/admins]\n');
   assert.deepEqual(config.oidc.scope, ['openid', 'profile', 'email']);

@@ -1,0 +1,285 @@
+// OIDC login against a real OpenID provider (oidc-provider) on loopback, over real HTTP:
+// our client gets an AuthURL, the "browser" (fetch, redirects followed by hand, cookies kept)
+// signs in at the provider's own login and consent forms, comes back to /oidc/callback, and
+// the waiting registration completes for the right user. Refusals leave no node behind.
+
+import { afterAll, beforeAll, describe, test } from 'vitest';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import Provider from 'oidc-provider';
+import { startTestServer, type TestServer } from '../helpers/server.js';
+import { TailscaleClient } from '../../src/client/client.js';
+import type { Config } from '../../src/config/types.js';
+
+interface Account {
+  email: string;
+  email_verified: boolean;
+  preferred_username: string;
+  name: string;
+  groups: string[];
+}
+
+const ACCOUNTS: Record<string, Account> = {
+  alice: { email: 'alice@corp.example', email_verified: true, preferred_username: 'alice', name: 'Alice Liddell', groups: ['eng'] },
+  bob: { email: 'bob@other.example', email_verified: true, preferred_username: 'bob', name: 'Bob', groups: ['eng'] },
+  carol: { email: 'carol@corp.example', email_verified: true, preferred_username: 'carol', name: 'Carol', groups: ['sales'] },
+  dave: { email: 'dave@corp.example', email_verified: false, preferred_username: 'dave', name: 'Dave', groups: ['eng'] },
+};
+
+const SECRET = 'test-client-secret-0123456789abcdef';
+
+async function startProvider(redirectUri: string): Promise<{ issuer: string; close: () => Promise<void> }> {
+  const server = http.createServer();
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: 'switchboard', client_secret: SECRET, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
+    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
+    scopes: ['openid', 'email', 'profile', 'groups'],
+    features: { devInteractions: { enabled: true } },
+    pkce: { required: () => false },
+    async findAccount(_ctx: unknown, id: string) {
+      const a = ACCOUNTS[id];
+      if (!a) return undefined;
+      return { accountId: id, claims: () => ({ sub: id, ...a }) };
+    },
+  });
+  server.on('request', provider.callback());
+  return { issuer, close: () => new Promise((res) => server.close(() => res())) };
+}
+
+/** A tiny browser: follows redirects by hand, keeps the provider's cookies, fills its dev login and consent forms. */
+async function signIn(start: string, account: string, switchboardUrl: string): Promise<Response> {
+  const r = await browse(start, account, switchboardUrl, false);
+  return r as Response;
+}
+
+/** Like signIn, but stops before /oidc/callback: its URL and the cookie header the browser would send. */
+async function reachCallback(start: string, account: string, switchboardUrl: string): Promise<{ url: string; cookie: string }> {
+  return (await browse(start, account, switchboardUrl, true)) as { url: string; cookie: string };
+}
+
+async function browse(start: string, account: string, switchboardUrl: string, stop: boolean): Promise<Response | { url: string; cookie: string }> {
+  const jar = new Map<string, string>();
+  let url = start;
+  let method = 'GET';
+  let body: string | undefined;
+  for (let hop = 0; hop < 20; hop++) {
+    // The provider redirects to the configured server_url; the test server listens elsewhere.
+    const target = url.replace(/^http:\/\/127\.0\.0\.1:8080/, switchboardUrl);
+    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (stop && target.startsWith(`${switchboardUrl}/oidc/callback`)) return { url: target, cookie };
+    const res = await fetch(target, {
+      method,
+      redirect: 'manual',
+      headers: {
+        cookie,
+        ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+      },
+      body,
+    });
+    for (const c of res.headers.getSetCookie()) {
+      const [kv] = c.split(';');
+      const i = kv!.indexOf('=');
+      jar.set(kv!.slice(0, i), kv!.slice(i + 1));
+    }
+    method = 'GET';
+    body = undefined;
+    if (res.status >= 300 && res.status < 400) {
+      url = new URL(res.headers.get('location')!, target).href;
+      continue;
+    }
+    if (new URL(target).origin === switchboardUrl) return res;
+    const html = await res.text();
+    const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/.exec(html);
+    assert.ok(action, `provider page has a form: ${html.slice(0, 300)}`);
+    url = new URL(action[1]!.replace(/&amp;/g, '&'), target).href;
+    method = 'POST';
+    body = /name="prompt" value="login"/.test(html) ? `prompt=login&login=${account}&password=x` : 'prompt=consent';
+  }
+  throw new Error('too many redirects');
+}
+
+function oidcConfig(issuer: string, extra: Partial<Config['oidc']> = {}): (c: Config) => void {
+  return (c) => {
+    c.oidc = {
+      ...c.oidc,
+      issuer,
+      client_id: 'switchboard',
+      client_secret: SECRET,
+      scope: ['openid', 'profile', 'email', 'groups'],
+      pkce: { enabled: true, method: 'S256' },
+      ...extra,
+    };
+  };
+}
+
+describe('OIDC login with oidc-provider', () => {
+  let idp: Awaited<ReturnType<typeof startProvider>>;
+  let srv: TestServer;
+  const clients: TailscaleClient[] = [];
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-oidc-'));
+
+  beforeAll(async () => {
+    idp = await startProvider('http://127.0.0.1:8080/oidc/callback');
+    srv = await startTestServer(
+      { type: 'sqlite', path: path.join(dir, 'db.sqlite') },
+      oidcConfig(idp.issuer, { allowed_domains: ['corp.example'], allowed_groups: ['eng'], expiry: '1h', expiry_ms: 3_600_000 }),
+      dir,
+    );
+  });
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await srv?.stop();
+    await idp?.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function pending(hostname: string) {
+    const c = new TailscaleClient({ serverUrl: srv.url, hostname });
+    clients.push(c);
+    const r = await c.register();
+    assert.equal(r.MachineAuthorized, false);
+    const m = /\/register\/([^/]+)$/.exec(r.AuthURL);
+    assert.ok(m);
+    return { c, r, id: m[1]! };
+  }
+
+  test('the registration link redirects to the provider; signing in registers the node for that user', async () => {
+    const { c, r, id } = await pending('alice-laptop');
+    const first = await fetch(`${srv.url}/register/${id}`, { redirect: 'manual' });
+    assert.equal(first.status, 302);
+    const to = new URL(first.headers.get('location')!);
+    assert.equal(to.origin, idp.issuer);
+    assert.equal(to.searchParams.get('code_challenge_method'), 'S256');
+    assert.ok(to.searchParams.get('state') && to.searchParams.get('nonce'));
+    assert.equal(to.searchParams.get('redirect_uri'), 'http://127.0.0.1:8080/oidc/callback');
+
+    assert.match(first.headers.get('set-cookie')!, /^switchboard_oidc_state=[^;]+; Path=\/oidc\/callback; HttpOnly; SameSite=Lax/);
+    const waiting = c.register({ followup: r.AuthURL });
+    const done = await signIn(`${srv.url}/register/${id}`, 'alice', srv.url);
+    const html = await done.text();
+    assert.equal(done.status, 200, html);
+    assert.match(html, /alice-laptop is now on the tailnet as user alice/);
+    const answer = await waiting;
+    assert.equal(answer.MachineAuthorized, true);
+    const node = srv.server.tailnet.nodeByMachineKey(c.machineKey)!;
+    assert.equal(node.registerMethod, 'oidc');
+    const user = srv.server.tailnet.user(node.userId!)!;
+    assert.equal(user.name, 'alice');
+    assert.equal(user.email, 'alice@corp.example');
+    assert.equal(user.displayName, 'Alice Liddell');
+    assert.equal(user.provider, 'oidc');
+    assert.equal(user.providerId, `${idp.issuer}/alice`);
+    const left = node.expiry!.getTime() - Date.now();
+    assert.ok(left > 3_500_000 && left <= 3_600_000, `oidc.expiry applies (${left} ms left)`);
+
+    // A second machine of the same person lands under the same user, not a new one, and
+    // what the provider now says about them (a new display name) is taken.
+    ACCOUNTS.alice!.name = 'Alice Pleasance Liddell';
+    const second = await pending('alice-desktop');
+    assert.equal((await signIn(`${srv.url}/register/${second.id}`, 'alice', srv.url)).status, 200);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(second.c.machineKey)!.userId, user.id);
+    assert.equal([...srv.server.tailnet.allUsers()].filter((u) => u.provider === 'oidc').length, 1);
+    assert.equal(srv.server.tailnet.user(user.id)!.displayName, 'Alice Pleasance Liddell');
+  });
+
+  for (const [account, why] of [
+    ['bob', /email domain &quot;other\.example&quot; is not in oidc\.allowed_domains/],
+    ['carol', /none of oidc\.allowed_groups/],
+    ['dave', /not verified/],
+  ] as const) {
+    test(`${account} is refused with a clear page and no node (${why.source})`, async () => {
+      const { c, id } = await pending(`${account}-pc`);
+      const res = await signIn(`${srv.url}/register/${id}`, account, srv.url);
+      assert.equal(res.status, 403);
+      assert.match(await res.text(), why);
+      assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+      assert.equal(srv.server.tailnet.userByName(account), undefined);
+    });
+  }
+
+  test('a callback with an unknown state, without the state cookie, or replayed, is refused', async () => {
+    const bad = await fetch(`${srv.url}/oidc/callback?code=abc&state=forged`);
+    assert.equal(bad.status, 400);
+    assert.match(await bad.text(), /unknown, already used or expired/);
+
+    // A real callback without the browser's state cookie (sent to someone else) is refused.
+    const other = await pending('elsewhere-box');
+    const stolen = await reachCallback(`${srv.url}/register/${other.id}`, 'alice', srv.url);
+    const noCookie = await fetch(stolen.url);
+    assert.equal(noCookie.status, 400);
+    assert.match(await noCookie.text(), /not started in this browser/);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(other.c.machineKey), undefined);
+
+    // A real callback, used once, then replayed with the same cookie.
+    const { c, id } = await pending('replay-box');
+    const cb = await reachCallback(`${srv.url}/register/${id}`, 'alice', srv.url);
+    const ok = await fetch(cb.url, { headers: { cookie: cb.cookie } });
+    assert.equal(ok.status, 200, await ok.text());
+    assert.ok(srv.server.tailnet.nodeByMachineKey(c.machineKey));
+    const replay = await fetch(cb.url, { headers: { cookie: cb.cookie } });
+    assert.equal(replay.status, 400);
+    assert.match(await replay.text(), /unknown, already used or expired/);
+  });
+});
+
+describe('OIDC with use_expiry_from_token', () => {
+  test('the node key expires with the ID token, not after oidc.expiry', async () => {
+    const idp = await startProvider('http://127.0.0.1:8080/oidc/callback');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-oidc-exp-'));
+    const srv = await startTestServer(
+      { type: 'sqlite', path: path.join(dir, 'db.sqlite') },
+      oidcConfig(idp.issuer, { use_expiry_from_token: true }),
+      dir,
+    );
+    const c = new TailscaleClient({ serverUrl: srv.url, hostname: 'tok' });
+    try {
+      const r = await c.register();
+      const res = await signIn(r.AuthURL.replace('http://127.0.0.1:8080', srv.url), 'carol', srv.url);
+      assert.equal(res.status, 200, await res.text());
+      const node = srv.server.tailnet.nodeByMachineKey(c.machineKey)!;
+      // oidc-provider's ID tokens live one hour; oidc.expiry (180d) would be far later.
+      const left = node.expiry!.getTime() - Date.now();
+      assert.ok(left > 3_500_000 && left <= 3_600_000, `token expiry applies (${left} ms left)`);
+    } finally {
+      c.close();
+      await srv.stop();
+      await idp.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('OIDC discovery failure', () => {
+  test('only_start_if_oidc_is_available: true refuses to start; false starts without OIDC', async () => {
+    const dead = http.createServer();
+    await new Promise<void>((res) => dead.listen(0, '127.0.0.1', res));
+    const issuer = `http://127.0.0.1:${(dead.address() as AddressInfo).port}`;
+    await new Promise((res) => dead.close(res)); // nothing listens there now
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-oidc-down-'));
+    try {
+      await assert.rejects(
+        startTestServer({ type: 'sqlite', path: path.join(dir, 'a.sqlite') }, oidcConfig(issuer, { only_start_if_oidc_is_available: true }), dir),
+        /oidc: discovery at http:\/\/127\.0\.0\.1:\d+ failed/,
+      );
+      const srv = await startTestServer({ type: 'sqlite', path: path.join(dir, 'b.sqlite') }, oidcConfig(issuer, { only_start_if_oidc_is_available: false }), dir);
+      try {
+        assert.equal(srv.server.oidc, null);
+        const c = new TailscaleClient({ serverUrl: srv.url, hostname: 'x' });
+        const r = await c.register();
+        const page = await fetch(r.AuthURL.replace('http://127.0.0.1:8080', srv.url), { redirect: 'manual' });
+        assert.equal(page.status, 200, 'without OIDC the page shows the admin command');
+        c.close();
+      } finally {
+        await srv.stop();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
