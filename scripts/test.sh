@@ -20,6 +20,15 @@ else
   esac
   export SWITCHBOARD_TEST_PG_URL="$url"
 fi
+# Headless Chromium for the page tests (scripts/chromium-setup.sh installs Debian's package
+# as root); SWITCHBOARD_SKIP_BROWSER=1 skips them.
+if [ "${SWITCHBOARD_SKIP_BROWSER:-}" = 1 ]; then
+  echo "test: SWITCHBOARD_SKIP_BROWSER=1: browser tests are skipped" >&2
+  unset SWITCHBOARD_CHROMIUM
+else
+  SWITCHBOARD_CHROMIUM="$(bash scripts/chromium-setup.sh | tail -n 1)"
+  export SWITCHBOARD_CHROMIUM
+fi
 # vitest (vitest.config.mjs) runs the compiled tests: project `main`, then `e2e`, which
 # drives the stock Tailscale client one file at a time. Extra arguments go to both runs
 # (e.g. a file filter: `npm test -- limits`).

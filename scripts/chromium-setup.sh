@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Makes sure headless Chromium is there for the page tests (test/web/*.browser.test.ts) and
+# prints its path as the last line of stdout. As root it installs Debian's `chromium`
+# package (apt-get) when missing; otherwise it fails saying what to install.
+# Progress goes to stderr so callers can take stdout's last line as the path.
+set -euo pipefail
+say() { echo "chromium-setup: $*" >&2; }
+die() { echo "chromium-setup: error: $*" >&2; exit 1; }
+
+find_chromium() {
+  local c
+  for c in chromium chromium-browser; do
+    if command -v "$c" >/dev/null 2>&1; then command -v "$c"; return 0; fi
+  done
+  return 0
+}
+
+BIN="$(find_chromium)"
+if [ -z "$BIN" ]; then
+  [ "$(id -u)" = 0 ] || die "Chromium is missing and this is not root: install Debian's 'chromium' package"
+  say "installing Debian's chromium package (apt-get)…"
+  apt-get update -qq >/dev/null || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || die "apt-get install chromium failed"
+  BIN="$(find_chromium)"
+  [ -n "$BIN" ] || die "chromium is still missing after apt-get install"
+fi
+echo "$BIN"
