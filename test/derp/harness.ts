@@ -15,7 +15,6 @@ export interface RelayHarness {
   relay: DerpRelay;
   registry: Registry;
   logs: string[];
-  /** A counter or gauge value from the exposition, 0 when absent. */
   /** A sample's value by its exposition name (labels in any order); 0 when absent. */
   metric(line: string): Promise<number>;
   close(): Promise<void>;

@@ -16,7 +16,9 @@ async function scrape(): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (const line of (await res.text()).split('\n')) {
     if (!line || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|NaN|[+-]Inf)$/.exec(line);
+    // prom-client writes a gauge with no samples yet (event-loop lag right after start) as
+    // "Nan"; Prometheus parses NaN in any case (Go's ParseFloat).
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?) (-?[0-9.e+-]+|[Nn][Aa][Nn]|[+-]Inf)$/.exec(line);
     assert.ok(m, `not an exposition line: ${JSON.stringify(line)}`);
     out.set(m[1]!, Number(m[2]));
   }
