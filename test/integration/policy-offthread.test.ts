@@ -4,20 +4,8 @@
 
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { useServer } from '../helpers/fixture.js';
-
-function api(socketPath: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: urlPath, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
+import { socketRequest } from '../helpers/socket.js';
 
 /** Close to the 1 MiB limit: thousands of rules, and a test at the end that fails. */
 function hugePolicy(): string {
@@ -38,9 +26,9 @@ describe('policy checks off the event loop', () => {
   test('a huge refused policy: the server answers other requests while it is checked, and nothing changes', async () => {
     const sock = f.srv.config.unix_socket;
     const text = hugePolicy();
-    const before = await api(sock, 'GET', '/api/v1/policy');
+    const before = await socketRequest(sock, 'GET', '/api/v1/policy');
     const order: string[] = [];
-    const check = api(sock, 'POST', '/api/v1/policy/check', { policy: text }).then((r) => {
+    const check = socketRequest(sock, 'POST', '/api/v1/policy/check', { policy: text }).then((r) => {
       order.push('check');
       return r;
     });
@@ -55,17 +43,17 @@ describe('policy checks off the event loop', () => {
     assert.equal(c.status, 400, c.body.slice(0, 200));
     assert.match(c.body, /test\(s\) failed/);
     assert.deepEqual(order, ['health', 'check'], '/health was answered while the policy was being checked');
-    const set = await api(sock, 'PUT', '/api/v1/policy', { policy: text });
+    const set = await socketRequest(sock, 'PUT', '/api/v1/policy', { policy: text });
     assert.equal(set.status, 400);
-    assert.deepEqual(await api(sock, 'GET', '/api/v1/policy'), before, 'the previous policy stays');
+    assert.deepEqual(await socketRequest(sock, 'GET', '/api/v1/policy'), before, 'the previous policy stays');
   });
 
   test('a good policy still checks and sets', async () => {
     const sock = f.srv.config.unix_socket;
     const good = '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}';
-    assert.equal((await api(sock, 'POST', '/api/v1/policy/check', { policy: good })).status, 200);
-    const set = await api(sock, 'PUT', '/api/v1/policy', { policy: good });
+    assert.equal((await socketRequest(sock, 'POST', '/api/v1/policy/check', { policy: good })).status, 200);
+    const set = await socketRequest(sock, 'PUT', '/api/v1/policy', { policy: good });
     assert.equal(set.status, 200, set.body);
-    assert.equal(JSON.parse((await api(sock, 'GET', '/api/v1/policy')).body).policy, good);
+    assert.equal(JSON.parse((await socketRequest(sock, 'GET', '/api/v1/policy')).body).policy, good);
   });
 });

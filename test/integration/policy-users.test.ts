@@ -4,13 +4,13 @@
 
 import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import path from 'node:path';
 import { compilePolicy, parsePolicy } from '../../src/acl/index.js';
 import { CompiledPolicyView } from '../../src/policy/view.js';
 import type { TailnetEvent } from '../../src/state/events.js';
 import type { Tailnet } from '../../src/state/tailnet.js';
 import { useServer } from '../helpers/fixture.js';
+import { socketRequest } from '../helpers/socket.js';
 
 const POLICY = `{
   "groups": {"group:eng": ["alice@", "bob@"]},
@@ -21,18 +21,6 @@ const POLICY = `{
   ],
   "ssh": [{"action": "accept", "src": ["group:eng"], "dst": ["autogroup:self"], "users": ["autogroup:nonroot"]}],
 }`;
-
-function socketRequest(socketPath: string, method: string, urlPath: string, body?: unknown): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ socketPath, method, path: urlPath, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
 
 describe('users a policy names before they exist', () => {
   const f = useServer({
