@@ -230,18 +230,18 @@ export class SwitchboardServer {
     for (const reason of REFUSAL_REASONS) refusedConnections.inc({ reason }, 0);
     // One line per interval, not per refusal: a flood must not flood the log.
     this.refusedLog = new RateLimitedLog((l) => log.info(l), 10_000, (n, s) => `refused ${n} more control connections in the last ${s} s`);
-    this.admission = createAdmission(config, log, (r: Refusal) => {
+    const refused = (r: Refusal): void => {
       refusedConnections.inc({ reason: r.reason });
       this.refusedLog.log(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.reason} (limits.${limitKey(r.reason)})`);
-    });
+    };
+    this.admission = createAdmission(config, log, refused);
     this.ts2021 = createTs2021Handler({
       serverPrivateKey: noisePrivateKey,
       admitHandshake: (req) => {
         const r = this.admission.admitHandshake(req.socket?.remoteAddress, req.headers['x-forwarded-for']);
         if (!r) return null;
-        refusedConnections.inc({ reason: r.reason });
+        refused(r);
         handshakes.inc({ result: 'refused' });
-        this.refusedLog.log(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.reason} (limits.${limitKey(r.reason)})`);
         return 'too many handshakes: try again in a second';
       },
       onConnection: (c) => {

@@ -7,30 +7,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
-import { fileURLToPath } from 'node:url';
 import { TailscaleClient } from '../../src/client/client.js';
+import { CLI_BIN, cleanCliEnv, runCli } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/switchboard.js', import.meta.url));
-
-function env(): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('HEADSCALE_')) out[k] = v;
-  return out;
-}
-
-function run(args: string[], cwd: string, input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on('error', () => {}); // EPIPE when the command exits without reading stdin
-    child.stdin.end(input ?? '');
-  });
-}
+const env = () => cleanCliEnv();
+const run = (args: string[], cwd: string, input?: string) => runCli(args, { cwd, input });
 
 async function freePort(): Promise<number> {
   const net = await import('node:net');
@@ -70,7 +51,7 @@ describe('switchboard serve + admin CLI', () => {
       ].join('\n') + '\n',
     );
     // --bootstrap: with a config file the first start makes nothing unless asked.
-    server = spawn(process.execPath, [BIN, 'serve', '--bootstrap', '-c', 'config.yaml'], { cwd: dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    server = spawn(process.execPath, [CLI_BIN, 'serve', '--bootstrap', '-c', 'config.yaml'], { cwd: dir, env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
     server.stdout!.on('data', (d) => (out += d));
     server.stderr!.on('data', (d) => (out += d));
     const deadline = Date.now() + 30_000;
@@ -158,7 +139,7 @@ describe('zero-setup serve on a terminal', { skip: !fs.existsSync('/usr/bin/scri
     const port = await freePort();
     // Only the listeners move off the defaults (other tests may hold 8080/9090).
     zenv = { ...env(), HOME: path.join(root, 'home'), SWITCHBOARD_LISTEN_ADDR: `127.0.0.1:${port}`, SWITCHBOARD_METRICS_LISTEN_ADDR: '' };
-    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} serve`;
+    const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI_BIN)} serve`;
     server = spawn('script', ['-qfec', cmd, '/dev/null'], { cwd: path.join(root, 'work'), env: zenv, stdio: ['pipe', 'pipe', 'pipe'] });
     server.stdout!.on('data', (d) => (out += d));
     server.stderr!.on('data', (d) => (out += d));
@@ -187,15 +168,7 @@ describe('zero-setup serve on a terminal', { skip: !fs.existsSync('/usr/bin/scri
 
   test('the CLI finds the server from another folder (socket in ~/.switchboard)', async () => {
     assert.ok(fs.existsSync(path.join(root, 'home', '.switchboard', 'switchboard.sock')));
-    const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, 'users', 'list', '-o', 'json'], { cwd: path.join(root, 'elsewhere'), env: zenv });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+    const r = await runCli(['users', 'list', '-o', 'json'], { cwd: path.join(root, 'elsewhere'), env: { HOME: path.join(root, 'home'), SWITCHBOARD_LISTEN_ADDR: zenv.SWITCHBOARD_LISTEN_ADDR!, SWITCHBOARD_METRICS_LISTEN_ADDR: '' } });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual((JSON.parse(r.stdout) as Array<{ name: string }>).map((u) => u.name), ['default']);
   });
