@@ -15,15 +15,24 @@ writeFileSync(mapFile, region('one'));
 
 const { config } = loadConfig({ cwd: dir, env: { SWITCHBOARD_DERP_PATHS: mapFile } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+// Waits for a condition instead of a fixed time: on a loaded machine a 20 ms timer may fire late.
+async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(10);
+  }
+}
 
 test('reports changed maps only, and stops cleanly', async () => {
   const updates: DERPMap[] = [];
   const stop = startDerpMapRefresh(config.derp, (m) => updates.push(m), { intervalMs: 20 });
-  await sleep(70);
+  await until('the first map', () => updates.length >= 1);
+  await sleep(100); // several more refreshes of an unchanged file
   assert.equal(updates.length, 1, 'an unchanged map is reported once');
   assert.equal(updates[0]!.Regions['900']!.RegionCode, 'one');
   writeFileSync(mapFile, region('two'));
-  await sleep(70);
+  await until('the changed map', () => updates.length >= 2);
   assert.equal(updates.length, 2);
   assert.equal(updates[1]!.Regions['900']!.RegionCode, 'two');
   stop();
@@ -37,9 +46,9 @@ test('a broken file keeps the old map and reports the error', async () => {
   const errors: unknown[] = [];
   const updates: DERPMap[] = [];
   const stop = startDerpMapRefresh(config.derp, (m) => updates.push(m), { intervalMs: 20, onError: (e) => errors.push(e) });
-  await sleep(50);
+  await until('the first map', () => updates.length >= 1);
   writeFileSync(mapFile, 'regions: [');
-  await sleep(50);
+  await until('the error', () => errors.length >= 1);
   stop();
   assert.equal(updates.length, 1);
   assert.ok(errors.length >= 1);
