@@ -79,6 +79,9 @@ describe('a mesh peer on the relay (our test client holding the mesh key)', () =
     const m = await DerpTestClient.connect(h.url, { info: meshInfo() });
     assert.deepEqual(m.serverInfo, { version: 2 });
     await assert.rejects(DerpTestClient.connect(h.url), /closed/);
+    // Re-checking admission (a node removed, a key expired) leaves mesh peers alone.
+    h.relay.revalidate();
+    assert.equal(await m.closedWithin(300), false, 'the mesh peer stays connected');
     m.close();
   });
 });

@@ -106,7 +106,8 @@ export class DerpRelay implements ConnHost {
     const verify = this.opts.verifyClient;
     if (!verify) return 0;
     const gone: ClientConn[] = [];
-    for (const set of this.clients.values()) for (const c of set.conns) if (verify(c.key, c.info) !== null) gone.push(c);
+    // Mesh peers are relays, never nodes of the tailnet: admission does not apply to them.
+    for (const set of this.clients.values()) for (const c of set.conns) if (!c.canMesh && verify(c.key, c.info) !== null) gone.push(c);
     for (const c of gone) {
       this.opts.log.info(`derp: disconnected client ${shortKey(c.key)}: no longer admitted`);
       c.close(new Error('no longer admitted'));
