@@ -314,3 +314,37 @@ describe('two embedded relays meshed by our mesh client', () => {
 function hasForwarder(h: RelayHarness, key: Buffer): boolean {
   return (h.relay as unknown as { forwarders: Map<string, unknown[]> }).forwarders.has(key.toString('latin1'));
 }
+
+describe('a stalled mesh peer', () => {
+  test('costs the link a bounded queue, the excess dropped and counted; the write timeout drops the link', async () => {
+    const r1 = await startRelay({ meshKey: KEY });
+    const r2 = await startRelay({ meshKey: KEY });
+    const limits = { ...DEFAULT_LIMITS, meshWriteTimeoutMs: 1000 };
+    const logs: string[] = [];
+    const link = new MeshClient({ url: r2.url, relay: r1.relay, meshKey: KEY, stats: r1.stats, limits, log: { info: (m) => logs.push(m), debug: () => {} }, backoffMs: { min: 60_000, max: 60_000 } });
+    try {
+      link.start();
+      await until('watching', () => link.state === 'watching');
+      // r2 stops reading the link: the kernel's buffers fill, then ours.
+      for (const c of (r2.relay as unknown as { conns: Set<{ canMesh: boolean; stream: { pause(): void } }> }).conns) if (c.canMesh) c.stream.pause();
+      const src = newNodeKey().pub;
+      const dst = newNodeKey().pub;
+      const packet = Buffer.alloc(60 << 10);
+      let maxQueued = 0;
+      const end = Date.now() + 10_000;
+      while (link.state === 'watching' && Date.now() < end) {
+        for (let i = 0; i < 50; i++) link.forwardPacket(src, dst, packet);
+        maxQueued = Math.max(maxQueued, (link as unknown as { data: unknown[] }).data.length);
+        await new Promise((r) => setImmediate(r));
+      }
+      assert.notEqual(link.state, 'watching', 'the link was dropped');
+      assert.ok(maxQueued <= DEFAULT_LIMITS.queueDepth, `queued ${maxQueued}`);
+      assert.ok((await r1.metric('switchboard_derp_packets_dropped_total{reason="queue_head",kind="other"}')) > 0, 'drops counted');
+      assert.match(logs.join('\n'), /write timeout: the peer read nothing for 1000 ms/);
+    } finally {
+      link.close();
+      await r1.close();
+      await r2.close();
+    }
+  });
+});

@@ -12,6 +12,7 @@ import { PeerGoneReason, PeerPresentFlags, looksLikeDisco, peerGoneFrame, peerPr
 import type { MeshKey } from './mesh-key.js';
 import type { DerpStats } from './stats.js';
 import { parseAddress } from '../../util/netaddr.js';
+import { RateLimitedLog } from '../../util/ratelog.js';
 
 export interface RelayOptions {
   privateKey: Uint8Array;
@@ -55,6 +56,8 @@ export class DerpRelay implements ConnHost {
   private readonly meshWatchers = new Set<ClientConn>();
   private readonly notHereBudget = new WeakMap<ClientConn, { tokens: number; at: number }>();
   private readonly serverKeyFrame: Buffer;
+  /** Wrong mesh keys: one line per 10 s, then a count (anyone can send one). */
+  private readonly wrongMeshKeyLog: RateLimitedLog;
   private refusedLogged = 0;
   private refusedQuiet = 0;
   private closing = false;
@@ -63,6 +66,7 @@ export class DerpRelay implements ConnHost {
     this.key = relayKeyFromPrivate(opts.privateKey);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.serverKeyFrame = serverKeyFrame(this.key.publicKey);
+    this.wrongMeshKeyLog = new RateLimitedLog((l) => opts.log.info(l), 10_000, (n, sec) => `derp: ${n} more clients presented a wrong mesh key in the last ${sec} s`);
   }
 
   get privateKey(): Uint8Array {
@@ -117,6 +121,7 @@ export class DerpRelay implements ConnHost {
 
   close(): void {
     this.closing = true;
+    this.wrongMeshKeyLog.close();
     for (const c of [...this.conns]) c.close(new Error('relay shutting down'));
   }
 
@@ -156,7 +161,7 @@ export class DerpRelay implements ConnHost {
     if (info.meshKey !== undefined && info.meshKey !== '') {
       if (mesh?.matches(info.meshKey)) conn.canMesh = true;
       // No privileges, and never the key itself in the log.
-      else this.opts.log.info(`derp: client ${shortKey(conn.key)} from ${conn.remoteAddress} presented a mesh key that is not this relay's; treated as a regular client`);
+      else this.wrongMeshKeyLog.log(`derp: client ${shortKey(conn.key)} from ${conn.remoteAddress} presented a mesh key that is not this relay's; treated as a regular client`);
     }
     // Mesh peers are relays, not nodes of the tailnet: admission does not apply (as derper).
     const why = conn.canMesh ? null : (this.opts.verifyClient?.(conn.key, info) ?? null);
