@@ -1,9 +1,9 @@
 // The relay proper (derper's Server): which connection holds which node key, routing of
 // packets between them, peer-gone notices, duplicate connections of one key, and the
-// counters behind the metrics; with a mesh key, the region's other relays (mesh peers) watch
-// who is connected here and forward packets for them, and packets for keys held by a mesh
-// peer go to it (derper's clientsMesh and PacketForwarder). Transport-agnostic: accept() takes any byte stream (a
-// hijacked HTTP socket or a WebSocket), already past its HTTP upgrade.
+// counters behind the metrics. With a mesh key, the region's other relays (mesh peers) watch
+// who is connected here and forward packets to them, and packets for keys a mesh peer holds
+// go to it (derper's clientsMesh and PacketForwarder). Transport-agnostic: accept() takes
+// any byte stream (a hijacked HTTP socket or a WebSocket), already past its HTTP upgrade.
 
 import type { Duplex } from 'node:stream';
 import { relayKeyFromPrivate, type RelayKey } from './box.js';
