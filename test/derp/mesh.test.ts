@@ -348,3 +348,51 @@ describe('a stalled mesh peer', () => {
     }
   });
 });
+
+describe('our mesh client against bad relays', () => {
+  /** A TCP server answering each connection with `reply` (or silence). */
+  async function fakeRelay(reply: Buffer | null): Promise<{ url: string; close(): Promise<void> }> {
+    const net = await import('node:net');
+    const socks = new Set<import('node:net').Socket>();
+    const s = net.createServer((c) => {
+      socks.add(c);
+      c.on('error', () => {});
+      c.once('data', () => reply && c.write(reply));
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    return {
+      url: `http://127.0.0.1:${(s.address() as import('node:net').AddressInfo).port}`,
+      close: async () => {
+        for (const c of socks) c.destroy();
+        await new Promise<void>((r) => s.close(() => r()));
+      },
+    };
+  }
+
+  const cases: Array<[string, Buffer | null, RegExp]> = [
+    ['a relay that never answers', null, /not logged in within 200 ms/],
+    ['a web server that refuses the upgrade', Buffer.from('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n'), /upgrade refused: HTTP\/1\.1 404 Not Found/],
+    ['a 101 followed by a frame other than the server key', Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: DERP\r\n\r\n'), encodeFrame(T.RecvPacket, Buffer.alloc(40))]), /expected the server key frame first, got frame type 0x5/],
+    ['a server key frame without the magic', Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), encodeFrame(T.ServerKey, Buffer.alloc(40))]), /without the DERP magic/],
+    ['an oversized server key frame', Buffer.concat([Buffer.from('HTTP/1.1 101 Switching Protocols\r\n\r\n'), encodeFrame(T.ServerKey, Buffer.alloc(5000))]), /server key frame of 5000 bytes/],
+  ];
+  for (const [what, reply, why] of cases) {
+    test(`${what}: the link fails with a clear reason and retries`, async () => {
+      const fake = await fakeRelay(reply);
+      const r1 = await startRelay({ meshKey: KEY });
+      const logs: string[] = [];
+      const link = new MeshClient({ url: fake.url, relay: r1.relay, meshKey: KEY, stats: r1.stats, limits: DEFAULT_LIMITS, log: { info: (m) => logs.push(m), debug: (m) => logs.push(m) }, backoffMs: { min: 30, max: 30 }, loginTimeoutMs: 200 });
+      try {
+        link.start();
+        await until('failure logged', () => logs.some((l) => why.test(l)), 3000);
+        await until('a second attempt', () => logs.filter((l) => why.test(l)).length >= 2, 3000);
+        assert.notEqual(link.state, 'watching');
+        assert.ok(!logs.join('\n').includes(KEY.text), 'the mesh key is never logged');
+      } finally {
+        link.close();
+        await fake.close();
+        await r1.close();
+      }
+    });
+  }
+});

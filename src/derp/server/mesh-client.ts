@@ -39,6 +39,8 @@ export interface MeshClientOptions {
   log: { info(m: string): void; debug(m: string): void };
   /** Reconnect delays: doubled from min to max after each failure (derper: a fixed 5 s). */
   backoffMs?: { min: number; max: number };
+  /** From dialing to watching; default 10 s. */
+  loginTimeoutMs?: number;
   /** Extra TLS options for https:// (a test CA). */
   tls?: tls.ConnectionOptions;
 }
@@ -47,6 +49,8 @@ export type MeshLinkState = 'connecting' | 'watching' | 'waiting' | 'self' | 'cl
 
 /** derper keeps its mesh links alive with a keep-alive frame every 60 s (plus jitter): silence this long means the link is dead. */
 const IDLE_TIMEOUT_MS = 150_000;
+/** From dialing to watching (derper gives a client 10 s for its login). */
+const LOGIN_TIMEOUT_MS = 10_000;
 const MAX_SERVER_KEY_LEN = 1024;
 const MAX_NOTICE_LEN = 1024;
 const MAX_RESTARTING_LEN = 64;
@@ -70,6 +74,7 @@ export class MeshClient implements PacketForwarder {
   private corked = false;
   private writeTimer: NodeJS.Timeout | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  private loginTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private delayMs: number;
   private nextDelayMs: number | null = null;
@@ -144,6 +149,9 @@ export class MeshClient implements PacketForwarder {
     sock.on('error', (e) => this.fail(sock, e));
     sock.on('close', () => this.fail(sock, new Error('connection closed')));
     this.armIdle();
+    const loginMs = this.opts.loginTimeoutMs ?? LOGIN_TIMEOUT_MS;
+    this.loginTimer = setTimeout(() => this.fail(sock, new Error(`not logged in within ${loginMs} ms`)), loginMs);
+    this.loginTimer.unref();
   }
 
   private onData(sock: Duplex, d: Buffer): void {
@@ -222,6 +230,7 @@ export class MeshClient implements PacketForwarder {
         this.sock!.write(frame(FrameType.WatchConns));
         this.phase = 'open';
         this.state = 'watching';
+        clearTimeout(this.loginTimer);
         this.delayMs = this.backoff.min;
         this.failuresLogged = false;
         this.opts.log.info(`${this.name}: connected to relay ${shortKey(this.peerKey!)}, watching its connections`);
@@ -280,6 +289,7 @@ export class MeshClient implements PacketForwarder {
   private teardown(): void {
     clearTimeout(this.writeTimer);
     clearTimeout(this.idleTimer);
+    clearTimeout(this.loginTimer);
     this.waitingDrain = false;
     this.reader?.stop();
     this.reader = null;
