@@ -396,3 +396,89 @@ describe('our mesh client against bad relays', () => {
     });
   }
 });
+
+describe('forwarders and watchers, at the relay', () => {
+  let h: RelayHarness;
+  before(async () => (h = await startRelay({ meshKey: KEY, limits: { socketBufferBytes: 256 } })));
+  after(() => h.close());
+
+  test('a key announced by two mesh peers uses the first, falls back to the second, and is gone only when both forget it', async () => {
+    const a = await DerpTestClient.connect(h.url);
+    const k = newNodeKey().pub;
+    const via: string[] = [];
+    const f1 = { name: 'one', forwardPacket: () => via.push('one') };
+    const f2 = { name: 'two', forwardPacket: () => via.push('two') };
+    h.relay.addForwarder(k, f1);
+    h.relay.addForwarder(k, f2);
+    h.relay.addForwarder(k, f1); // a repeated announcement changes nothing
+    // a hears from k (forwarded in), so it is told when k leaves the region.
+    const m = await DerpTestClient.connect(h.url, { info: meshInfo() });
+    m.raw(encodeFrame(T.ForwardPacket, Buffer.concat([k, a.key.pub, Buffer.from('hi')])));
+    await a.next(T.RecvPacket);
+    a.send(k, Buffer.from('1'));
+    await until('via one', () => via.length === 1);
+    h.relay.removeForwarder(k, f1);
+    a.send(k, Buffer.from('2'));
+    await until('via two', () => via.length === 2);
+    assert.deepEqual(via, ['one', 'two']);
+    await assert.rejects(a.next(T.PeerGone, 200), /no frame/, 'still in the region');
+    h.relay.removeForwarder(k, f2);
+    assert.deepEqual((await a.next(T.PeerGone)).body, Buffer.concat([k, Buffer.from([0])]));
+    a.close();
+    m.close();
+  });
+
+  test('a watcher that reads nothing holds at most one pending notice per key: the latest', async () => {
+    // A stream whose writes never complete while stuck: the relay's buffer fills at once.
+    const { Duplex } = await import('node:stream');
+    const out: Buffer[] = [];
+    const pending: Array<() => void> = [];
+    let stuck = false;
+    const pipe = new Duplex({
+      writableHighWaterMark: 64, // below the relay's buffer limit, so 'drain' comes as on a socket
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        out.push(chunk);
+        if (stuck) pending.push(cb);
+        else cb();
+      },
+    });
+    const me = newNodeKey();
+    h.relay.accept(pipe, '127.0.0.1:1');
+    await until('server key', () => out.length > 0);
+    const serverKey = Buffer.concat(out).subarray(5 + 8, 5 + 40);
+    const { sealTo } = await import('./client.js');
+    pipe.push(encodeFrame(T.ClientInfo, Buffer.concat([me.pub, sealTo(me.priv, serverKey, Buffer.from(JSON.stringify(meshInfo())))])));
+    await until('server info', () => Buffer.concat(out).length > 45);
+    pipe.push(encodeFrame(T.WatchConns));
+    await until('watching', () => h.relay.meshWatcherCount === 1);
+    stuck = true;
+    const conn = [...(h.relay as unknown as { conns: Set<{ key: Buffer; queuedPackets: number }> }).conns].find((c) => c.key.equals(me.pub))!;
+    const keys: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const c = await DerpTestClient.connect(h.url);
+      keys.push(c.key.pub);
+      c.close();
+    }
+    await until('all 20 gone', () => h.relay.clientCount === 1);
+    assert.ok(conn.queuedPackets <= 20, `${conn.queuedPackets} notices pending for 20 keys (40 changes)`);
+    // Unstick: what arrives ends with "gone" for every key.
+    const before = Buffer.concat(out).length;
+    stuck = false;
+    for (const cb of pending.splice(0)) cb();
+    await until('drained', () => conn.queuedPackets === 0);
+    const rest = Buffer.concat(out).subarray(before);
+    const last = new Map<string, number>();
+    for (let off = 0; off + 5 <= rest.length; ) {
+      const type = rest[off]!;
+      const len = rest.readUInt32BE(off + 1);
+      if (type === T.PeerPresent || type === T.PeerGone) last.set(rest.subarray(off + 5, off + 37).toString('hex'), type);
+      off += 5 + len;
+    }
+    for (const k of keys) {
+      const t = last.get(k.toString('hex'));
+      if (t !== undefined) assert.equal(t, T.PeerGone, 'the last word on a key that left is "gone"');
+    }
+    pipe.destroy();
+  });
+});
