@@ -125,6 +125,9 @@ export const SCHEMA: Section = sec({
       automatically_add_embedded_derp_region: bool(true),
       ipv4: str(''),
       ipv6: str(''),
+      // Switchboard's own (headscale has no mesh): derper's --mesh-psk-file and --mesh-with.
+      mesh_key_path: path('', 'config'),
+      mesh_with: list([]),
       stun: ignored('the embedded STUN listener follows derp.server.stun_listen_addr'),
     }),
     urls: list([]),

@@ -65,6 +65,10 @@ export interface Config {
       /** Public addresses advertised for the embedded node; "" when unset. */
       ipv4: string;
       ipv6: string;
+      /** The DERP mesh pre-shared key file (generated if missing); "" when the relay does not mesh. */
+      mesh_key_path: string;
+      /** Other relays of the region (http(s) URLs) this one keeps a mesh link to. */
+      mesh_with: string[];
     };
     urls: string[];
     /** Absolute paths of DERP map files. */

@@ -69,6 +69,10 @@ export function validateConfig(c: Config, ctx: ValidateContext): void {
       fail('derp.server.automatically_add_embedded_derp_region', 'false requires the embedded region to be described in a file listed in derp.paths');
     }
   }
+  if (ds.mesh_with.length > 0 && ds.mesh_key_path === '') fail('derp.server.mesh_with', 'requires derp.server.mesh_key_path (the mesh key the relays share)');
+  ds.mesh_with.forEach((u, i) => {
+    if (!parseHttpUrl(u)) fail(`derp.server.mesh_with[${i}]`, `${JSON.stringify(u)} must be an http:// or https:// URL of a DERP relay`);
+  });
   if (ds.stun_listen_addr !== '') checkListen('derp.server.stun_listen_addr', ds.stun_listen_addr, false, fail);
   for (const fam of [4, 6] as const) {
     const key = `derp.server.ipv${fam}` as const;

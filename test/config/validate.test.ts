@@ -127,6 +127,15 @@ test('embedded DERP needs a STUN address; disabling auto-add needs derp.paths', 
   rejects(MINIMAL + 'derp:\n  server:\n    ipv4: 2001:db8::1\n', 'derp.server.ipv4');
 });
 
+test('derp.server.mesh_with needs a mesh key and http(s) URLs; the key path is resolved next to the config', () => {
+  rejects(MINIMAL + 'derp:\n  server:\n    mesh_with: [https://derp2.example.com]\n', 'derp.server.mesh_with', /requires derp.server.mesh_key_path/);
+  rejects(MINIMAL + 'derp:\n  server:\n    mesh_key_path: mesh.key\n    mesh_with: [derp2.example.com]\n', 'derp.server.mesh_with[0]', /http:\/\/ or https:\/\//);
+  const c = load(MINIMAL + 'derp:\n  server:\n    mesh_key_path: mesh.key\n    mesh_with: [https://derp2.example.com]\n').config.derp.server;
+  assert.equal(c.mesh_key_path, `${dir}/mesh.key`);
+  assert.deepEqual(c.mesh_with, ['https://derp2.example.com']);
+  assert.equal(load(MINIMAL).config.derp.server.mesh_key_path, '', 'no mesh unless configured');
+});
+
 test('bad durations, bad log levels, too short ephemeral timeout', () => {
   rejects(MINIMAL + 'ephemeral_node_inactivity_timeout: 30 minutes\n', 'ephemeral_node_inactivity_timeout', /not a duration/);
   rejects(MINIMAL + 'ephemeral_node_inactivity_timeout: 30\n', 'ephemeral_node_inactivity_timeout');

@@ -15,7 +15,10 @@ export const T = {
   KeepAlive: 0x06,
   NotePreferred: 0x07,
   PeerGone: 0x08,
+  PeerPresent: 0x09,
+  ForwardPacket: 0x0a,
   WatchConns: 0x10,
+  ClosePeer: 0x11,
   Ping: 0x12,
   Pong: 0x13,
 } as const;
@@ -61,6 +64,8 @@ export interface ConnectOptions {
   websocket?: boolean;
   /** Sends Derp-Fast-Start: 1 and the client info in the same write as the request. */
   fastStart?: { serverKey: Buffer };
+  /** The client info to seal (default: version 2, CanAckPings); e.g. with a meshKey. */
+  info?: object;
 }
 
 export class DerpTestClient {
@@ -118,7 +123,7 @@ export class DerpTestClient {
       const sk = await c.next(T.ServerKey);
       assertMagic(sk.body);
       c.serverKey = sk.body.subarray(8, 40);
-      c.raw(c.clientInfoFrame());
+      c.raw(c.clientInfoFrame(o.info));
     } else {
       // The server sends its key frame all the same; the client already knows the key.
       const sk = await c.next(T.ServerKey);

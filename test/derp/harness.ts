@@ -2,52 +2,74 @@
 // real upgrade handling and counters registered in a fresh registry.
 
 import http from 'node:http';
+import https from 'node:https';
 import { Registry } from '../../src/metrics/registry.js';
 import { generatePrivateKey } from '../../src/noise/keys.js';
 import { BootstrapDns } from '../../src/derp/server/bootstrap-dns.js';
 import type { ConnLimits } from '../../src/derp/server/conn.js';
 import { createDerpHttp } from '../../src/derp/server/http.js';
 import { DerpRelay } from '../../src/derp/server/relay.js';
-import { registerDerpMetrics } from '../../src/derp/server/stats.js';
+import type { MeshKey } from '../../src/derp/server/mesh-key.js';
+import { registerDerpMetrics, type DerpGauges, type DerpStats } from '../../src/derp/server/stats.js';
 
 export interface RelayHarness {
   url: string;
   relay: DerpRelay;
   registry: Registry;
+  stats: DerpStats;
   logs: string[];
   /** A sample's value by its exposition name (labels in any order); 0 when absent. */
   metric(line: string): Promise<number>;
   close(): Promise<void>;
 }
 
-export async function startRelay(o: { limits?: Partial<ConnLimits>; verify?: (key: Buffer) => string | null } = {}): Promise<RelayHarness> {
+export interface RelayHarnessOptions {
+  limits?: Partial<ConnLimits>;
+  verify?: (key: Buffer) => string | null;
+  meshKey?: MeshKey;
+  /** Serve HTTPS with this certificate (for peers that only dial https://, like derper's mesh). */
+  tls?: { key: string; cert: string };
+  /** Mesh gauges, when the test runs mesh links. */
+  gauges?: () => Partial<DerpGauges>;
+}
+
+export async function startRelay(o: RelayHarnessOptions = {}): Promise<RelayHarness> {
   const registry = new Registry();
   const logs: string[] = [];
   let relay!: DerpRelay;
-  const stats = registerDerpMetrics(registry, { id: 999, code: 'test' }, () => ({ clientCount: relay.clientCount, homeClientCount: relay.homeClientCount }));
+  const stats = registerDerpMetrics(registry, { id: 999, code: 'test' }, () => ({
+    clientCount: relay.clientCount,
+    homeClientCount: relay.homeClientCount,
+    meshWatcherCount: relay.meshWatcherCount,
+    meshKeyCount: relay.forwardedKeyCount,
+    ...o.gauges?.(),
+  }));
   relay = new DerpRelay({
     privateKey: generatePrivateKey(),
     verifyClient: o.verify,
     limits: o.limits,
+    meshKey: o.meshKey,
     stats,
     log: { info: (m) => logs.push(m), debug: (m) => logs.push(m) },
   });
   const h = createDerpHttp(relay, new BootstrapDns(() => ({ Regions: { '999': { RegionID: 999, RegionCode: 'test', RegionName: 'test', Nodes: [{ Name: '999', RegionID: 999, HostName: 'localhost' }] } } })));
-  const server = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     if (!h.handleRequest(req, res)) {
       res.writeHead(404);
       res.end();
     }
-  });
+  };
+  const server = o.tls ? https.createServer({ key: o.tls.key, cert: o.tls.cert }, onRequest) : http.createServer(onRequest);
   server.on('upgrade', (req, socket, head) => {
     if (!h.handleUpgrade(req, socket, head)) socket.destroy();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     relay,
     registry,
+    stats,
     logs,
     async metric(line) {
       const want = normalizeSample(line);
@@ -60,6 +82,7 @@ export async function startRelay(o: { limits?: Partial<ConnLimits>; verify?: (ke
     async close() {
       relay.close();
       h.close();
+      server.closeAllConnections?.();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };

@@ -6,10 +6,14 @@
 // Switchboard's DERP relay. A second Switchboard (its own tailnet, in "m" too) hands its
 // node a DERP map naming the first one's relay, so that node's key is unknown there and
 // verify_clients has to refuse it.
+// The mesh variant: the region has two meshed relays, the stock derper (reachable from "b"
+// only) listed first and the embedded relay second, so "a" homes on ours and "b" on
+// derper, and every packet between them crosses the mesh link.
 
 import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +27,8 @@ const PORT = 8080;
 const PORT2 = 8081;
 const STUN_PORT = 3478;
 const ECHO_PORT = 7777;
+const DERPER_IP = '10.99.0.3';
+const DERPER_PORT = 3340;
 
 function sh(args: string[]): void {
   const r = spawnSync('ip', args, { encoding: 'utf8', timeout: 10_000 });
@@ -62,7 +68,7 @@ class RelayOnlyNet extends Tailnet {
   private readonly placed = new Map<string, string>();
   private made: string[] = [];
 
-  constructor() {
+  constructor(private readonly variant: { mesh?: boolean } = {}) {
     super({
       config: {
         server_url: `http://${RELAY_IP}:${PORT}`,
@@ -111,8 +117,40 @@ class RelayOnlyNet extends Tailnet {
     this.writeConfig();
     const cfg = YAML.parse(fs.readFileSync(this.configPath, 'utf8'));
     cfg.derp.server.private_key_path = path.join(this.dir, 'derp_server_private.key');
+    if (this.variant.mesh) this.startMeshedDerper(cfg);
     fs.writeFileSync(this.configPath, YAML.stringify(cfg));
     await this.startServer();
+  }
+
+  /** derper in "m" on its own address, routed from "b" only, meshed with the embedded relay; both in region 999. */
+  private startMeshedDerper(cfg: any): void {
+    sh(['netns', 'exec', this.ns, 'ip', 'addr', 'add', `${DERPER_IP}/32`, 'dev', 'lo']);
+    sh(['netns', 'exec', this.outer.b!, 'ip', 'route', 'add', `${DERPER_IP}/32`, 'via', '10.98.2.1']);
+    const keyFile = path.join(this.dir, 'derp_mesh.key');
+    fs.writeFileSync(keyFile, randomBytes(32).toString('hex') + '\n', { mode: 0o600 });
+    const region = path.join(this.dir, 'region.yaml');
+    fs.writeFileSync(region, YAML.stringify({
+      regions: {
+        999: {
+          regionid: 999,
+          regioncode: 'sb',
+          regionname: 'Switchboard and derper, meshed',
+          nodes: [
+            { name: '999d', regionid: 999, hostname: DERPER_IP, ipv4: DERPER_IP, ipv6: 'none', stunport: -1, derpport: DERPER_PORT },
+            { name: '999s', regionid: 999, hostname: RELAY_IP, ipv4: RELAY_IP, ipv6: 'none', stunport: STUN_PORT, derpport: PORT },
+          ],
+        },
+      },
+    }));
+    cfg.derp.paths = [region];
+    cfg.derp.server.automatically_add_embedded_derp_region = false;
+    cfg.derp.server.mesh_key_path = keyFile;
+    cfg.derp.server.mesh_with = [`http://${DERPER_IP}:${DERPER_PORT}`];
+    // derper's mesh client dials https:// unless told to use plain HTTP, as tailscaled is here.
+    this.derper = this.spawnInNs('derper', path.join(tailscaleBinDir(), 'derper'), [
+      '-a', `${DERPER_IP}:${DERPER_PORT}`, '-http-port', '-1', '-stun=false', '-c', path.join(this.dir, 'derper.json'), '-certdir', path.join(this.dir, 'derper-certs'),
+      '-mesh-psk-file', keyFile, '-mesh-with', `${RELAY_IP}:${PORT}`,
+    ], { TS_DEBUG_USE_DERP_HTTP: '1' });
   }
 
   /** Where the daemon `name` runs: an outer namespace, "a" or "b". */
@@ -252,3 +290,41 @@ async function fetchInNs(ns: string, url: string): Promise<string> {
   assert.equal(r.code, 0, r.stderr);
   return r.stdout;
 }
+
+describe('two meshed relays in one region with the stock client: derper and the embedded relay', { skip }, () => {
+  let tn: RelayOnlyNet;
+  const metric = async (name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\d+)`, 'm').exec(await fetchInNs(tn.ns, 'http://127.0.0.1:9090/metrics'))?.[1] ?? 0);
+  before(async () => {
+    tn = new RelayOnlyNet({ mesh: true });
+    await tn.start();
+  });
+  after(async () => {
+    await tn?.stop();
+  });
+
+  test('the relays link both ways', async () => {
+    await waitFor('our link to derper', async () => (await metric('switchboard_derp_mesh_peers')) === 1, 30_000, 500);
+    await waitFor('derper watching us', async () => (await metric('switchboard_derp_mesh_watchers')) === 1, 30_000, 500).catch((e: Error) => {
+      throw new Error(`${e.message}; derper said:\n${tn.derper?.log()}`);
+    });
+  });
+
+  test('a (homed on ours) and b (homed on derper) ping each other; every packet crosses the mesh', async () => {
+    tn.place('a', 'a');
+    tn.place('b', 'b');
+    const a = await tn.node('a');
+    const b = await tn.node('b');
+    await waitFor('b online at a', async () => (await a.peer('b'))?.Online, 30_000);
+    const ipB = await b.ip4();
+    const out = await waitFor('a pong via DERP', async () => {
+      const r = await a.ts(['ping', '--until-direct=false', '-c', '3', '--timeout=5s', ipB], 30_000);
+      return r.code === 0 && /via DERP\(sb\)/.test(r.stdout) ? r.stdout : null;
+    }, 90_000, 1000);
+    assert.match(out, /pong from b \(100\.64\.\d+\.\d+\) via DERP\(sb\)/, out);
+    const back = await b.tsOk(['ping', '--until-direct=false', '-c', '3', await a.ip4()], 40_000);
+    assert.match(back, /via DERP\(sb\)/, back);
+    const fwdOut = await metric('switchboard_derp_packets_forwarded_total{direction="out"}');
+    const fwdIn = await metric('switchboard_derp_packets_forwarded_total{direction="in"}');
+    assert.ok(fwdOut > 0 && fwdIn > 0, `forwarded out ${fwdOut}, in ${fwdIn}: a and b must sit on different relays`);
+  });
+});

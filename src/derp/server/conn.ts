@@ -30,6 +30,12 @@ export interface ConnHost {
   noteActivity(conn: ClientConn): void;
   notePreferred(conn: ClientConn, preferred: boolean): void;
   dropped(reason: DropReason, packet: Buffer): void;
+  /** frameWatchConns from a mesh peer (canMesh already checked). */
+  watchConns(conn: ClientConn): void;
+  /** frameClosePeer from a mesh peer: disconnect the client with this key (raw). */
+  closePeer(conn: ClientConn, peer: Buffer): void;
+  /** frameForwardPacket from a mesh peer: a packet from src (a client of the peer) to dst. */
+  forwarded(conn: ClientConn, src: Buffer, dst: Buffer, packet: Buffer): void;
   relayed(bytes: number): void;
   closed(conn: ClientConn, err: Error | null): void;
 }
@@ -39,6 +45,8 @@ export interface ConnLimits {
   clientInfoTimeoutMs: number;
   /** How long the socket may stay backed up before the client counts as gone (derper: 2 s). */
   writeTimeoutMs: number;
+  /** The same for mesh peers, whose initial flood of peer-present frames can be long (derper: 30 s). */
+  meshWriteTimeoutMs: number;
   /** Server keep-alive period (derper: 60 s plus up to 5 s of jitter). */
   keepAliveMs: number;
   /** Packets each queue holds while the socket is backed up (derper: 32). */
@@ -50,13 +58,14 @@ export interface ConnLimits {
 export const DEFAULT_LIMITS: ConnLimits = {
   clientInfoTimeoutMs: 10_000,
   writeTimeoutMs: 2_000,
+  meshWriteTimeoutMs: 30_000,
   keepAliveMs: 60_000,
   queueDepth: 32,
   socketBufferBytes: 128 << 10,
 };
 
 /** derper's drop reasons, used as metric labels. */
-export type DropReason = 'unknown_dest' | 'gone_disconnected' | 'queue_head' | 'write_error' | 'dup_client';
+export type DropReason = 'unknown_dest' | 'unknown_dest_on_fwd' | 'gone_disconnected' | 'queue_head' | 'write_error' | 'dup_client';
 
 /** The client's sealed info (derp_client.go clientInfo). */
 export interface ClientInfo {
@@ -80,6 +89,8 @@ export class ClientConn {
   preferred = false;
   /** Set when admission refused the client (so the close is not counted twice). */
   refused = false;
+  /** The client presented the relay's mesh key: a mesh peer, allowed the mesh frames. */
+  canMesh = false;
   /** Sources this client received packets from: told when they go (peer gone). */
   readonly sawSrc = new Set<string>();
   private state: State = 'login';
@@ -87,6 +98,8 @@ export class ClientConn {
   private readonly control: Buffer[] = [];
   private readonly disco: Buffer[] = [];
   private readonly data: Buffer[] = [];
+  /** Peer present/gone notices for a watching mesh peer, latest per key: bounded by the clients there are. */
+  private readonly meshUpdates = new Map<string, Buffer>();
   private corked = false;
   private waitingDrain = false;
   private writeTimer: NodeJS.Timeout | undefined;
@@ -119,7 +132,7 @@ export class ClientConn {
 
   /** Frames waiting in this connection's queues (not yet handed to the socket). */
   get queuedPackets(): number {
-    return this.data.length + this.disco.length + this.control.length;
+    return this.data.length + this.disco.length + this.control.length + this.meshUpdates.size;
   }
 
   /** Writes the login preamble (the 101 response, if any, and the server key frame) and feeds early bytes. */
@@ -154,6 +167,17 @@ export class ClientConn {
     else if (this.control.length < MAX_CONTROL_QUEUE) this.control.push(f);
   }
 
+  /** Queues a peer present/gone notice for key id; a newer notice for the same key replaces one not yet written. */
+  sendMeshUpdate(id: string, f: Buffer): void {
+    if (this.state !== 'open') return;
+    if (this.meshUpdates.size === 0 && this.canWrite()) {
+      this.write(f);
+      return;
+    }
+    this.meshUpdates.delete(id);
+    this.meshUpdates.set(id, f);
+  }
+
   close(err: Error | null): void {
     if (this.state === 'closed') return;
     const wasOpen = this.state === 'open';
@@ -165,6 +189,7 @@ export class ClientConn {
     for (const f of this.data) this.host.dropped('gone_disconnected', f.subarray(5 + KEY_LEN));
     for (const f of this.disco) this.host.dropped('gone_disconnected', f.subarray(5 + KEY_LEN));
     this.data.length = this.disco.length = this.control.length = 0;
+    this.meshUpdates.clear();
     this.stream.destroy();
     this.host.closed(this, wasOpen ? err : (err ?? new Error('closed before client info')));
   }
@@ -202,8 +227,15 @@ export class ClientConn {
       case FrameType.ForwardPacket:
       case FrameType.WatchConns:
       case FrameType.ClosePeer:
-        // Mesh frames need derper's mesh key; this relay has no mesh peers.
-        return { refuse: `frame type 0x${type.toString(16)} is for mesh peers; this relay has no mesh key` };
+        // As derper: a client without the mesh key that tries these is cut off.
+        if (!this.canMesh) return { refuse: `frame type 0x${type.toString(16)} is for mesh peers: insufficient permissions (no valid mesh key in client info)` };
+        if (type === FrameType.WatchConns && len !== 0) return { refuse: `watch conns frame of ${len} bytes, want 0` };
+        if (type === FrameType.ClosePeer && len !== KEY_LEN) return { refuse: `close peer frame of ${len} bytes, want ${KEY_LEN}` };
+        if (type === FrameType.ForwardPacket) {
+          if (len < 2 * KEY_LEN) return { refuse: `short forward packet frame (${len} bytes)` };
+          if (len - 2 * KEY_LEN > MAX_PACKET_SIZE) return { refuse: `forward packet frame carries ${len - 2 * KEY_LEN} bytes, over the packet limit of ${MAX_PACKET_SIZE}` };
+        }
+        return 'read';
       default:
         // Unknown or client-irrelevant frames (keep-alive, pong): ignored, as derper does.
         return 'skip';
@@ -225,6 +257,15 @@ export class ClientConn {
         return;
       case FrameType.Ping:
         this.sendControl(frame(FrameType.Pong, payload.subarray(0, 8)));
+        return;
+      case FrameType.ForwardPacket:
+        this.host.forwarded(this, payload.subarray(0, KEY_LEN), payload.subarray(KEY_LEN, 2 * KEY_LEN), payload.subarray(2 * KEY_LEN));
+        return;
+      case FrameType.WatchConns:
+        this.host.watchConns(this);
+        return;
+      case FrameType.ClosePeer:
+        this.host.closePeer(this, Buffer.from(payload));
         return;
     }
   }
@@ -280,7 +321,8 @@ export class ClientConn {
     this.stream.write(f);
     if (this.stream.writableLength >= this.host.limits.socketBufferBytes && !this.waitingDrain) {
       this.waitingDrain = true;
-      this.writeTimer = setTimeout(() => this.close(new Error(`write timeout: the client read nothing for ${this.host.limits.writeTimeoutMs} ms`)), this.host.limits.writeTimeoutMs);
+      const ms = this.canMesh ? this.host.limits.meshWriteTimeoutMs : this.host.limits.writeTimeoutMs;
+      this.writeTimer = setTimeout(() => this.close(new Error(`write timeout: the client read nothing for ${ms} ms`)), ms);
       this.writeTimer.unref();
     }
   }
@@ -294,6 +336,12 @@ export class ClientConn {
       const c = this.control.shift();
       if (c) {
         this.write(c);
+        continue;
+      }
+      const m = this.meshUpdates.entries().next();
+      if (!m.done) {
+        this.meshUpdates.delete(m.value[0]);
+        this.write(m.value[1]);
         continue;
       }
       const f = this.disco.shift() ?? this.data.shift();

@@ -37,6 +37,17 @@ export const PeerGoneReason = {
   NotHere: 0x01,
 } as const;
 
+/** The flags byte of framePeerPresent (derp.go PeerPresentFlags). */
+export const PeerPresentFlags = {
+  IsRegular: 1 << 0,
+  IsMeshPeer: 1 << 1,
+  IsProber: 1 << 2,
+  NotIdeal: 1 << 3,
+} as const;
+
+/** Key, 16-byte IP, 2-byte port, flags: what current derpers send (older ones send less). */
+export const PEER_PRESENT_LEN = KEY_LEN + 16 + 2 + 1;
+
 /** Disco messages start with this magic, then a 32-byte key and a 24-byte nonce. */
 const DISCO_MAGIC = Buffer.from('TS💬', 'utf8');
 const DISCO_MIN_LEN = DISCO_MAGIC.length + KEY_LEN + NONCE_LEN;
@@ -78,3 +89,24 @@ export function peerGoneFrame(peer: Uint8Array, reason: number): Buffer {
 }
 
 export const KEEPALIVE_FRAME = frame(FrameType.KeepAlive);
+
+/** framePeerPresent for mesh watchers: the key, the client's address as 16 bytes (IPv4 mapped) and port, and flags. */
+export function peerPresentFrame(peer: Uint8Array, ip16: Uint8Array, port: number, flags: number): Buffer {
+  const p = Buffer.alloc(PEER_PRESENT_LEN);
+  p.set(peer, 0);
+  p.set(ip16, KEY_LEN);
+  p.writeUInt16BE(port, KEY_LEN + 16);
+  p[KEY_LEN + 18] = flags;
+  return frame(FrameType.PeerPresent, p);
+}
+
+/** frameForwardPacket (mesh peer to mesh peer): source key, destination key, then the packet. */
+export function forwardPacketFrame(src: Uint8Array, dst: Uint8Array, packet: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(HEADER_LEN + 2 * KEY_LEN + packet.length);
+  b[0] = FrameType.ForwardPacket;
+  b.writeUInt32BE(2 * KEY_LEN + packet.length, 1);
+  b.set(src, HEADER_LEN);
+  b.set(dst, HEADER_LEN + KEY_LEN);
+  b.set(packet, HEADER_LEN + 2 * KEY_LEN);
+  return b;
+}

@@ -1,6 +1,7 @@
 // The embedded DERP relay and STUN responder (derp.server.*), put together for the
 // composition root: the relay, its HTTP surface on the main listener, the UDP STUN
-// listener, admission against the tailnet's node keys, and the metrics.
+// listener, admission against the tailnet's node keys, the mesh links to the region's
+// other relays (derp.server.mesh_with), and the metrics.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -12,7 +13,9 @@ import type { TailnetEvent } from '../../state/events.js';
 import type { DERPMap } from '../../tailcfg/types.js';
 import type { Logger } from '../../util/log.js';
 import { BootstrapDns } from './bootstrap-dns.js';
-import type { ConnLimits } from './conn.js';
+import { DEFAULT_LIMITS, type ConnLimits } from './conn.js';
+import { MeshClient } from './mesh-client.js';
+import { loadOrCreateMeshKey } from './mesh-key.js';
 import { DERP_HTTP_PATHS, createDerpHttp, type DerpHttp } from './http.js';
 import { DerpRelay } from './relay.js';
 import { registerDerpMetrics, type DerpStats } from './stats.js';
@@ -51,6 +54,8 @@ export function tailnetAdmission(nodes: NodeKeys, now: () => number = Date.now):
 
 export class EmbeddedDerp {
   readonly relay: DerpRelay;
+  /** One link per derp.server.mesh_with URL. */
+  readonly mesh: MeshClient[];
   private readonly http: DerpHttp;
   private readonly stats: DerpStats;
   private stun: StunListener | null = null;
@@ -62,14 +67,21 @@ export class EmbeddedDerp {
     this.stats = registerDerpMetrics(opts.registry, { id: cfg.region_id, code: cfg.region_code }, () => ({
       clientCount: this.relay.clientCount,
       homeClientCount: this.relay.homeClientCount,
+      meshPeerCount: this.mesh.filter((m) => m.state === 'watching').length,
+      meshWatcherCount: this.relay.meshWatcherCount,
+      meshKeyCount: this.relay.forwardedKeyCount,
     }));
+    const meshKey = cfg.mesh_key_path !== '' ? loadOrCreateMeshKey(cfg.mesh_key_path, (m) => log.info(m)) : undefined;
     this.relay = new DerpRelay({
       privateKey: key,
       verifyClient: cfg.verify_clients ? tailnetAdmission(opts.nodes) : undefined,
       limits: opts.limits,
+      meshKey,
       stats: this.stats,
       log,
     });
+    const limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.mesh = meshKey ? cfg.mesh_with.map((url) => new MeshClient({ url, relay: this.relay, meshKey, stats: this.stats, limits, log })) : [];
     this.http = createDerpHttp(this.relay, new BootstrapDns(opts.derpMap));
     if (cfg.verify_clients) {
       // A node deleted, re-keyed or expired loses the relay at once, not at its next reconnect.
@@ -97,6 +109,7 @@ export class EmbeddedDerp {
       if (why) log.trace(`stun: ignored a datagram: ${why}`);
     });
     log.info(`embedded DERP relay at /derp (region ${cfg.region_id} "${cfg.region_code}"), STUN on udp ${this.stun.address}`);
+    for (const m of this.mesh) m.start();
   }
 
   /** Paths handleRequest serves (GET and HEAD; others get 405 or 426), for a router registering routes by path. */
@@ -113,6 +126,7 @@ export class EmbeddedDerp {
 
   async close(): Promise<void> {
     this.stopRevalidation();
+    for (const m of this.mesh) m.close();
     this.http.close();
     this.relay.close();
     await this.stun?.close();

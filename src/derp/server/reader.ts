@@ -70,6 +70,7 @@ export class FrameReader {
 
   /** The next n bytes without consuming them (n <= buffered). */
   private peek(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
     const first = this.chunks[0]!;
     if (first.length - this.off >= n) return first.subarray(this.off, this.off + n);
     const out = Buffer.allocUnsafe(n);

@@ -1,19 +1,26 @@
 // The relay proper (derper's Server): which connection holds which node key, routing of
 // packets between them, peer-gone notices, duplicate connections of one key, and the
-// counters behind the metrics. Transport-agnostic: accept() takes any byte stream (a
-// hijacked HTTP socket or a WebSocket), already past its HTTP upgrade.
+// counters behind the metrics. With a mesh key, the region's other relays (mesh peers) watch
+// who is connected here and forward packets to them, and packets for keys a mesh peer holds
+// go to it (derper's clientsMesh and PacketForwarder). Transport-agnostic: accept() takes
+// any byte stream (a hijacked HTTP socket or a WebSocket), already past its HTTP upgrade.
 
 import type { Duplex } from 'node:stream';
 import { relayKeyFromPrivate, type RelayKey } from './box.js';
 import { ClientConn, DEFAULT_LIMITS, type ClientInfo, type ConnHost, type ConnLimits, type DropReason } from './conn.js';
-import { PeerGoneReason, looksLikeDisco, peerGoneFrame, recvPacketFrame, serverKeyFrame } from './frames.js';
+import { PeerGoneReason, PeerPresentFlags, looksLikeDisco, peerGoneFrame, peerPresentFrame, recvPacketFrame, serverKeyFrame } from './frames.js';
+import type { MeshKey } from './mesh-key.js';
 import type { DerpStats } from './stats.js';
+import { parseAddress } from '../../util/netaddr.js';
+import { RateLimitedLog } from '../../util/ratelog.js';
 
 export interface RelayOptions {
   privateKey: Uint8Array;
   /** Admission (derp.server.verify_clients): null admits the node key (raw), a string refuses it. */
   verifyClient?: (nodeKey: Buffer, info: ClientInfo) => string | null;
   limits?: Partial<ConnLimits>;
+  /** derp.server.mesh_key_path: clients presenting it are mesh peers. */
+  meshKey?: MeshKey;
   stats: DerpStats;
   log: { info(m: string): void; debug(m: string): void };
 }
@@ -22,6 +29,13 @@ export interface RelayOptions {
 interface ClientSet {
   conns: ClientConn[];
   active: ClientConn;
+}
+
+/** Where packets for a key held by a mesh peer go: the connection to that peer. */
+export interface PacketForwarder {
+  /** Sends a packet from src to dst over the mesh link; drops (and counts) when the link is backed up. */
+  forwardPacket(src: Buffer, dst: Buffer, packet: Buffer): void;
+  readonly name: string;
 }
 
 /** derper answers a disco packet for an absent peer with "not here" at most 3 times, then once a second. */
@@ -36,8 +50,14 @@ export class DerpRelay implements ConnHost {
   private readonly conns = new Set<ClientConn>();
   /** For each source key: the connections that received packets from it. */
   private readonly watchers = new Map<string, Set<ClientConn>>();
+  /** Keys held by mesh peers, and which peers announced them; the first is used (derper's multiForwarder). */
+  private readonly forwarders = new Map<string, PacketForwarder[]>();
+  /** Mesh peers that sent frameWatchConns: told of every client that comes and goes. */
+  private readonly meshWatchers = new Set<ClientConn>();
   private readonly notHereBudget = new WeakMap<ClientConn, { tokens: number; at: number }>();
   private readonly serverKeyFrame: Buffer;
+  /** Wrong mesh keys: one line per 10 s, then a count (anyone can send one). */
+  private readonly wrongMeshKeyLog: RateLimitedLog;
   private refusedLogged = 0;
   private refusedQuiet = 0;
   private closing = false;
@@ -46,6 +66,7 @@ export class DerpRelay implements ConnHost {
     this.key = relayKeyFromPrivate(opts.privateKey);
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.serverKeyFrame = serverKeyFrame(this.key.publicKey);
+    this.wrongMeshKeyLog = new RateLimitedLog((l) => opts.log.info(l), 10_000, (n, sec) => `derp: ${n} more clients presented a wrong mesh key in the last ${sec} s`);
   }
 
   get privateKey(): Uint8Array {
@@ -89,7 +110,8 @@ export class DerpRelay implements ConnHost {
     const verify = this.opts.verifyClient;
     if (!verify) return 0;
     const gone: ClientConn[] = [];
-    for (const set of this.clients.values()) for (const c of set.conns) if (verify(c.key, c.info) !== null) gone.push(c);
+    // Mesh peers are relays, never nodes of the tailnet: admission does not apply to them.
+    for (const set of this.clients.values()) for (const c of set.conns) if (!c.canMesh && verify(c.key, c.info) !== null) gone.push(c);
     for (const c of gone) {
       this.opts.log.info(`derp: disconnected client ${shortKey(c.key)}: no longer admitted`);
       c.close(new Error('no longer admitted'));
@@ -99,11 +121,50 @@ export class DerpRelay implements ConnHost {
 
   close(): void {
     this.closing = true;
+    this.wrongMeshKeyLog.close();
     for (const c of [...this.conns]) c.close(new Error('relay shutting down'));
   }
 
+  /** Keys this relay forwards to mesh peers. */
+  get forwardedKeyCount(): number {
+    return this.forwarders.size;
+  }
+
+  /** Mesh peers watching this relay's connections. */
+  get meshWatcherCount(): number {
+    return this.meshWatchers.size;
+  }
+
+  /** Registers fwd as a way to reach dst (a mesh peer announced dst); a second forwarder is kept as a fallback. */
+  addForwarder(dst: Buffer, fwd: PacketForwarder): void {
+    const id = dst.toString('latin1');
+    const list = this.forwarders.get(id);
+    if (!list) this.forwarders.set(id, [fwd]);
+    else if (!list.includes(fwd)) list.push(fwd);
+  }
+
+  /** Forgets fwd for dst; when nothing here or in the mesh holds dst any more, its correspondents hear peer gone. */
+  removeForwarder(dst: Buffer, fwd: PacketForwarder): void {
+    const id = dst.toString('latin1');
+    const list = this.forwarders.get(id);
+    if (!list) return;
+    const i = list.indexOf(fwd);
+    if (i < 0) return;
+    list.splice(i, 1);
+    if (list.length > 0) return;
+    this.forwarders.delete(id);
+    if (!this.clients.has(id)) this.goneFromRegion(id, dst);
+  }
+
   admit(conn: ClientConn, info: ClientInfo): string | null {
-    const why = this.opts.verifyClient?.(conn.key, info) ?? null;
+    const mesh = this.opts.meshKey;
+    if (info.meshKey !== undefined && info.meshKey !== '') {
+      if (mesh?.matches(info.meshKey)) conn.canMesh = true;
+      // No privileges, and never the key itself in the log.
+      else this.wrongMeshKeyLog.log(`derp: client ${shortKey(conn.key)} from ${conn.remoteAddress} presented a mesh key that is not this relay's; treated as a regular client`);
+    }
+    // Mesh peers are relays, not nodes of the tailnet: admission does not apply (as derper).
+    const why = conn.canMesh ? null : (this.opts.verifyClient?.(conn.key, info) ?? null);
     if (why !== null) {
       conn.refused = true;
       this.opts.stats.refused('not_admitted');
@@ -119,27 +180,80 @@ export class DerpRelay implements ConnHost {
       set.active = conn;
     }
     this.opts.stats.accepted();
+    if (this.meshWatchers.size > 0) {
+      const f = this.presentFrame(conn);
+      for (const w of this.meshWatchers) w.sendMeshUpdate(conn.id, f);
+    }
     return null;
+  }
+
+  watchConns(conn: ClientConn): void {
+    // A mesh_with list may name this relay itself; its own client then learns nothing.
+    if (conn.key.equals(this.key.publicKey) || this.meshWatchers.has(conn)) return;
+    this.meshWatchers.add(conn);
+    for (const [id, set] of this.clients) conn.sendMeshUpdate(id, this.presentFrame(set.active));
+  }
+
+  closePeer(from: ClientConn, peer: Buffer): void {
+    const set = this.clients.get(peer.toString('latin1'));
+    if (!set) {
+      this.opts.log.debug(`derp: mesh peer ${shortKey(from.key)} asked to close ${shortKey(peer)}, which is not connected`);
+      return;
+    }
+    this.opts.log.info(`derp: mesh peer ${shortKey(from.key)} closed client ${shortKey(peer)} (${set.conns.length} connections)`);
+    for (const c of [...set.conns]) c.close(new Error('closed by a mesh peer (frameClosePeer)'));
+  }
+
+  forwarded(from: ClientConn, src: Buffer, dst: Buffer, packet: Buffer): void {
+    this.opts.stats.forwarded('in', packet.length);
+    const set = this.clients.get(dst.toString('latin1'));
+    if (!set) {
+      // Never forwarded again: a mesh of more than two would loop.
+      if (looksLikeDisco(packet) && this.allowNotHere(from)) from.sendControl(peerGoneFrame(dst, PeerGoneReason.NotHere));
+      this.dropped('unknown_dest_on_fwd', packet);
+      return;
+    }
+    this.deliver(src, src.toString('latin1'), set, packet);
   }
 
   route(from: ClientConn, dst: Buffer, packet: Buffer): void {
     const stats = this.opts.stats;
     stats.received(packet.length);
-    const set = this.clients.get(dst.toString('latin1'));
-    const disco = looksLikeDisco(packet);
+    const id = dst.toString('latin1');
+    const set = this.clients.get(id);
     if (!set) {
-      if (disco && this.allowNotHere(from)) from.sendControl(peerGoneFrame(dst, PeerGoneReason.NotHere));
+      const fwd = this.forwarders.get(id)?.[0];
+      if (fwd) {
+        this.opts.stats.forwarded('out', packet.length);
+        fwd.forwardPacket(from.key, dst, packet);
+        return;
+      }
+      if (looksLikeDisco(packet) && this.allowNotHere(from)) from.sendControl(peerGoneFrame(dst, PeerGoneReason.NotHere));
       this.dropped('unknown_dest', packet);
       return;
     }
+    this.deliver(from.key, from.id, set, packet);
+  }
+
+  /** Hands a packet from src (here or behind a mesh peer) to the active connection of set. */
+  private deliver(src: Buffer, srcId: string, set: ClientSet, packet: Buffer): void {
     const to = set.active;
-    if (!to.sawSrc.has(from.id)) {
-      to.sawSrc.add(from.id);
-      let w = this.watchers.get(from.id);
-      if (!w) this.watchers.set(from.id, (w = new Set()));
+    if (!to.sawSrc.has(srcId)) {
+      to.sawSrc.add(srcId);
+      let w = this.watchers.get(srcId);
+      if (!w) this.watchers.set(srcId, (w = new Set()));
       w.add(to);
     }
-    to.sendPacket(recvPacketFrame(from.key, packet), packet.length, disco);
+    to.sendPacket(recvPacketFrame(src, packet), packet.length, looksLikeDisco(packet));
+  }
+
+  private presentFrame(c: ClientConn): Buffer {
+    let flags = 0;
+    if (c.info.IsProber === true) flags |= PeerPresentFlags.IsProber;
+    if (c.canMesh) flags |= PeerPresentFlags.IsMeshPeer;
+    if (flags === 0) flags = PeerPresentFlags.IsRegular;
+    const { ip16, port } = addressBytes(c.remoteAddress);
+    return peerPresentFrame(c.key, ip16, port, flags);
   }
 
   noteActivity(conn: ClientConn): void {
@@ -159,6 +273,7 @@ export class DerpRelay implements ConnHost {
 
   closed(conn: ClientConn, err: Error | null): void {
     this.conns.delete(conn);
+    this.meshWatchers.delete(conn);
     const set = conn.id ? this.clients.get(conn.id) : undefined;
     const registered = set?.conns.includes(conn) ?? false;
     if (!registered) {
@@ -182,15 +297,24 @@ export class DerpRelay implements ConnHost {
       return;
     }
     this.clients.delete(conn.id);
-    // Tell everyone who heard from this key that it is gone, so they drop the reverse path.
-    const w = this.watchers.get(conn.id);
-    this.watchers.delete(conn.id);
-    if (w && !this.closing) {
+    if (this.closing) return;
+    if (this.meshWatchers.size > 0) {
       const f = peerGoneFrame(conn.key, PeerGoneReason.Disconnected);
-      for (const c of w) {
-        c.sawSrc.delete(conn.id);
-        c.sendControl(f);
-      }
+      for (const m of this.meshWatchers) m.sendMeshUpdate(conn.id, f);
+    }
+    // Still reachable through a mesh peer (it moved there): its correspondents keep their path.
+    if (!this.forwarders.has(conn.id)) this.goneFromRegion(conn.id, conn.key);
+  }
+
+  /** Tells everyone who heard from this key that it is gone from the region, so they drop the reverse path. */
+  private goneFromRegion(id: string, key: Buffer): void {
+    const w = this.watchers.get(id);
+    this.watchers.delete(id);
+    if (!w || this.closing) return;
+    const f = peerGoneFrame(key, PeerGoneReason.Disconnected);
+    for (const c of w) {
+      c.sawSrc.delete(id);
+      c.sendControl(f);
     }
   }
 
@@ -222,4 +346,19 @@ export class DerpRelay implements ConnHost {
 /** nodekey:<first 8 hex digits>, enough to find the node in logs. */
 export function shortKey(raw: Buffer): string {
   return `nodekey:${raw.subarray(0, 4).toString('hex')}`;
+}
+
+const ZERO_IP = Buffer.alloc(16);
+
+/** "ip:port" as derper's peer-present fields: 16 bytes (IPv4 as ::ffff:a.b.c.d) and the port; zeros when unparsable. */
+function addressBytes(remote: string): { ip16: Buffer; port: number } {
+  const i = remote.lastIndexOf(':');
+  const port = Number(remote.slice(i + 1));
+  const a = i > 0 ? parseAddress(remote.slice(0, i).replace(/^\[|\]$/g, '')) : null;
+  if (!a || !Number.isInteger(port) || port < 0 || port > 0xffff) return { ip16: ZERO_IP, port: 0 };
+  const v = a.family === 4 ? (0xffffn << 32n) | a.value : a.value;
+  const ip16 = Buffer.alloc(16);
+  ip16.writeBigUInt64BE(v >> 64n, 0);
+  ip16.writeBigUInt64BE(v & 0xffffffffffffffffn, 8);
+  return { ip16, port };
 }

@@ -13,12 +13,20 @@ export interface DerpStats {
   /** A packet handed to its receiver's socket. */
   relayed(bytes: number): void;
   dropped(reason: DropReason, kind: 'disco' | 'other', bytes: number): void;
+  /** A packet to a mesh peer's client (out) or from one (in). */
+  forwarded(direction: 'in' | 'out', bytes: number): void;
   stun(result: 'ok' | 'invalid'): void;
 }
 
 export interface DerpGauges {
   clientCount: number;
   homeClientCount: number;
+  /** Mesh links of ours (derp.server.mesh_with) logged in and watching. */
+  meshPeerCount?: number;
+  /** Mesh peers watching this relay. */
+  meshWatcherCount?: number;
+  /** Keys reachable through a mesh peer. */
+  meshKeyCount?: number;
 }
 
 export function registerDerpMetrics(r: Registry, region: { id: number; code: string }, gauges: () => DerpGauges): DerpStats {
@@ -27,6 +35,11 @@ export function registerDerpMetrics(r: Registry, region: { id: number; code: str
   r.gauge('switchboard_derp_region_info', 'The embedded DERP region (value 1), for joining on region labels.', () => [[regionLabels, 1]], ['region_id', 'region_code']);
   r.gauge('switchboard_derp_clients', 'Logged-in connections to the embedded DERP relay.', () => gauges().clientCount);
   r.gauge('switchboard_derp_home_clients', 'Connections whose client calls the embedded relay its home (preferred) region.', () => gauges().homeClientCount);
+  r.gauge('switchboard_derp_mesh_peers', 'Mesh links to the relays in derp.server.mesh_with that are logged in and watching.', () => gauges().meshPeerCount ?? 0);
+  r.gauge('switchboard_derp_mesh_watchers', 'Mesh peers watching this relay\'s connections.', () => gauges().meshWatcherCount ?? 0);
+  r.gauge('switchboard_derp_mesh_keys', 'Node keys reachable through a mesh peer.', () => gauges().meshKeyCount ?? 0);
+  const fwdPackets = r.counter('switchboard_derp_packets_forwarded_total', 'Packets forwarded over the mesh: out (to a mesh peer\'s client), in (from one).', ['direction']);
+  const fwdBytes = r.counter('switchboard_derp_bytes_forwarded_total', 'Packet bytes forwarded over the mesh, by direction.', ['direction']);
   const conns = r.counter('switchboard_derp_connections_total', 'DERP connections by result (accepted; refused: not_admitted, protocol).', ['result', 'reason']);
   const recvPackets = r.counter('switchboard_derp_packets_received_total', 'Packets clients sent to the relay.');
   const recvBytes = r.counter('switchboard_derp_bytes_received_total', 'Packet bytes clients sent to the relay.');
@@ -51,6 +64,10 @@ export function registerDerpMetrics(r: Registry, region: { id: number; code: str
     dropped: (reason, kind, n) => {
       dropPackets.inc({ kind, reason });
       dropBytes.inc({ kind, reason }, n);
+    },
+    forwarded: (direction, n) => {
+      fwdPackets.inc({ direction });
+      fwdBytes.inc({ direction }, n);
     },
     stun: (result) => stun.inc({ result }),
   };
