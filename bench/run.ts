@@ -1,7 +1,7 @@
 // Runs the benchmarks in sequence, prints a table and writes dist/bench-results.json.
 //   npm run bench                      all, full sizes
 //   npm run bench -- --quick           smaller sizes (minutes → seconds)
-//   npm run bench -- --only fanout     one benchmark (handshake, policy, mapbuild, fanout, derp; comma-separated for several)
+//   npm run bench -- --only fanout     one benchmark (handshake, policy, mapbuild, fanout, derp, derp-mesh, abuse; comma-separated for several)
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
 //   npm run bench -- --only abuse [--server-root DIR]   hostile clients against a server child process (DIR: another checkout's build, for before/after)
 //   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread) and dist/fanout-rounds-clients.cpuprofile (client fleet), rounds only
@@ -12,7 +12,7 @@ import { benchHandshakes } from './handshake.js';
 import { benchMapBuild } from './mapbuild.js';
 import { benchFanout } from './fanout.js';
 import { benchAbuse } from './abuse.js';
-import { benchDerp } from './derp.js';
+import { benchDerp, benchDerpMesh } from './derp.js';
 import { machineInfo, repoRoot } from './common.js';
 
 interface Row {
@@ -23,7 +23,7 @@ interface Row {
   pass?: boolean;
 }
 
-const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout', 'derp', 'abuse'] as const;
+const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout', 'derp', 'derp-mesh', 'abuse'] as const;
 type Name = (typeof NAMES)[number];
 
 function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean; cpuProf: boolean; serverRoot?: string } {
@@ -185,6 +185,21 @@ async function main(): Promise<void> {
         { bench: b, metric: `throughput, ${x.pairs} pairs × ${x.packetBytes} B packets: Mbit/s (packets/s)`, value: `${f0(x.mbitPerSecond)} (${f0(x.packetsPerSecond)})`, ...vs },
         { bench: b, metric: `round trip A→B→A, 64 B, median / p99, µs (n=${x.rttMicros.n})`, value: `${f0(x.rttMicros.median)} / ${f0(x.rttMicros.p99)}` },
         { bench: b, metric: 'relay RSS idle / max under load / max with a stalled receiver, MiB', value: `${f0(x.rssIdleMB)} / ${f0(x.rssLoadMaxMB)} / ${f0(x.rssSlowReceiverMaxMB)}` },
+      );
+    }
+  }
+
+  if (args.only.has('derp-mesh')) {
+    log('derp mesh (two meshed Switchboard relays, then two meshed derpers) …');
+    const derperPath = path.join(process.env.SWITCHBOARD_TAILSCALE_BIN ?? path.resolve(repoRoot(), '..', 'shared', 'tailscale', 'bin'), 'derper');
+    const r = await benchDerpMesh({ durationMs: args.quick ? 2000 : 5000, roundTrips: args.quick ? 500 : 2000, derperPath, log });
+    results['derp-mesh'] = r;
+    for (const x of r) {
+      const b = `derp ${x.relay}`;
+      rows.push(
+        { bench: b, metric: `throughput across the mesh, ${x.pairs} pairs × ${x.packetBytes} B: Mbit/s (packets/s)`, value: `${f0(x.mbitPerSecond)} (${f0(x.packetsPerSecond)})` },
+        { bench: b, metric: `round trip A→relay 1→relay 2→B and back, 64 B, median / p99, µs (n=${x.rttMicros.n})`, value: `${f0(x.rttMicros.median)} / ${f0(x.rttMicros.p99)}` },
+        { bench: b, metric: 'both relays\' RSS idle / max under load / max with a stalled receiver, MiB', value: `${f0(x.rssIdleMB)} / ${f0(x.rssLoadMaxMB)} / ${f0(x.rssSlowReceiverMaxMB)}` },
       );
     }
   }
