@@ -58,14 +58,17 @@ export function registerAuth(program: Command, ctx: CliContext): void {
     .command('list')
     .aliases(['ls', 'pending'])
     .description('List web logins waiting for a decision')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const client = await ctx.client(cmd);
-      const { registrations } = await client.request<{ registrations: PendingJson[] }>('GET', '/api/v1/auth/pending');
-      ctx.printList(cmd, registrations, () =>
-        renderTable(
-          ['Auth ID', 'Hostname', 'Machine key', 'Known as', 'Created', 'Expires'],
-          registrations.map((r) => [r.authId, r.hostname, shortKey(r.machineKey), r.knownNode, tableTime(r.createdAt), tableTime(r.expiresAt)]),
-        ),
-      );
-    });
+    .action(async (_opts: unknown, cmd: Command) => printPending(ctx, cmd));
+}
+
+/** `auth list`, and `nodes list --pending`. */
+export async function printPending(ctx: CliContext, cmd: Command): Promise<void> {
+  const client = await ctx.client(cmd);
+  const { registrations } = await client.request<{ registrations: PendingJson[] }>('GET', '/api/v1/auth/pending');
+  ctx.printList(cmd, registrations, () =>
+    renderTable(
+      ['Auth ID', 'Hostname', 'Machine key', 'Known as', 'Created', 'Expires'],
+      registrations.map((r) => [r.authId, r.hostname, shortKey(r.machineKey), r.knownNode, tableTime(r.createdAt), tableTime(r.expiresAt)]),
+    ),
+  );
 }

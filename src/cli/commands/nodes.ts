@@ -8,6 +8,7 @@ import type { CliContext } from '../context.js';
 import { pickColumns } from '../columns.js';
 import { CliError } from '../errors.js';
 import { renderTable, shortKey, tableTime } from '../table.js';
+import { printPending } from './auth.js';
 import { findUser } from './users.js';
 
 export function nodesTable(nodes: NodeJson[], now = new Date(), columns?: string): string {
@@ -55,7 +56,12 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       '--columns <names>',
       'Table columns to show, in this order (comma-separated: id, hostname, name, machinekey, nodekey, user, tags, ip, ephemeral, lastseen, expiration, connected, expired)',
     )
-    .action(async (opts: { user?: string; columns?: string }, cmd: Command) => {
+    .option('--pending', 'List machines waiting for registration (web logins, debug create-node) instead, as `auth list` does')
+    .action(async (opts: { user?: string; columns?: string; pending?: boolean }, cmd: Command) => {
+      if (opts.pending) {
+        if (opts.user !== undefined || opts.columns !== undefined) throw new CliError('--pending lists waiting registrations: it takes no --user or --columns');
+        return printPending(ctx, cmd);
+      }
       // Checked before asking the server, so a typo fails fast.
       if (opts.columns !== undefined) nodesTable([], new Date(), opts.columns);
       const client = await ctx.client(cmd);
