@@ -14,6 +14,7 @@ import { createStore } from '../../src/db/index.js';
 import type { Store } from '../../src/db/store.js';
 import { Tailnet } from '../../src/state/tailnet.js';
 import { WebLogin } from '../../src/auth/weblogin.js';
+import { PolicyManager } from '../../src/policy/manager.js';
 import { KeyedLock } from '../../src/util/keyedlock.js';
 
 export interface Stack {
@@ -29,7 +30,8 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { policy?: PolicyService; webLogin?: boolean } = {}): Promise<Stack> {
+/** `policy: 'database'`: the server's own PolicyManager, policy stored in this stack's database. */
+export async function startStack(opts: { policy?: PolicyService | 'database'; webLogin?: boolean } = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-api-'));
   const store = await createStore({ type: 'sqlite', path: join(dir, 'db.sqlite') });
   await store.migrate();
@@ -43,7 +45,12 @@ export async function startStack(opts: { policy?: PolicyService; webLogin?: bool
   const webLogin = opts.webLogin
     ? new WebLogin({ tailnet, locks: new KeyedLock(), serverUrl: 'http://127.0.0.1:8080', ttlMs: 60_000, maxEntries: 100, defaultExpiryMs: 0, log: (m) => logs.push(m) })
     : undefined;
-  const deps = { admin: tailnet, apiKeys, policy: opts.policy, webLogin, ping: () => store.ping(), audit: new AuditLog(store), log: (m: string) => logs.push(m) };
+  const manager =
+    opts.policy === 'database'
+      ? await PolicyManager.load(tailnet, store, { mode: 'database', path: '', serverUrl: 'http://127.0.0.1:8080', log: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m) } })
+      : undefined;
+  const policy = manager ?? (opts.policy === 'database' ? undefined : opts.policy);
+  const deps = { admin: tailnet, apiKeys, policy, webLogin, ping: () => store.ping(), audit: new AuditLog(store), log: (m: string) => logs.push(m) };
   // The same Fastify set-up as the server's listeners; request lines go to `logs` too.
   const quiet = { error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), trace: () => {} };
   const serve = async (trusted: boolean): Promise<FastifyInstance> => {
@@ -73,6 +80,7 @@ export async function startStack(opts: { policy?: PolicyService; webLogin?: bool
     webLogin,
     async close() {
       webLogin?.close();
+      await manager?.close();
       tcp.closeAllConnections();
       unix.closeAllConnections();
       await tcpApp.close();
