@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import type { NodeJson } from '../../api/shapes.js';
 import type { CliContext } from '../context.js';
 import { renderTable, shortKey, tableTime } from '../table.js';
+import { Node } from '../goform.js';
 
 interface PendingJson {
   authId: string;
@@ -31,7 +32,7 @@ export function registerAuth(program: Command, ctx: CliContext): void {
       const { node } = await client.request<{ node: NodeJson }>('POST', '/api/v1/auth/register', {
         body: { user: opts.user, authId: opts.authId },
       });
-      ctx.print(cmd, node, `Node ${node.givenName} registered`);
+      ctx.printMessage(cmd, node, Node, `Node ${node.givenName} registered`);
     });
 
   auth

@@ -7,6 +7,7 @@ import { authIdProblem, newAuthId } from '../../auth/pending.js';
 import { collectList } from '../args.js';
 import { CliError } from '../errors.js';
 import type { CliContext } from '../context.js';
+import { Node } from '../goform.js';
 
 export function registerDebug(program: Command, ctx: CliContext): void {
   const debug = program.command('debug').description('debug and testing commands');
@@ -25,6 +26,6 @@ export function registerDebug(program: Command, ctx: CliContext): void {
       const { node } = await client.request<{ node: NodeJson }>('POST', '/api/v1/debug/node', {
         body: { user: opts.user, key: opts.key, name: opts.name, routes: opts.route ?? [] },
       });
-      ctx.print(cmd, node, 'Node created');
+      ctx.printMessage(cmd, node, Node, 'Node created');
     });
 }
