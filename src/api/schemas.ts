@@ -227,7 +227,7 @@ export const schemas = {
     body: object({ policy: str('the policy document (HuJSON)') }, ['policy']),
     response: PolicyReply,
   }),
-  checkPolicy: op('policy', 'Switchboard_CheckPolicy', 'Check a policy without applying it', {
+  checkPolicy: op('policy', 'CheckPolicy', 'Check a policy without applying it', {
     body: object({ policy: str('the policy document (HuJSON)') }, ['policy']),
     response: Empty,
   }),

@@ -10,7 +10,8 @@ import type { Hostinfo } from '../tailcfg/types.js';
 /** headscale's AuthID form, so ids look alike across both servers' CLIs. */
 export const AUTH_ID_PREFIX = 'hskey-authreq-';
 const AUTH_ID_HEX = 24;
-const AUTH_ID_RE = new RegExp(`^${AUTH_ID_PREFIX}[0-9a-f]{${AUTH_ID_HEX}}$`);
+// Ours are hex; headscale's are URL-safe base64, and `debug create-node --key` takes either.
+const AUTH_ID_RE = new RegExp(`^${AUTH_ID_PREFIX}[A-Za-z0-9_-]{${AUTH_ID_HEX}}$`);
 
 export function newAuthId(): string {
   return AUTH_ID_PREFIX + randomBytes(AUTH_ID_HEX / 2).toString('hex');
@@ -20,7 +21,7 @@ export function newAuthId(): string {
 export function authIdProblem(id: string): string | null {
   if (AUTH_ID_RE.test(id)) return null;
   if (!id.startsWith(AUTH_ID_PREFIX)) return `auth id must start with "${AUTH_ID_PREFIX}"`;
-  return `auth id must be "${AUTH_ID_PREFIX}" followed by ${AUTH_ID_HEX} lowercase hex digits`;
+  return `auth id must be "${AUTH_ID_PREFIX}" followed by ${AUTH_ID_HEX} letters, digits, "-" or "_"`;
 }
 
 export type Verdict = { kind: 'approved'; nodeId: number } | { kind: 'rejected'; reason: string };
@@ -49,6 +50,13 @@ export class PendingFull extends Error {
       `too many registrations are waiting for approval (${max}, tuning.register_cache_max_entries): try again later, or use a pre-auth key`,
     );
     this.name = 'PendingFull';
+  }
+}
+
+export class PendingIdTaken extends Error {
+  constructor(readonly id: string) {
+    super(`a registration with auth id ${id} is already waiting`);
+    this.name = 'PendingIdTaken';
   }
 }
 
@@ -94,8 +102,10 @@ export class PendingRegistrations {
    * The machine's undecided registration, refreshed with its latest keys, or a new one.
    * One machine holds at most one entry, so repeating `tailscale up` costs no room.
    */
-  begin(input: Omit<PendingRegistration, 'id' | 'createdAt' | 'expiresAt' | 'verdict'>): PendingRegistration {
+  begin(input: Omit<PendingRegistration, 'id' | 'createdAt' | 'expiresAt' | 'verdict'>, chosenId?: string): PendingRegistration {
     this.sweep();
+    // `debug create-node` names the id itself; it must not take over someone else's entry.
+    if (chosenId !== undefined && this.byId.has(chosenId)) throw new PendingIdTaken(chosenId);
     const now = this.now();
     const currentId = this.byMachine.get(input.machineKey);
     const current = currentId ? this.byId.get(currentId) : undefined;
@@ -111,7 +121,7 @@ export class PendingRegistrations {
     if (undecided >= this.opts.maxEntries) throw new PendingFull(this.opts.maxEntries);
     const entry: PendingRegistration = {
       ...input,
-      id: newAuthId(),
+      id: chosenId ?? newAuthId(),
       createdAt: new Date(now),
       expiresAt: new Date(now + this.opts.ttlMs),
       verdict: null,

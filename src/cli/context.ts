@@ -5,7 +5,10 @@ import type { Command } from 'commander';
 import { ApiClient } from './client.js';
 import { confirm } from './confirm.js';
 import { resolveEndpoint } from './endpoint.js';
+import { toGo, toGoList, type GoFormat, type ProtoMessage } from './goform.js';
 import { formatMachine, type OutputFormat } from './output.js';
+
+const goFormat = (o: OutputFormat): GoFormat => (o === 'yaml' ? 'yaml' : 'json');
 
 export interface CliIO {
   stdout: (s: string) => void;
@@ -55,6 +58,23 @@ export class CliContext {
   printList(cmd: Command, value: unknown, table: () => string): void {
     const { output } = this.globals(cmd);
     this.io.stdout(`${output ? formatMachine(value, output) : table()}\n`);
+  }
+
+  /**
+   * A proto message (the API's protojson reply) printed as headscale's CLI prints it:
+   * Go's encoding/json or yaml.v3 of the struct (goform.ts), or `human` by default.
+   */
+  printMessage(cmd: Command, value: object, m: ProtoMessage, human: string): void {
+    const { output } = this.globals(cmd);
+    this.io.stdout(`${output ? formatMachine(toGo(value as Record<string, unknown>, m, goFormat(output)), output) : human}\n`);
+  }
+
+  /** A list of proto messages, likewise; an empty one is JSON null unless `emptyAsList`. */
+  printMessages(cmd: Command, values: readonly object[], m: ProtoMessage, table: () => string, opts: { emptyAsList?: boolean } = {}): void {
+    const { output } = this.globals(cmd);
+    this.io.stdout(
+      `${output ? formatMachine(toGoList(values as Record<string, unknown>[], m, goFormat(output), opts.emptyAsList), output) : table()}\n`,
+    );
   }
 
   /** True when --force is given or the user says yes. */

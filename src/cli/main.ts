@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { registerApiKeys } from './commands/apikeys.js';
 import { registerAudit } from './commands/audit.js';
 import { registerAuth } from './commands/auth.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerConfigTest } from './commands/configtest.js';
 import { registerDebug } from './commands/debug.js';
 import { registerGenerate } from './commands/generate.js';
@@ -15,6 +16,7 @@ import { registerPolicy } from './commands/policy.js';
 import { registerPreAuthKeys } from './commands/preauthkeys.js';
 import { registerUsers } from './commands/users.js';
 import { registerVersion } from './commands/version.js';
+import { complete, COMPLETE_COMMAND, completionWords, formatCompletion } from './complete.js';
 import { CliContext, type CliIO } from './context.js';
 import { CliError, ExitWithCode } from './errors.js';
 import { formatError, OUTPUT_FORMATS, type OutputFormat } from './output.js';
@@ -56,6 +58,7 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
   registerVersion(program, ctx);
   registerHealth(program, ctx);
   registerAudit(program, ctx);
+  registerCompletion(program, ctx);
   for (const add of extra) add(program);
   return program;
 }
@@ -118,8 +121,15 @@ async function run(ctx: CliContext, argv: string[], extra: CommandRegistrar[]): 
     // The server module is heavy; admin commands should start fast, so load it only when
     // `serve` may run or the top-level help lists it.
     const sub = firstOperand(argv.slice(2));
-    const serve = sub === undefined || sub === 'serve' || sub === 'help' ? [await serveRegistrar()] : [];
+    const completing = argv[2] === COMPLETE_COMMAND;
+    const serve = sub === undefined || sub === 'serve' || sub === 'help' || completing ? [await serveRegistrar()] : [];
     const program = buildProgram(ctx, [...serve, ...extra]);
+    if (completing) {
+      // The shell scripts' call: answered from the command tree, before commander parses
+      // anything, so half-typed words (e.g. "-o js") are never refused.
+      ctx.io.stdout(formatCompletion(complete(program, completionWords(argv.slice(3)))));
+      return 0;
+    }
     await program.parseAsync(argv);
     return 0;
   } catch (err) {

@@ -1,5 +1,6 @@
-// Output formats shared by every command: human text by default, or the API's JSON shape
-// as json (indented), json-line (one line) or yaml when -o asks for it.
+// Output formats shared by every command: human text by default, or json (indented with
+// tabs), json-line (one line) or yaml when -o asks for it. Proto messages are first put in
+// headscale's CLI form (goform.ts, through CliContext.printMessage).
 
 import YAML from 'yaml';
 
@@ -9,7 +10,8 @@ export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 export function formatMachine(value: unknown, format: OutputFormat): string {
   switch (format) {
     case 'json':
-      return JSON.stringify(value, null, 2);
+      // Go's json.MarshalIndent(v, "", "\t"), as headscale prints.
+      return JSON.stringify(value, null, '\t');
     case 'json-line':
       return JSON.stringify(value);
     case 'yaml':

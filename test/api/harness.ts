@@ -13,6 +13,9 @@ import { createApp, setNotFound } from '../../src/web/app.js';
 import { createStore } from '../../src/db/index.js';
 import type { Store } from '../../src/db/store.js';
 import { Tailnet } from '../../src/state/tailnet.js';
+import { WebLogin } from '../../src/auth/weblogin.js';
+import { PolicyManager } from '../../src/policy/manager.js';
+import { KeyedLock } from '../../src/util/keyedlock.js';
 
 export interface Stack {
   dir: string;
@@ -22,10 +25,13 @@ export interface Stack {
   tcpUrl: string;
   socketPath: string;
   logs: string[];
+  /** Present when asked for: pending web-login registrations (auth register, debug create-node). */
+  webLogin?: WebLogin;
   close(): Promise<void>;
 }
 
-export async function startStack(opts: { policy?: PolicyService } = {}): Promise<Stack> {
+/** `policy: 'database'`: the server's own PolicyManager, policy stored in this stack's database. */
+export async function startStack(opts: { policy?: PolicyService | 'database'; webLogin?: boolean } = {}): Promise<Stack> {
   const dir = await mkdtemp(join(tmpdir(), 'switchboard-api-'));
   const store = await createStore({ type: 'sqlite', path: join(dir, 'db.sqlite') });
   await store.migrate();
@@ -36,7 +42,15 @@ export async function startStack(opts: { policy?: PolicyService } = {}): Promise
   });
   const apiKeys = await ApiKeyService.load(store);
   const logs: string[] = [];
-  const deps = { admin: tailnet, apiKeys, policy: opts.policy, ping: () => store.ping(), audit: new AuditLog(store), log: (m: string) => logs.push(m) };
+  const webLogin = opts.webLogin
+    ? new WebLogin({ tailnet, locks: new KeyedLock(), serverUrl: 'http://127.0.0.1:8080', ttlMs: 60_000, maxEntries: 100, defaultExpiryMs: 0, log: (m) => logs.push(m) })
+    : undefined;
+  const manager =
+    opts.policy === 'database'
+      ? await PolicyManager.load(tailnet, store, { mode: 'database', path: '', serverUrl: 'http://127.0.0.1:8080', log: { info: (m) => logs.push(m), warn: (m) => logs.push(m), error: (m) => logs.push(m) } })
+      : undefined;
+  const policy = manager ?? (opts.policy === 'database' ? undefined : opts.policy);
+  const deps = { admin: tailnet, apiKeys, policy, webLogin, ping: () => store.ping(), audit: new AuditLog(store), log: (m: string) => logs.push(m) };
   // The same Fastify set-up as the server's listeners; request lines go to `logs` too.
   const quiet = { error: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), info: (m: string) => logs.push(m), debug: (m: string) => logs.push(m), trace: () => {} };
   const serve = async (trusted: boolean): Promise<FastifyInstance> => {
@@ -63,7 +77,10 @@ export async function startStack(opts: { policy?: PolicyService } = {}): Promise
     tcpUrl: `http://127.0.0.1:${port}`,
     socketPath,
     logs,
+    webLogin,
     async close() {
+      webLogin?.close();
+      await manager?.close();
       tcp.closeAllConnections();
       unix.closeAllConnections();
       await tcpApp.close();

@@ -1,8 +1,7 @@
-// Golden request/response pairs for the /api/v1 paths added for headscale parity, written
-// from proto/headscale/v1 (v0.29.2): HealthResponse{database_connectivity},
-// BackfillNodeIPsRequest{confirmed} / Response{changes}, DebugCreateNodeRequest{user, key,
-// name, routes} / Response{node}, ExpireNodeRequest{node_id, expiry, disable_expiry}.
-// protojson spells them camelCase; errors are grpc-gateway's {code, message, details}.
+// Behaviour of the /api/v1 paths added for headscale parity beyond their shapes (those are
+// in golden.test.ts, with every other path): health needs a key over TCP, backfillips
+// refuses unless confirmed, expire takes disableExpiry or expiry but not both, debug/node
+// checks its fields and answers 501 on a server without web login.
 
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -13,7 +12,7 @@ import { createStore } from '../../src/db/index.js';
 import { Tailnet } from '../../src/state/tailnet.js';
 import { addNode, call, startStack, type Stack } from './harness.js';
 
-describe('headscale parity: golden API pairs', () => {
+describe('headscale parity: the added paths', () => {
   let s: Stack;
   const sock = () => ({ socketPath: s.socketPath });
   before(async () => {

@@ -17,9 +17,12 @@ test('auth ids have headscale form and are checked strictly', () => {
   const id = newAuthId();
   assert.match(id, /^hskey-authreq-[0-9a-f]{24}$/);
   assert.equal(authIdProblem(id), null);
-  assert.match(authIdProblem('hskey-authreq-XYZ')!, /24 lowercase hex digits/);
+  assert.match(authIdProblem('hskey-authreq-XYZ')!, /followed by 24 letters, digits/);
   assert.match(authIdProblem('foo')!, /must start with/);
-  assert.match(authIdProblem(id + '0')!, /24 lowercase hex digits/);
+  assert.match(authIdProblem(id + '0')!, /followed by 24 letters, digits/);
+  // headscale's own ids (URL-safe base64) are accepted, so its `debug create-node --key` values work.
+  assert.equal(authIdProblem('hskey-authreq-Ab9_-zZ0aB9_-zZ0aB9_-zZ0'), null);
+  assert.match(authIdProblem('hskey-authreq-Ab9_-zZ0aB9_-zZ0aB9_-zZ/')!, /followed by 24/);
 });
 
 test('one entry per machine: asking again refreshes it (new node key, later expiry) instead of adding one', () => {

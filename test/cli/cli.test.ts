@@ -40,7 +40,8 @@ describe('switchboard CLI', () => {
     assert.equal((await ok('users', 'create', 'alice', '--display-name', 'Alice', '--email', 'a@example.com')).trim(), 'User created');
     const bob = await json('users', 'create', 'bob');
     assert.equal(bob.name, 'bob');
-    assert.equal(typeof bob.id, 'string');
+    // headscale's CLI JSON: Go's encoding/json of the proto struct (ids are numbers).
+    assert.equal(typeof bob.id, 'number');
 
     const table = await ok('users', 'list');
     const lines = table.trim().split('\n');
@@ -52,11 +53,13 @@ describe('switchboard CLI', () => {
     const line = (await ok('users', 'list', '-o', 'json-line')).trim();
     assert.equal(line.split('\n').length, 1);
     assert.deepEqual(JSON.parse(line), list);
-    assert.deepEqual(YAML.parse(await ok('users', 'list', '-o', 'yaml')), list);
+    const yaml = YAML.parse(await ok('users', 'list', '-o', 'yaml'));
+    assert.deepEqual(yaml.map((u: any) => u.name), ['alice', 'bob']);
+    assert.equal(yaml[0].displayname, 'Alice', "yaml.v3's keys: Go field names in lower case");
     assert.deepEqual((await json('users', 'list', '--name', 'bob')).map((u: any) => u.name), ['bob']);
     assert.deepEqual((await json('users', 'list', '-e', 'a@example.com')).map((u: any) => u.name), ['alice']);
 
-    assert.equal((await json('users', 'rename', '-i', bob.id, '--new-name', 'robert')).name, 'robert');
+    assert.equal((await json('users', 'rename', '-i', String(bob.id), '--new-name', 'robert')).name, 'robert');
     assert.equal((await json('users', 'rename', '--name', 'robert', '-r', 'bobby')).name, 'bobby');
 
     // Without --force and without a terminal, destroy refuses instead of guessing.
@@ -77,8 +80,8 @@ describe('switchboard CLI', () => {
     assert.match(plain, /^hskey-auth-[A-Za-z0-9]{12}-[A-Za-z0-9]{64}$/);
     const obj = await json('preauthkeys', 'create', '--user', 'keys', '--tags', 'tag:a,tag:b');
     assert.match(obj.key, /^hskey-auth-/);
-    assert.deepEqual(obj.aclTags, ['tag:a', 'tag:b']);
-    const expiry = new Date(obj.expiration).getTime() - Date.now();
+    assert.deepEqual(obj.acl_tags, ['tag:a', 'tag:b']);
+    const expiry = obj.expiration.seconds * 1000 - Date.now();
     assert.ok(expiry > 50 * 60_000 && expiry <= 3_600_000, 'default expiration is 1h');
 
     const list = await json('preauthkeys', 'list', '--user', 'keys');
@@ -90,8 +93,8 @@ describe('switchboard CLI', () => {
 
     assert.equal((await ok('preauthkeys', 'expire', '--user', 'keys', plain)).trim(), 'Key expired');
     const expired = (await json('preauthkeys', 'list')).find((k: any) => plain.startsWith(k.key.slice(0, -4)));
-    assert.ok(new Date(expired.expiration).getTime() <= Date.now());
-    assert.equal((await ok('preauthkeys', 'delete', '--id', obj.id)).trim(), 'Key deleted');
+    assert.ok(expired.expiration.seconds * 1000 <= Date.now());
+    assert.equal((await ok('preauthkeys', 'delete', '--id', String(obj.id))).trim(), 'Key deleted');
 
     const noUser = await cli('preauthkeys', 'create');
     assert.equal(noUser.code, 1);
@@ -114,18 +117,18 @@ describe('switchboard CLI', () => {
     assert.match(table, /\| desk\s+\| desk\s+\| \[[A-Za-z0-9+/]{5}\]/);
     const nodes = await json('nodes', 'list', '--user', 'nodeuser');
     assert.equal(nodes.length, 1);
-    assert.equal(nodes[0].id, String(n.id));
-    assert.equal(nodes[0].registerMethod, 'REGISTER_METHOD_AUTH_KEY');
+    assert.equal(nodes[0].id, n.id);
+    assert.equal(nodes[0].register_method, 1, 'REGISTER_METHOD_AUTH_KEY, by number');
 
-    assert.equal((await json('nodes', 'rename', '-i', String(n.id), 'office')).givenName, 'office');
+    assert.equal((await json('nodes', 'rename', '-i', String(n.id), 'office')).given_name, 'office');
     const routed = await json('nodes', 'approve-routes', '-i', String(n.id), '--routes', '192.168.1.0/24');
-    assert.deepEqual(routed.approvedRoutes, ['192.168.1.0/24']);
+    assert.deepEqual(routed.approved_routes, ['192.168.1.0/24']);
     assert.match(await ok('nodes', 'list-routes'), /192\.168\.1\.0\/24/);
-    assert.deepEqual((await json('nodes', 'approve-routes', '-i', String(n.id), '-r', '')).approvedRoutes, []);
+    assert.equal((await json('nodes', 'approve-routes', '-i', String(n.id), '-r', '')).approved_routes, undefined, 'omitempty');
 
     const later = '2099-01-01T00:00:00Z';
     const expired = await json('nodes', 'expire', '-i', String(n.id), '--expiry', later);
-    assert.equal(expired.expiry, later);
+    assert.deepEqual(expired.expiry, { seconds: Date.parse(later) / 1000 });
     assert.equal((await ok('nodes', 'expire', '-i', String(n.id))).trim(), 'Node expired');
 
     assert.equal((await json('nodes', 'move', '-i', String(n.id), '-u', 'newowner')).user.name, 'newowner');
@@ -160,7 +163,7 @@ describe('switchboard CLI', () => {
     const denied = await runCli(['users', 'list'], { env: { SWITCHBOARD_CLI_ADDRESS: s.tcpUrl, SWITCHBOARD_CLI_API_KEY: key } });
     assert.equal(denied.code, 1);
     assert.match(denied.stderr, /refused the API key/);
-    assert.equal((await ok('apikeys', 'delete', '--id', listed.id)).trim(), 'Key deleted');
+    assert.equal((await ok('apikeys', 'delete', '--id', String(listed.id))).trim(), 'Key deleted');
 
     const noKey = await runCli(['users', 'list'], { env: { SWITCHBOARD_CLI_ADDRESS: s.tcpUrl } });
     assert.equal(noKey.code, 1);

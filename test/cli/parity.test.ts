@@ -31,7 +31,7 @@ describe('switchboard CLI: headscale parity commands', () => {
   };
 
   before(async () => {
-    s = await startStack();
+    s = await startStack({ webLogin: true });
     config = join(s.dir, 'config.yaml');
     await writeFile(config, YAML.stringify(baseConfig()));
   });
@@ -64,7 +64,7 @@ describe('switchboard CLI: headscale parity commands', () => {
   });
 
   test('health: 0 with the database reachable, 1 when the server is not', async () => {
-    assert.equal(JSON.parse(await ok('health', '-o', 'json')).databaseConnectivity, true);
+    assert.deepEqual(JSON.parse(await ok('health', '-o', 'json')), { database_connectivity: true });
     const gone = join(s.dir, 'nosock.yaml');
     await writeFile(gone, YAML.stringify({ ...baseConfig(), unix_socket: join(s.dir, 'missing.sock') }));
     const r = await runCli(['-c', gone, 'health'], { cwd: s.dir });
@@ -77,7 +77,7 @@ describe('switchboard CLI: headscale parity commands', () => {
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /--force/);
     const j = JSON.parse(await ok('nodes', 'backfillips', '--force', '-o', 'json'));
-    assert.deepEqual(j, { changes: [] });
+    assert.deepEqual(j, {}, 'BackfillNodeIPsResponse with no changes: omitempty leaves nothing');
     assert.equal((await ok('nodes', 'backfillips', '--force')).trim(), 'No changes');
   });
 
@@ -89,13 +89,47 @@ describe('switchboard CLI: headscale parity commands', () => {
     assert.equal(s.tailnet.getNode(n.id).expiry, null);
   });
 
-  test('debug create-node: required flags, then the server says what it lacks', async () => {
+  test('debug create-node → nodes list --pending → auth register: a made-up machine joins', async () => {
     const missing = await cli('debug', 'create-node', '--name', 'x', '-u', 'u');
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /--key/);
-    const r = await cli('debug', 'create-node', '--name', 'x', '-u', 'u', '-k', 'abc', '-r', '10.0.0.0/8');
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /not supported/);
+    const badKey = await cli('debug', 'create-node', '--name', 'x', '-u', 'u', '-k', 'abc');
+    assert.equal(badKey.code, 1);
+    assert.match(badKey.stderr, /--key: auth id must start with "hskey-authreq-"/);
+    const owner = await s.tailnet.createUser({ name: 'debugger' });
+    // headscale's ids are URL-safe base64; ours are hex: both are accepted.
+    const authId = 'hskey-authreq-Debug_node-0123456789abc';
+    const created = JSON.parse(await ok('debug', 'create-node', '--name', 'fake-host', '-u', 'debugger', '-k', authId, '-r', '10.9.0.0/16', '-o', 'json'));
+    assert.equal(created.id, undefined, 'id 0: omitted, as Go omits zero values');
+    assert.equal(created.name, 'fake-host');
+    assert.equal(created.user.name, 'debugger');
+    assert.deepEqual(created.available_routes, ['10.9.0.0/16']);
+    assert.match(created.machine_key, /^mkey:[0-9a-f]{64}$/);
+    const again = await cli('debug', 'create-node', '--name', 'other', '-u', 'debugger', '-k', authId);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already waiting/);
+
+    const pending = JSON.parse(await ok('nodes', 'list', '--pending', '-o', 'json'));
+    assert.deepEqual(pending.map((p: { authId: string }) => p.authId), [authId]);
+    assert.equal(pending[0].hostname, 'fake-host');
+    assert.equal(pending[0].machineKey, created.machine_key);
+    assert.match(await ok('nodes', 'list', '--pending'), new RegExp(`${authId} \\| fake-host`));
+    assert.deepEqual(JSON.parse(await ok('auth', 'list', '-o', 'json')), pending);
+
+    const registered = JSON.parse(await ok('auth', 'register', '--user', 'debugger', '--auth-id', authId, '-o', 'json'));
+    assert.ok(registered.id > 0);
+    assert.equal(registered.machine_key, created.machine_key);
+    assert.equal(registered.user.id, owner.id);
+    assert.deepEqual(registered.available_routes, ['10.9.0.0/16']);
+    assert.equal(registered.ip_addresses.length, 2, 'an address of each family');
+    assert.deepEqual(JSON.parse(await ok('nodes', 'list', '--pending', '-o', 'json')), []);
+    const listed = JSON.parse(await ok('nodes', 'list', '-u', 'debugger', '-o', 'json'));
+    assert.deepEqual(listed.map((n: { name: string }) => n.name), ['fake-host']);
+
+    // The older route: nodes register --key <auth id>.
+    const second = `hskey-authreq-${'a'.repeat(24)}`;
+    await ok('debug', 'create-node', '--name', 'second-fake', '-u', 'debugger', '-k', second);
+    assert.match(await ok('nodes', 'register', '-u', 'debugger', '-k', second), /^Node second-fake registered\n$/);
   });
 
   test('remote: --address/--api-key, and cli.address/cli.api_key in the config file', async () => {
@@ -105,7 +139,7 @@ describe('switchboard CLI: headscale parity commands', () => {
     await writeFile(nowhere, YAML.stringify({ ...baseConfig(), unix_socket: join(s.dir, 'missing.sock') }));
     const viaFlags = await runCli(['-c', nowhere, '--address', s.tcpUrl, '--api-key', key, 'health', '-o', 'json'], { cwd: s.dir });
     assert.equal(viaFlags.code, 0, viaFlags.stderr);
-    assert.equal(JSON.parse(viaFlags.stdout).databaseConnectivity, true);
+    assert.equal(JSON.parse(viaFlags.stdout).database_connectivity, true);
 
     const wrongKey = await runCli(['-c', nowhere, '--address', s.tcpUrl, '--api-key', 'hskey-api-nope', 'health'], { cwd: s.dir });
     assert.equal(wrongKey.code, 1);
@@ -156,7 +190,7 @@ describe('switchboard CLI: headscale parity commands', () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /unknown column "colour"; choose from id, hostname/);
     const j = JSON.parse(await ok('nodes', 'list', '--columns', 'id', '-o', 'json'));
-    assert.ok('machineKey' in j[0]);
+    assert.ok('machine_key' in j[0]);
   });
 
   test('cli.timeout bounds a request to a server that never answers', async () => {

@@ -308,7 +308,8 @@ export class Tailnet {
   }
 
   async user(name: string): Promise<void> {
-    const users = await this.cliJson(['users', 'list']);
+    // headscale's CLI form: a nil list prints as null.
+    const users = (await this.cliJson(['users', 'list'])) ?? [];
     if (!users.some((u: { name: string }) => u.name === name)) await this.cliOk(['users', 'create', name]);
   }
 
@@ -340,8 +341,9 @@ export class Tailnet {
     return d;
   }
 
+  /** `nodes list -o json`: headscale's CLI form (snake_case, omitempty, numeric ids, {seconds, nanos}). */
   async nodes(): Promise<any[]> {
-    return this.cliJson(['nodes', 'list']);
+    return (await this.cliJson(['nodes', 'list'])) ?? [];
   }
 
   async stop(): Promise<void> {

@@ -1,4 +1,5 @@
-// /api/v1/node: list, get, delete, expire, rename, tags, approve_routes, move, register.
+// /api/v1/node: list, get, delete, expire, rename, tags, approve_routes, move, register,
+// backfillips; and /api/v1/debug/node.
 
 import type { AdminService, NodeView } from '../../state/admin.js';
 import type { UserRecord } from '../../state/model.js';
@@ -6,23 +7,14 @@ import { formatPrefix, parsePrefix } from '../../util/netaddr.js';
 import { ApiError, badRequest } from '../errors.js';
 import type { Router } from '../router.js';
 import { schemas } from '../schemas.js';
-import { nodeJson } from '../shapes.js';
+import { nodeJson, userJson, type NodeJson } from '../shapes.js';
 import type { WebLogin } from '../../auth/weblogin.js';
+import { authIdProblem, PendingFull, PendingIdTaken } from '../../auth/pending.js';
+import { zeroKey } from '../../control/validate.js';
+import { formatMachinePublic, formatNodePublic, generateKeyPair } from '../../noise/keys.js';
 import { registerPending } from './auth.js';
 import { resolveUser } from './preauthkeys.js';
 import { validateTags } from './tags.js';
-
-/** Optional admin capabilities that not every AdminService has yet. */
-interface ExpiryDisableCapable {
-  disableNodeExpiry(id: number): Promise<NodeView>;
-}
-interface DebugCreateCapable {
-  debugCreateNode(input: { user: string; key: string; name: string; routes: string[] }): Promise<NodeView>;
-}
-
-function hasMethod<T>(obj: AdminService, name: string): obj is AdminService & T {
-  return typeof (obj as unknown as Record<string, unknown>)[name] === 'function';
-}
 
 export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: WebLogin): void {
   const render = (n: NodeView) => {
@@ -112,20 +104,60 @@ export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: We
 
   router.add('POST', '/api/v1/debug/node', schemas.debugCreateNode, async ({ body }) => {
     const b = await body();
-    const req = {
-      user: b.requiredString('user'),
-      key: b.requiredString('key'),
-      name: b.requiredString('name'),
-      routes: normalizeRoutes(b.strings('routes') ?? []),
-    };
-    if (!hasMethod<DebugCreateCapable>(admin, 'debugCreateNode')) {
-      throw new ApiError(
-        501,
-        'creating a node waiting for registration is not supported by this server yet: it has no pending web-login registrations',
-      );
-    }
-    return { node: render(await admin.debugCreateNode(req)) };
+    const userName = b.requiredString('user');
+    const key = b.requiredString('key');
+    const name = b.requiredString('name');
+    const routes = normalizeRoutes(b.strings('routes') ?? []);
+    if (!webLogin) throw new ApiError(501, 'creating a node waiting for registration needs web login, which this server lacks');
+    return { node: debugCreateNode(admin, webLogin, { userName, key, name, routes }) };
   });
+}
+
+/**
+ * headscale's DebugCreateNode: a registration waiting under the caller's auth id, for a
+ * made-up machine (fresh keys, hostname `name`, announcing `routes`), that `auth register`
+ * or `nodes register` then completes. The reply echoes the node it would become: id 0, no
+ * addresses yet, owned by `user` (which must exist, by name, as in headscale).
+ */
+function debugCreateNode(
+  admin: AdminService,
+  webLogin: WebLogin,
+  req: { userName: string; key: string; name: string; routes: string[] },
+): NodeJson {
+  const user = admin.listUsers({ name: req.userName })[0];
+  if (!user) throw new ApiError(404, `user ${JSON.stringify(req.userName)} not found`);
+  const problem = authIdProblem(req.key);
+  if (problem) throw badRequest(`field "key": ${problem}`);
+  const machineKey = formatMachinePublic(generateKeyPair().publicKey);
+  const nodeKey = formatNodePublic(generateKeyPair().publicKey);
+  const hostinfo = { Hostname: req.name, OS: 'TestOS', RoutableIPs: req.routes };
+  try {
+    webLogin.pending.begin({ machineKey, nodeKey, hostinfo, hostname: req.name, ephemeral: false, requestedExpiry: null }, req.key);
+  } catch (err) {
+    if (err instanceof PendingIdTaken) throw new ApiError(409, err.message);
+    if (err instanceof PendingFull) throw new ApiError(503, err.message);
+    throw err;
+  }
+  return {
+    id: '0',
+    machineKey,
+    nodeKey,
+    discoKey: zeroKey('discokey'),
+    ipAddresses: [],
+    name: req.name,
+    user: userJson(user),
+    lastSeen: null,
+    expiry: null,
+    preAuthKey: null,
+    createdAt: null,
+    registerMethod: 'REGISTER_METHOD_UNSPECIFIED',
+    givenName: '',
+    online: false,
+    approvedRoutes: [],
+    availableRoutes: [...req.routes],
+    subnetRoutes: [],
+    tags: [],
+  };
 }
 
 /**

@@ -7,6 +7,7 @@ import type { ApiClient } from '../client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { renderTable, tableTime } from '../table.js';
+import { ApiKey } from '../goform.js';
 
 /** The bare 12-character prefix from a listing form ("hskey-api-<prefix>-***"), a full key or the prefix itself. */
 export function apiKeyPrefix(text: string): string | null {
@@ -41,7 +42,7 @@ export function registerApiKeys(program: Command, ctx: CliContext): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const client = await ctx.client(cmd);
       const { apiKeys } = await client.request<{ apiKeys: ApiKeyJson[] }>('GET', '/api/v1/apikey');
-      ctx.printList(cmd, apiKeys, () =>
+      ctx.printMessages(cmd, apiKeys, ApiKey, () =>
         renderTable(
           ['ID', 'Prefix', 'Expiration', 'Created', 'Last seen'],
           apiKeys.map((k) => [k.id, k.prefix, k.expiration ? tableTime(k.expiration) : '-', tableTime(k.createdAt), tableTime(k.lastSeen)]),

@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import type { NodeJson } from '../../api/shapes.js';
 import type { CliContext } from '../context.js';
 import { renderTable, shortKey, tableTime } from '../table.js';
+import { Node } from '../goform.js';
 
 interface PendingJson {
   authId: string;
@@ -31,7 +32,7 @@ export function registerAuth(program: Command, ctx: CliContext): void {
       const { node } = await client.request<{ node: NodeJson }>('POST', '/api/v1/auth/register', {
         body: { user: opts.user, authId: opts.authId },
       });
-      ctx.print(cmd, node, `Node ${node.givenName} registered`);
+      ctx.printMessage(cmd, node, Node, `Node ${node.givenName} registered`);
     });
 
   auth
@@ -58,14 +59,17 @@ export function registerAuth(program: Command, ctx: CliContext): void {
     .command('list')
     .aliases(['ls', 'pending'])
     .description('List web logins waiting for a decision')
-    .action(async (_opts: unknown, cmd: Command) => {
-      const client = await ctx.client(cmd);
-      const { registrations } = await client.request<{ registrations: PendingJson[] }>('GET', '/api/v1/auth/pending');
-      ctx.printList(cmd, registrations, () =>
-        renderTable(
-          ['Auth ID', 'Hostname', 'Machine key', 'Known as', 'Created', 'Expires'],
-          registrations.map((r) => [r.authId, r.hostname, shortKey(r.machineKey), r.knownNode, tableTime(r.createdAt), tableTime(r.expiresAt)]),
-        ),
-      );
-    });
+    .action(async (_opts: unknown, cmd: Command) => printPending(ctx, cmd));
+}
+
+/** `auth list`, and `nodes list --pending`. */
+export async function printPending(ctx: CliContext, cmd: Command): Promise<void> {
+  const client = await ctx.client(cmd);
+  const { registrations } = await client.request<{ registrations: PendingJson[] }>('GET', '/api/v1/auth/pending');
+  ctx.printList(cmd, registrations, () =>
+    renderTable(
+      ['Auth ID', 'Hostname', 'Machine key', 'Known as', 'Created', 'Expires'],
+      registrations.map((r) => [r.authId, r.hostname, shortKey(r.machineKey), r.knownNode, tableTime(r.createdAt), tableTime(r.expiresAt)]),
+    ),
+  );
 }

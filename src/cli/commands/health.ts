@@ -2,6 +2,7 @@
 
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { HealthResponse } from '../goform.js';
 
 export function registerHealth(program: Command, ctx: CliContext): void {
   program
@@ -10,6 +11,6 @@ export function registerHealth(program: Command, ctx: CliContext): void {
     .action(async (_opts: unknown, cmd: Command) => {
       const client = await ctx.client(cmd);
       const reply = await client.request<{ databaseConnectivity: boolean }>('GET', '/api/v1/health');
-      ctx.print(cmd, reply, `database connectivity: ${reply.databaseConnectivity}`);
+      ctx.printMessage(cmd, reply, HealthResponse, `database connectivity: ${reply.databaseConnectivity}`);
     });
 }

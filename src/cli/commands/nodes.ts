@@ -8,7 +8,9 @@ import type { CliContext } from '../context.js';
 import { pickColumns } from '../columns.js';
 import { CliError } from '../errors.js';
 import { renderTable, shortKey, tableTime } from '../table.js';
+import { printPending } from './auth.js';
 import { findUser } from './users.js';
+import { BackfillNodeIPsResponse, Node } from '../goform.js';
 
 export function nodesTable(nodes: NodeJson[], now = new Date(), columns?: string): string {
   const { header, rows } = pickColumns(
@@ -55,14 +57,19 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       '--columns <names>',
       'Table columns to show, in this order (comma-separated: id, hostname, name, machinekey, nodekey, user, tags, ip, ephemeral, lastseen, expiration, connected, expired)',
     )
-    .action(async (opts: { user?: string; columns?: string }, cmd: Command) => {
+    .option('--pending', 'List machines waiting for registration (web logins, debug create-node) instead, as `auth list` does')
+    .action(async (opts: { user?: string; columns?: string; pending?: boolean }, cmd: Command) => {
+      if (opts.pending) {
+        if (opts.user !== undefined || opts.columns !== undefined) throw new CliError('--pending lists waiting registrations: it takes no --user or --columns');
+        return printPending(ctx, cmd);
+      }
       // Checked before asking the server, so a typo fails fast.
       if (opts.columns !== undefined) nodesTable([], new Date(), opts.columns);
       const client = await ctx.client(cmd);
       const { nodes: list } = await client.request<{ nodes: NodeJson[] }>('GET', '/api/v1/node', {
         query: { user: opts.user },
       });
-      ctx.printList(cmd, list, () => nodesTable(list, new Date(), opts.columns));
+      ctx.printMessages(cmd, list, Node, () => nodesTable(list, new Date(), opts.columns));
     });
 
   nodes
@@ -76,7 +83,8 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const list = all
         .filter((n) => opts.identifier === undefined || n.id === String(opts.identifier))
         .filter((n) => n.approvedRoutes.length + n.availableRoutes.length + n.subnetRoutes.length > 0);
-      ctx.printList(cmd, list, () => routesTable(list));
+      // headscale filters with lo.Filter, which makes an empty list, not a nil one.
+      ctx.printMessages(cmd, list, Node, () => routesTable(list), { emptyAsList: true });
     });
 
   nodes
@@ -89,7 +97,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const { node } = await client.request<{ node: NodeJson }>('POST', '/api/v1/node/register', {
         query: { user: opts.user, key: opts.key },
       });
-      ctx.print(cmd, node, `Node ${node.givenName} registered`);
+      ctx.printMessage(cmd, node, Node, `Node ${node.givenName} registered`);
     });
 
   nodes
@@ -111,7 +119,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
         : !opts.expiry || opts.expiry.getTime() <= now.getTime()
           ? 'Node expired'
           : 'Node expiration updated';
-      ctx.print(cmd, node, human);
+      ctx.printMessage(cmd, node, Node, human);
     });
 
   nodes
@@ -126,7 +134,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
         'POST',
         `/api/v1/node/${opts.identifier}/rename/${encodeURIComponent(newName)}`,
       );
-      ctx.print(cmd, node, 'Node renamed');
+      ctx.printMessage(cmd, node, Node, 'Node renamed');
     });
 
   nodes
@@ -161,7 +169,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const { node } = await client.request<{ node: NodeJson }>('POST', `/api/v1/node/${opts.identifier}/tags`, {
         body: { tags: opts.tags },
       });
-      ctx.print(cmd, node, 'Node updated');
+      ctx.printMessage(cmd, node, Node, 'Node updated');
     });
 
   nodes
@@ -188,7 +196,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
         `/api/v1/node/${opts.identifier}/approve_routes`,
         { body: { routes: opts.routes } },
       );
-      ctx.print(cmd, node, 'Node updated');
+      ctx.printMessage(cmd, node, Node, 'Node updated');
     });
 
   nodes
@@ -203,7 +211,7 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const { node } = await client.request<{ node: NodeJson }>('POST', `/api/v1/node/${opts.identifier}/user`, {
         body: { user: user.id },
       });
-      ctx.print(cmd, node, 'Node moved to another user');
+      ctx.printMessage(cmd, node, Node, 'Node moved to another user');
     });
 
   nodes
@@ -219,6 +227,6 @@ export function registerNodes(program: Command, ctx: CliContext): void {
       const { changes } = await client.request<{ changes: string[] }>('POST', '/api/v1/node/backfillips', {
         query: { confirmed: true },
       });
-      ctx.print(cmd, { changes }, changes.length ? changes.join('\n') : 'No changes');
+      ctx.printMessage(cmd, { changes }, BackfillNodeIPsResponse, changes.length ? changes.join('\n') : 'No changes');
     });
 }

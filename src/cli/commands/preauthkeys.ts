@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { renderTable, tableTime } from '../table.js';
 import { findUser } from './users.js';
+import { PreAuthKey } from '../goform.js';
 
 async function listKeys(client: ApiClient, userId?: string): Promise<PreAuthKeyJson[]> {
   const { preAuthKeys } = await client.request<{ preAuthKeys: PreAuthKeyJson[] }>('GET', '/api/v1/preauthkey');
@@ -61,7 +62,7 @@ export function registerPreAuthKeys(program: Command, ctx: CliContext): void {
       const client = await ctx.client(cmd);
       const userId = opts.user ? (await findUser(client, opts.user)).id : undefined;
       const list = await listKeys(client, userId);
-      ctx.printList(cmd, list, () =>
+      ctx.printMessages(cmd, list, PreAuthKey, () =>
         renderTable(
           ['ID', 'Key/Prefix', 'Reusable', 'Ephemeral', 'Used', 'Expiration', 'Created', 'Owner'],
           list.map((k) => [
@@ -110,7 +111,7 @@ export function registerPreAuthKeys(program: Command, ctx: CliContext): void {
             aclTags: opts.tags ?? [],
           },
         });
-        ctx.print(cmd, preAuthKey, preAuthKey.key);
+        ctx.printMessage(cmd, preAuthKey, PreAuthKey, preAuthKey.key);
       },
     );
 

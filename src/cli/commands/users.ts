@@ -7,6 +7,7 @@ import type { ApiClient } from '../client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../errors.js';
 import { renderTable, tableTime } from '../table.js';
+import { User } from '../goform.js';
 
 /** Finds exactly one user by id or name, as rename/destroy/preauthkeys need. */
 export async function findUser(client: ApiClient, ref: UserRef): Promise<UserJson> {
@@ -57,7 +58,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
       const { user } = await client.request<{ user: UserJson }>('POST', '/api/v1/user', {
         body: { name, displayName: opts.displayName, email: opts.email, pictureUrl: opts.pictureUrl },
       });
-      ctx.print(cmd, user, 'User created');
+      ctx.printMessage(cmd, user, User, 'User created');
     });
 
   identifierOptions(
@@ -78,7 +79,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
             ? { email: opts.email }
             : {};
       const { users: list } = await client.request<{ users: UserJson[] }>('GET', '/api/v1/user', { query });
-      ctx.printList(cmd, list, () =>
+      ctx.printMessages(cmd, list, User, () =>
         renderTable(
           ['ID', 'Name', 'Username', 'Email', 'Created'],
           list.map((u) => [u.id, u.displayName, u.name, u.email, tableTime(u.createdAt)]),
@@ -99,7 +100,7 @@ export function registerUsers(program: Command, ctx: CliContext): void {
         'POST',
         `/api/v1/user/${current.id}/rename/${encodeURIComponent(opts.newName)}`,
       );
-      ctx.print(cmd, user, 'User renamed');
+      ctx.printMessage(cmd, user, User, 'User renamed');
     });
 
   identifierOptions(
