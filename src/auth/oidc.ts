@@ -10,6 +10,7 @@ import type { Config } from '../config/types.js';
 import type { UserRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import { validateUserName } from '../state/names.js';
+import { groupsClaim } from './groups.js';
 import type { WebLogin } from './weblogin.js';
 
 type OidcConfig = Config['oidc'];
@@ -30,6 +31,7 @@ export interface OidcClaims {
   preferred_username?: string;
   name?: string;
   picture?: string;
+  /** From the claim oidc.groups.claim names (default "groups"). */
   groups?: string[];
   exp?: number;
 }
@@ -138,7 +140,8 @@ export class OidcLogin {
         idTokenExpected: true,
         ...(flow.verifier ? { pkceCodeVerifier: flow.verifier } : {}),
       });
-      claims = { ...(tokens.claims() as unknown as OidcClaims) };
+      const raw = tokens.claims() as unknown as Record<string, unknown>;
+      claims = { ...(raw as unknown as OidcClaims), groups: groupsClaim(raw, this.cfg.groups.claim) };
     } catch (err) {
       this.log(`oidc: login for registration ${flow.authId} failed: ${(err as Error).message}`);
       return { ok: false, status: 400, reason: `the login could not be verified: ${(err as Error).message}` };
@@ -147,7 +150,7 @@ export class OidcLogin {
     if (!claims.groups || claims.email === undefined) {
       try {
         const info = await oc.fetchUserInfo(this.client, tokens.access_token, claims.sub);
-        claims = { ...(info as unknown as OidcClaims), ...claims, groups: claims.groups ?? (info.groups as string[] | undefined) };
+        claims = { ...(info as unknown as OidcClaims), ...claims, groups: claims.groups ?? groupsClaim(info, this.cfg.groups.claim) };
         if (claims.email === undefined && typeof info.email === 'string') {
           claims.email = info.email;
           claims.email_verified = info.email_verified === true;
@@ -176,9 +179,11 @@ export class OidcLogin {
   private async findOrCreateUser(c: OidcClaims): Promise<UserRecord> {
     const providerId = providerIdentifier(c);
     const email = this.emailOf(c);
+    // This login's groups replace the last one's: a group the provider dropped is left.
+    const oidcGroups = [...(c.groups ?? [])].sort();
     for (const u of this.tailnet.allUsers()) {
       if (u.provider === 'oidc' && u.providerId === providerId) {
-        return this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '' });
+        return this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '', oidcGroups });
       }
     }
     const name = c.preferred_username || email;
@@ -195,6 +200,7 @@ export class OidcLogin {
       pictureUrl: c.picture ?? '',
       provider: 'oidc',
       providerId,
+      oidcGroups,
     });
     this.log(`oidc: created user ${u.name} for ${providerId}`);
     return u;
