@@ -32,13 +32,18 @@ export interface TestProvider {
 }
 
 /**
- * Starts a provider with client "switchboard" (secret CLIENT_SECRET) redirecting to
- * `redirectUri`, plus any `extraClients`. `accounts` is read at each login, so a test may
- * change someone's groups between logins.
+ * Starts a provider on 127.0.0.1:`port` (0: any) with client "switchboard" (secret
+ * CLIENT_SECRET) redirecting to `redirectUri`, plus any `extraClients`. `accounts` is read
+ * at each login, so a test may change someone's groups between logins.
  */
-export async function startProvider(redirectUri: string, accounts: Record<string, Account>, extraClients: ProviderClient[] = []): Promise<TestProvider> {
+export async function startProvider(
+  redirectUri: string,
+  accounts: Record<string, Account>,
+  extraClients: ProviderClient[] = [],
+  port = 0,
+): Promise<TestProvider> {
   const server = http.createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  await new Promise<void>((res) => server.listen(port, '127.0.0.1', res));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const clients = [{ client_id: 'switchboard', client_secret: CLIENT_SECRET, redirect_uris: [redirectUri] }, ...extraClients].map((c) => ({
     ...c,
