@@ -164,26 +164,41 @@ export class OidcLogin {
       this.log(`oidc: login of ${JSON.stringify(claims.sub)} (${claims.email ?? 'no email'}) refused: ${refusal}`);
       return { ok: false, status: 403, reason: refusal };
     }
+    let made: { user: UserRecord; created: boolean } | null = null;
     try {
-      const user = await this.findOrCreateUser(claims);
+      // Still waiting? Asked before any user is made for it (expired, or decided meanwhile).
+      this.web.lookup(flow.authId);
+      made = await this.findOrCreateUser(claims);
       const expiry = this.cfg.use_expiry_from_token && claims.exp ? new Date(claims.exp * 1000) : this.cfg.expiry_ms > 0 ? new Date(Date.now() + this.cfg.expiry_ms) : null;
-      const node = await this.web.register(flow.authId, user, { expiry, method: 'oidc' });
-      return { ok: true, user: user.name, node: node.givenName };
+      const node = await this.web.register(flow.authId, made.user, { expiry, method: 'oidc' });
+      return { ok: true, user: made.user.name, node: node.givenName };
     } catch (err) {
       const status = (err as { status?: number }).status ?? 500;
       this.log(`oidc: registration ${flow.authId} failed: ${(err as Error).message}`);
+      if (made?.created) await this.undoUser(made.user);
       return { ok: false, status, reason: (err as Error).message };
     }
   }
 
-  private async findOrCreateUser(c: OidcClaims): Promise<UserRecord> {
+  /** A user made for a login whose registration then failed goes again, unless something else is already theirs. */
+  private async undoUser(u: UserRecord): Promise<void> {
+    try {
+      await this.tailnet.deleteUser(u.id);
+      this.log(`oidc: removed user ${u.name}, made for a login whose registration failed`);
+    } catch (err) {
+      // A concurrent login of the same person registered a node under them meanwhile.
+      this.log(`oidc: kept user ${u.name} after a failed registration: ${(err as Error).message}`);
+    }
+  }
+
+  private async findOrCreateUser(c: OidcClaims): Promise<{ user: UserRecord; created: boolean }> {
     const providerId = providerIdentifier(c);
     const email = this.emailOf(c);
     // This login's groups replace the last one's: a group the provider dropped is left.
     const oidcGroups = [...(c.groups ?? [])].sort();
     for (const u of this.tailnet.allUsers()) {
       if (u.provider === 'oidc' && u.providerId === providerId) {
-        return this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '', oidcGroups });
+        return { user: await this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '', oidcGroups }), created: false };
       }
     }
     const name = c.preferred_username || email;
@@ -191,7 +206,15 @@ export class OidcLogin {
     const problem = validateUserName(name);
     if (problem) throw Object.assign(new Error(`the user name ${JSON.stringify(name)} from the provider is unusable: ${problem}`), { status: 403 });
     if (this.tailnet.userByName(name)) {
-      throw Object.assign(new Error(`a user named ${JSON.stringify(name)} already exists and did not come from this provider login`), { status: 409 });
+      // headscale lets an OIDC user share a local user's name; here names are unique (the
+      // CLI, the API and policies name users by them), so the login is refused instead.
+      throw Object.assign(
+        new Error(
+          `the user name ${JSON.stringify(name)} is already taken by a user that is not linked to this sign-in; ` +
+            'an administrator can rename that user (switchboard users rename) so that you can sign in, then run `tailscale up` again',
+        ),
+        { status: 409 },
+      );
     }
     const u = await this.tailnet.createUser({
       name,
@@ -203,7 +226,7 @@ export class OidcLogin {
       oidcGroups,
     });
     this.log(`oidc: created user ${u.name} for ${providerId}`);
-    return u;
+    return { user: u, created: true };
   }
 
   private emailOf(c: OidcClaims): string {

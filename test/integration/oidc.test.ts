@@ -19,6 +19,10 @@ const ACCOUNTS: Record<string, Account> = {
   bob: { email: 'bob@other.example', email_verified: true, preferred_username: 'bob', name: 'Bob', groups: ['eng'] },
   carol: { email: 'carol@corp.example', email_verified: true, preferred_username: 'carol', name: 'Carol', groups: ['sales'] },
   dave: { email: 'dave@corp.example', email_verified: false, preferred_username: 'dave', name: 'Dave', groups: ['eng'] },
+  gina: { email: 'gina@corp.example', email_verified: true, preferred_username: 'gina', name: 'Gina', groups: ['eng'] },
+  hank: { email: 'hank@corp.example', email_verified: true, preferred_username: 'hank', name: 'Hank', groups: ['eng'] },
+  ivan: { email: 'ivan@corp.example', email_verified: true, preferred_username: 'ivan', name: 'Ivan', groups: ['eng'] },
+  judy: { email: 'judy@corp.example', email_verified: true, preferred_username: 'judy', name: 'Judy', groups: ['eng'] },
 };
 
 describe('OIDC login with oidc-provider', () => {
@@ -128,6 +132,67 @@ describe('OIDC login with oidc-provider', () => {
     const replay = await fetch(cb.url, { headers: { cookie: cb.cookie } });
     assert.equal(replay.status, 400);
     assert.match(await replay.text(), /unknown, already used or expired/);
+  });
+
+  test('a provider user whose name a local user already has is refused with a page saying what to do; nothing written', async () => {
+    const local = await srv.server.tailnet.createUser({ name: 'gina' });
+    const { c, id } = await pending('gina-pc');
+    const res = await signIn(`${srv.url}/register/${id}`, 'gina', srv.url);
+    assert.equal(res.status, 409);
+    const html = await res.text();
+    assert.match(html, /the user name &quot;gina&quot; is already taken by a user that is not linked to this sign-in/);
+    assert.match(html, /switchboard users rename/);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+    assert.deepEqual(
+      [...srv.server.tailnet.allUsers()].filter((u) => u.name === 'gina').map((u) => [u.id, u.provider]),
+      [[local.id, '']],
+      'the local user is untouched and no second one was made',
+    );
+  });
+
+  test('a user made for a login whose registration then fails is not left behind', async () => {
+    // No policy, so no tag has owners: the requested tag ends the registration after the
+    // user was made for it.
+    const c = new TailscaleClient({ serverUrl: srv.url, hostname: 'hank-ci' });
+    clients.push(c);
+    c.hostinfo.RequestTags = ['tag:ci'];
+    const r = await c.register();
+    const id = /\/register\/([^/]+)$/.exec(r.AuthURL)![1]!;
+    const res = await signIn(`${srv.url}/register/${id}`, 'hank', srv.url);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /requested tags \[tag:ci\] are invalid or not permitted/);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+    assert.equal(srv.server.tailnet.userByName('hank'), undefined, 'the user made for this login was removed');
+    assert.equal((await c.register({ followup: r.AuthURL })).Error.includes('tag:ci'), true, 'the client is told why');
+  });
+
+  for (const [what, account, spoil, status, why] of [
+    ['rejected by an administrator', 'ivan', (s: TestServer, id: string) => s.server.webLogin.reject(id), 409, /was already rejected/],
+    [
+      'expired',
+      'judy',
+      // As if its time ran out: the entry's expiry moves into the past.
+      (s: TestServer, id: string) => void (s.server.webLogin.pending.get(id)!.expiresAt = new Date(Date.now() - 1)),
+      404,
+      /no pending registration with auth id .* run `tailscale up` again/,
+    ],
+  ] as const) {
+    test(`a registration ${what} between the redirect and the callback is refused; no user, no node`, async () => {
+      const { c, id } = await pending(`${account}-box`);
+      const cb = await reachCallback(`${srv.url}/register/${id}`, account, srv.url);
+      spoil(srv, id);
+      const res = await fetch(cb.url, { headers: { cookie: cb.cookie } });
+      assert.equal(res.status, status);
+      assert.match((await res.text()).replace(/&#39;|&quot;/g, "'"), why);
+      assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+      assert.equal(srv.server.tailnet.userByName(account), undefined);
+    });
+  }
+
+  test('the callback of an unknown registration link: the page says so', async () => {
+    const res = await fetch(`${srv.url}/register/hskey-authreq-000000000000000000000000`, { redirect: 'manual' });
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /unknown or has expired/);
   });
 });
 
