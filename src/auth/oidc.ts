@@ -1,7 +1,8 @@
 // OIDC login: /register/<id> sends the browser to the provider, /oidc/callback (headscale's
 // path) checks what came back and registers the waiting machine for the signed-in user.
-// openid-client does discovery, PKCE and the ID token checks (signature, issuer, audience,
-// expiry, nonce); this file keeps the per-login secrets and applies headscale's oidc.* rules.
+// openid-client does discovery, PKCE and the ID token checks (signature against the
+// provider's published keys, issuer, audience, expiry, nonce); this file keeps the per-login
+// secrets and applies headscale's oidc.* rules.
 
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -79,6 +80,10 @@ export class OidcLogin {
     } catch (err) {
       throw new Error(`oidc: discovery at ${cfg.issuer} failed: ${(err as Error).message}`);
     }
+    // openid-client leaves the ID token's signature unchecked when the token comes straight
+    // from the token endpoint (TLS vouches for the issuer); check it anyway, as headscale
+    // does: the issuer may be plain http, and a proxy in between must not mint tokens.
+    oc.enableNonRepudiationChecks(client);
     const methods = client.serverMetadata().code_challenge_methods_supported;
     if (cfg.pkce.enabled && methods && !methods.includes(cfg.pkce.method)) {
       // Logins would fail at the provider; say so now rather than at the first user's login.
