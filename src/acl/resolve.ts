@@ -38,6 +38,8 @@ function groupUsers(p: Policy, idx: TailnetIndex, name: string): number[] {
     for (const member of p.groups[name] ?? []) {
       if (!member.startsWith('group:')) for (const u of usersOf(p, idx, member)) set.add(u);
     }
+    // Members from the identity provider join only groups the policy declares.
+    if (Object.hasOwn(p.groups, name)) for (const u of idx.groupMembers(name)) set.add(u);
     out = [...set];
     m.set(name, out);
   }

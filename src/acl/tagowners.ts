@@ -35,6 +35,7 @@ export function mayOwnTag(policy: Policy | null, tag: string, who: TagRequester)
         if (who.tags?.includes(o) || walk(o)) return true;
       } else if (o.startsWith('group:')) {
         if (who.user && (policy.groups[o] ?? []).some((m) => userMatches(m, who.user!))) return true;
+        if (who.user?.groups?.includes(o) && Object.hasOwn(policy.groups, o)) return true;
       } else if (o === 'autogroup:member') {
         if (who.user) return true;
       } else if (o === 'autogroup:admin' || o === 'autogroup:owner') {

@@ -6,6 +6,8 @@ export interface PolicyUser {
   id: number;
   name: string;
   email: string;
+  /** Policy groups ("group:…") the user is in beside the policy's own lists (OIDC groups). */
+  groups?: readonly string[];
 }
 
 export interface PolicyNode {
@@ -65,6 +67,8 @@ export function isExitRoute(s: string): boolean {
 export class TailnetIndex {
   users = new Map<number, PolicyUser>();
   private loginIndex = new Map<string, number>();
+  /** Members from outside the policy text (PolicyUser.groups), per group name. */
+  private outsideMembers = new Map<string, number[]>();
   nodes = new Map<number, NodeRec>();
   byTag = new Map<string, Set<number>>();
   byUser = new Map<number, Set<number>>();
@@ -84,6 +88,16 @@ export class TailnetIndex {
     if (u.email) this.loginIndex.set(u.email.toLowerCase(), u.id);
     // headscale also lets policies name a user as "name@" (no domain).
     this.loginIndex.set(`${u.name.toLowerCase()}@`, u.id);
+    for (const g of u.groups ?? []) {
+      const m = this.outsideMembers.get(g);
+      if (m) m.push(u.id);
+      else this.outsideMembers.set(g, [u.id]);
+    }
+  }
+
+  /** Users in group `name` through PolicyUser.groups (the policy's own members aside). */
+  groupMembers(name: string): readonly number[] {
+    return this.outsideMembers.get(name) ?? [];
   }
 
   userByLogin(login: string): number | undefined {

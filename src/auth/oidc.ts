@@ -1,7 +1,8 @@
 // OIDC login: /register/<id> sends the browser to the provider, /oidc/callback (headscale's
 // path) checks what came back and registers the waiting machine for the signed-in user.
-// openid-client does discovery, PKCE and the ID token checks (signature, issuer, audience,
-// expiry, nonce); this file keeps the per-login secrets and applies headscale's oidc.* rules.
+// openid-client does discovery, PKCE and the ID token checks (signature against the
+// provider's published keys, issuer, audience, expiry, nonce); this file keeps the per-login
+// secrets and applies headscale's oidc.* rules.
 
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import type { Config } from '../config/types.js';
 import type { UserRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import { validateUserName } from '../state/names.js';
+import { groupsClaim } from './groups.js';
 import type { WebLogin } from './weblogin.js';
 
 type OidcConfig = Config['oidc'];
@@ -30,6 +32,7 @@ export interface OidcClaims {
   preferred_username?: string;
   name?: string;
   picture?: string;
+  /** From the claim oidc.groups.claim names (default "groups"). */
   groups?: string[];
   exp?: number;
 }
@@ -77,6 +80,10 @@ export class OidcLogin {
     } catch (err) {
       throw new Error(`oidc: discovery at ${cfg.issuer} failed: ${(err as Error).message}`);
     }
+    // openid-client leaves the ID token's signature unchecked when the token comes straight
+    // from the token endpoint (TLS vouches for the issuer); check it anyway, as headscale
+    // does: the issuer may be plain http, and a proxy in between must not mint tokens.
+    oc.enableNonRepudiationChecks(client);
     const methods = client.serverMetadata().code_challenge_methods_supported;
     if (cfg.pkce.enabled && methods && !methods.includes(cfg.pkce.method)) {
       // Logins would fail at the provider; say so now rather than at the first user's login.
@@ -138,7 +145,8 @@ export class OidcLogin {
         idTokenExpected: true,
         ...(flow.verifier ? { pkceCodeVerifier: flow.verifier } : {}),
       });
-      claims = { ...(tokens.claims() as unknown as OidcClaims) };
+      const raw = tokens.claims() as unknown as Record<string, unknown>;
+      claims = { ...(raw as unknown as OidcClaims), groups: groupsClaim(raw, this.cfg.groups.claim) };
     } catch (err) {
       this.log(`oidc: login for registration ${flow.authId} failed: ${(err as Error).message}`);
       return { ok: false, status: 400, reason: `the login could not be verified: ${(err as Error).message}` };
@@ -147,7 +155,7 @@ export class OidcLogin {
     if (!claims.groups || claims.email === undefined) {
       try {
         const info = await oc.fetchUserInfo(this.client, tokens.access_token, claims.sub);
-        claims = { ...(info as unknown as OidcClaims), ...claims, groups: claims.groups ?? (info.groups as string[] | undefined) };
+        claims = { ...(info as unknown as OidcClaims), ...claims, groups: claims.groups ?? groupsClaim(info, this.cfg.groups.claim) };
         if (claims.email === undefined && typeof info.email === 'string') {
           claims.email = info.email;
           claims.email_verified = info.email_verified === true;
@@ -161,24 +169,41 @@ export class OidcLogin {
       this.log(`oidc: login of ${JSON.stringify(claims.sub)} (${claims.email ?? 'no email'}) refused: ${refusal}`);
       return { ok: false, status: 403, reason: refusal };
     }
+    let made: { user: UserRecord; created: boolean } | null = null;
     try {
-      const user = await this.findOrCreateUser(claims);
+      // Still waiting? Asked before any user is made for it (expired, or decided meanwhile).
+      this.web.lookup(flow.authId);
+      made = await this.findOrCreateUser(claims);
       const expiry = this.cfg.use_expiry_from_token && claims.exp ? new Date(claims.exp * 1000) : this.cfg.expiry_ms > 0 ? new Date(Date.now() + this.cfg.expiry_ms) : null;
-      const node = await this.web.register(flow.authId, user, { expiry, method: 'oidc' });
-      return { ok: true, user: user.name, node: node.givenName };
+      const node = await this.web.register(flow.authId, made.user, { expiry, method: 'oidc' });
+      return { ok: true, user: made.user.name, node: node.givenName };
     } catch (err) {
       const status = (err as { status?: number }).status ?? 500;
       this.log(`oidc: registration ${flow.authId} failed: ${(err as Error).message}`);
+      if (made?.created) await this.undoUser(made.user);
       return { ok: false, status, reason: (err as Error).message };
     }
   }
 
-  private async findOrCreateUser(c: OidcClaims): Promise<UserRecord> {
+  /** A user made for a login whose registration then failed goes again, unless something else is already theirs. */
+  private async undoUser(u: UserRecord): Promise<void> {
+    try {
+      await this.tailnet.deleteUser(u.id);
+      this.log(`oidc: removed user ${u.name}, made for a login whose registration failed`);
+    } catch (err) {
+      // A concurrent login of the same person registered a node under them meanwhile.
+      this.log(`oidc: kept user ${u.name} after a failed registration: ${(err as Error).message}`);
+    }
+  }
+
+  private async findOrCreateUser(c: OidcClaims): Promise<{ user: UserRecord; created: boolean }> {
     const providerId = providerIdentifier(c);
     const email = this.emailOf(c);
+    // This login's groups replace the last one's: a group the provider dropped is left.
+    const oidcGroups = [...(c.groups ?? [])].sort();
     for (const u of this.tailnet.allUsers()) {
       if (u.provider === 'oidc' && u.providerId === providerId) {
-        return this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '' });
+        return { user: await this.tailnet.updateUserProfile(u.id, { displayName: c.name ?? '', email, profilePicUrl: c.picture ?? '', oidcGroups }), created: false };
       }
     }
     const name = c.preferred_username || email;
@@ -186,7 +211,15 @@ export class OidcLogin {
     const problem = validateUserName(name);
     if (problem) throw Object.assign(new Error(`the user name ${JSON.stringify(name)} from the provider is unusable: ${problem}`), { status: 403 });
     if (this.tailnet.userByName(name)) {
-      throw Object.assign(new Error(`a user named ${JSON.stringify(name)} already exists and did not come from this provider login`), { status: 409 });
+      // headscale lets an OIDC user share a local user's name; here names are unique (the
+      // CLI, the API and policies name users by them), so the login is refused instead.
+      throw Object.assign(
+        new Error(
+          `the user name ${JSON.stringify(name)} is already taken by a user that is not linked to this sign-in; ` +
+            'an administrator can rename that user (switchboard users rename) so that you can sign in, then run `tailscale up` again',
+        ),
+        { status: 409 },
+      );
     }
     const u = await this.tailnet.createUser({
       name,
@@ -195,9 +228,10 @@ export class OidcLogin {
       pictureUrl: c.picture ?? '',
       provider: 'oidc',
       providerId,
+      oidcGroups,
     });
     this.log(`oidc: created user ${u.name} for ${providerId}`);
-    return u;
+    return { user: u, created: true };
   }
 
   private emailOf(c: OidcClaims): string {

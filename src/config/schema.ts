@@ -211,6 +211,13 @@ export const SCHEMA: Section = sec({
       enabled: bool(false),
       method: str('S256', ['plain', 'S256']),
     }),
+    // Ours, not headscale's: provider groups as members of policy groups (docs/oidc.md).
+    groups: sec({
+      enabled: bool(true),
+      claim: str('groups'),
+      prefix: str(''),
+      map: { kind: 'map', def: {} },
+    }),
     strip_email_domain: ignored('removed from headscale in v0.26'),
     map_legacy_users: ignored('removed from headscale in v0.26'),
   }),

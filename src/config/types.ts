@@ -151,6 +151,13 @@ export interface Config {
     expiry_ms: number;
     use_expiry_from_token: boolean;
     pkce: { enabled: boolean; method: 'plain' | 'S256' };
+    /**
+     * Provider groups as members of policy groups (when enabled): the claim holding them
+     * (allowed_groups reads it too), and either a prefix (provider group G joins
+     * group:<prefix>G) or an explicit map {provider group: "group:name"}; with a map,
+     * unmapped provider groups join nothing.
+     */
+    groups: { enabled: boolean; claim: string; prefix: string; map: Record<string, string> };
   };
 
   logtail: { enabled: boolean };

@@ -102,6 +102,11 @@ export function validateConfig(c: Config, ctx: ValidateContext): void {
   if (c.oidc.client_secret !== '' && c.oidc.client_secret_path !== '') {
     fail('oidc.client_secret_path', 'oidc.client_secret and oidc.client_secret_path are mutually exclusive');
   }
+  if (c.oidc.groups.claim === '') fail('oidc.groups.claim', 'must name the claim holding the groups (default "groups")');
+  if (/[\s:]/.test(c.oidc.groups.prefix)) fail('oidc.groups.prefix', `${JSON.stringify(c.oidc.groups.prefix)} must not contain whitespace or ":" (it goes after "group:")`);
+  for (const [from, to] of Object.entries(c.oidc.groups.map)) {
+    if (!/^group:[^\s:]+$/.test(to)) fail(`oidc.groups.map.${from}`, `${JSON.stringify(to)} must be a policy group name, "group:" then a name without whitespace or ":"`);
+  }
   if (c.oidc.issuer !== '') {
     if (!parseHttpUrl(c.oidc.issuer)) fail('oidc.issuer', `${JSON.stringify(c.oidc.issuer)} must be an http:// or https:// URL`);
     if (c.oidc.client_id === '') fail('oidc.client_id', 'required when oidc.issuer is set');

@@ -50,13 +50,18 @@ export function userFromRow(r: UserRow): UserRecord {
     providerId: r.providerId,
     provider: r.provider,
     profilePicUrl: r.profilePicUrl,
+    oidcGroups: stringList(r.oidcGroups, `users.oidc_groups of user ${r.id}`),
     createdAt: r.createdAt,
     updatedAt: r.updatedAt,
   };
 }
 
 export function userToData(u: Partial<NewUser>): Prisma.UserUncheckedUpdateInput {
-  return pick(u, ['name', 'displayName', 'email', 'providerId', 'provider', 'profilePicUrl'] as const);
+  const { oidcGroups, ...rest } = u;
+  return {
+    ...pick(rest, ['name', 'displayName', 'email', 'providerId', 'provider', 'profilePicUrl'] as const),
+    ...(oidcGroups !== undefined ? { oidcGroups: JSON.stringify(oidcGroups) } : {}),
+  };
 }
 
 export function preAuthKeyFromRow(r: PreAuthKeyRow): PreAuthKeyRecord {

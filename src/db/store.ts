@@ -3,7 +3,8 @@
 
 import type { ApiKeyRecord, AuditEventRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
 
-export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'updatedAt'>;
+/** oidcGroups may be left out: a user that never logged in through OIDC has none. */
+export type NewUser = Omit<UserRecord, 'id' | 'createdAt' | 'updatedAt' | 'oidcGroups'> & { oidcGroups?: string[] };
 export type NewPreAuthKey = Omit<PreAuthKeyRecord, 'id' | 'createdAt'>;
 export type NewNode = Omit<NodeRecord, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewApiKey = Omit<ApiKeyRecord, 'id' | 'createdAt'>;

@@ -21,8 +21,12 @@ export function advertisedRoutes(n: NodeRecord): string[] {
   return (n.hostinfo.RoutableIPs ?? []).map((r) => canonicalPrefix(r)).filter((r): r is string => r !== null);
 }
 
-export function policyUser(u: UserRecord): PolicyUser {
-  return { id: u.id, name: u.name, email: u.email };
+/** The policy groups a user is in beside the policy's own member lists (OIDC groups). */
+export type UserGroups = (u: UserRecord) => readonly string[];
+
+export function policyUser(u: UserRecord, groupsOf?: UserGroups): PolicyUser {
+  const groups = groupsOf?.(u) ?? [];
+  return groups.length ? { id: u.id, name: u.name, email: u.email, groups } : { id: u.id, name: u.name, email: u.email };
 }
 
 export function policyNode(n: NodeRecord, online: boolean): PolicyNode {
@@ -41,7 +45,7 @@ export function policyNode(n: NodeRecord, online: boolean): PolicyNode {
   };
 }
 
-export function tailnetInput(t: Tailnet): TailnetInput {
+export function tailnetInput(t: Tailnet, groupsOf?: UserGroups): TailnetInput {
   const nodes = [...t.allNodes()].sort((a, b) => a.id - b.id).map((n) => policyNode(n, t.isOnline(n.id)));
-  return { users: [...t.allUsers()].map(policyUser), nodes };
+  return { users: [...t.allUsers()].map((u) => policyUser(u, groupsOf)), nodes };
 }

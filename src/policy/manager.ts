@@ -8,7 +8,7 @@ import type { PolicyDocument, PolicyService } from '../api/policy.js';
 import type { Store } from '../db/store.js';
 import { AdminError } from '../state/admin.js';
 import type { Tailnet } from '../state/tailnet.js';
-import { tailnetInput } from './input.js';
+import { tailnetInput, type UserGroups } from './input.js';
 import { CompiledPolicyView } from './view.js';
 import { PolicyChecker } from './offthread.js';
 
@@ -26,6 +26,8 @@ export interface PolicyManagerOptions {
   log: { info(m: string): void; warn(m: string): void; error(m: string): void };
   /** Told how long each full compile of the policy took (metrics). */
   onCompiled?: (seconds: number) => void;
+  /** Policy groups users are in through their identity provider (oidc.groups). */
+  userGroups?: UserGroups;
 }
 
 export class PolicyManager implements PolicyService {
@@ -94,7 +96,7 @@ export class PolicyManager implements PolicyService {
 
   private async checkOffThread(text: string): Promise<Policy | null> {
     try {
-      return await this.checker.check(text, tailnetInput(this.tailnet), this.opts.serverUrl.replace(/\/+$/, ''));
+      return await this.checker.check(text, tailnetInput(this.tailnet, this.opts.userGroups), this.opts.serverUrl.replace(/\/+$/, ''));
     } catch (err) {
       if (err instanceof PolicyError) throw new AdminError(400, err.message);
       throw err;
@@ -188,14 +190,14 @@ function readPolicyFile(path: string): string {
 function timedCompile(source: string | Policy | null, tailnet: Tailnet, opts: PolicyManagerOptions): CompiledPolicy {
   const start = performance.now();
   try {
-    if (typeof source === 'string') return compileText(source, tailnet, opts.serverUrl);
-    return compilePolicy(source, tailnetInput(tailnet), { baseURL: opts.serverUrl.replace(/\/+$/, '') });
+    if (typeof source === 'string') return compileText(source, tailnet, opts);
+    return compilePolicy(source, tailnetInput(tailnet, opts.userGroups), { baseURL: opts.serverUrl.replace(/\/+$/, '') });
   } finally {
     opts.onCompiled?.((performance.now() - start) / 1000);
   }
 }
 
-function compileText(text: string, tailnet: Tailnet, serverUrl: string): CompiledPolicy {
+function compileText(text: string, tailnet: Tailnet, opts: PolicyManagerOptions): CompiledPolicy {
   const policy = text.trim() ? parsePolicy(text) : null;
-  return compilePolicy(policy, tailnetInput(tailnet), { baseURL: serverUrl.replace(/\/+$/, '') });
+  return compilePolicy(policy, tailnetInput(tailnet, opts.userGroups), { baseURL: opts.serverUrl.replace(/\/+$/, '') });
 }

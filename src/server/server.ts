@@ -51,6 +51,8 @@ import { WebLogin } from '../auth/weblogin.js';
 import { mountRegisterPage } from '../web/register-page.js';
 import { mountOidcCallback } from '../web/oidc-callback.js';
 import { OidcLogin } from '../auth/oidc.js';
+import { policyGroupsOf } from '../auth/groups.js';
+import type { UserRecord } from '../state/model.js';
 
 /** Request-body bytes buffered across all control connections at once. */
 const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
@@ -317,6 +319,8 @@ export class SwitchboardServer {
         serverUrl: config.server_url,
         log,
         onCompiled: (seconds) => policyCompile.observe(seconds),
+        // Stored provider groups count while OIDC is configured (oidc.groups).
+        ...(config.oidc.issuer && config.oidc.groups.enabled ? { userGroups: (u: UserRecord) => policyGroupsOf(u.oidcGroups, config.oidc.groups) } : {}),
       });
       server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry);
       const srv = server;

@@ -14,6 +14,8 @@ export interface UserRecord {
   /** "" | "oidc" */
   provider: string;
   profilePicUrl: string;
+  /** The groups claim of the user's last OIDC login, as the provider spells them (policy groups map from these). */
+  oidcGroups: string[];
   createdAt: Date;
   updatedAt: Date;
 }

@@ -302,7 +302,15 @@ export class Tailnet implements AdminService {
       .sort((a, b) => a.id - b.id);
   }
 
-  async createUser(input: { name: string; displayName?: string; email?: string; pictureUrl?: string; provider?: string; providerId?: string }): Promise<UserRecord> {
+  async createUser(input: {
+    name: string;
+    displayName?: string;
+    email?: string;
+    pictureUrl?: string;
+    provider?: string;
+    providerId?: string;
+    oidcGroups?: string[];
+  }): Promise<UserRecord> {
     const problem = validateUserName(input.name);
     if (problem) throw new AdminError(400, `invalid user name ${JSON.stringify(input.name)}: ${problem}`);
     if (this.userByName(input.name)) throw new AdminError(409, `user ${JSON.stringify(input.name)} already exists`);
@@ -313,6 +321,7 @@ export class Tailnet implements AdminService {
       providerId: input.providerId ?? '',
       provider: input.provider ?? '',
       profilePicUrl: input.pictureUrl ?? '',
+      oidcGroups: input.oidcGroups ?? [],
     });
     this.users.set(u.id, u);
     this.emit({ kind: 'userChanged', userId: u.id });
@@ -320,9 +329,10 @@ export class Tailnet implements AdminService {
   }
 
   /** An OIDC login refreshes what the provider says about the user (headscale does too). */
-  async updateUserProfile(id: number, p: { displayName: string; email: string; profilePicUrl: string }): Promise<UserRecord> {
+  async updateUserProfile(id: number, p: { displayName: string; email: string; profilePicUrl: string; oidcGroups: string[] }): Promise<UserRecord> {
     const u = this.requireUser(id);
-    if (u.displayName === p.displayName && u.email === p.email && u.profilePicUrl === p.profilePicUrl) return u;
+    const sameGroups = u.oidcGroups.length === p.oidcGroups.length && u.oidcGroups.every((g, i) => g === p.oidcGroups[i]);
+    if (u.displayName === p.displayName && u.email === p.email && u.profilePicUrl === p.profilePicUrl && sameGroups) return u;
     const updated = await this.store.updateUser(id, p);
     this.users.set(id, updated);
     this.emit({ kind: 'userChanged', userId: id });

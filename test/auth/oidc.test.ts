@@ -21,6 +21,7 @@ const base: Config['oidc'] = {
   expiry_ms: 0,
   use_expiry_from_token: false,
   pkce: { enabled: false, method: 'S256' },
+  groups: { enabled: true, claim: 'groups', prefix: '', map: {} },
 };
 const who = (c: Partial<OidcClaims>): OidcClaims => ({ iss: 'https://sso.example', sub: '1', ...c });
 

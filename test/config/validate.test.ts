@@ -158,6 +158,11 @@ test('OIDC: types and headscale start-up rules', () => {
   rejects(MINIMAL + 'oidc:\n  client_secret: a\n  client_secret_path: /b\n', 'oidc.client_secret_path', /mutually exclusive/);
   rejects(MINIMAL + 'oidc:\n  pkce:\n    method: S512\n', 'oidc.pkce.method');
   rejects(MINIMAL + 'oidc:\n  use_expiry_from_token: 2\n', 'oidc.use_expiry_from_token');
+  rejects(MINIMAL + 'oidc:\n  groups:\n    claim: ""\n', 'oidc.groups.claim');
+  rejects(MINIMAL + 'oidc:\n  groups:\n    prefix: "oidc:"\n', 'oidc.groups.prefix', /whitespace or ":"/);
+  rejects(MINIMAL + 'oidc:\n  groups:\n    map:\n      /eng: eng\n', 'oidc.groups.map./eng', /policy group name/);
+  const grouped = load(MINIMAL + 'oidc:\n  groups:\n    claim: roles\n    map:\n      /eng: group:eng\n');
+  assert.deepEqual(grouped.config.oidc.groups, { enabled: true, claim: 'roles', prefix: '', map: { '/eng': 'group:eng' } });
   // A complete OIDC configuration loads (discovery happens at start, not in validation).
   const full = load(MINIMAL + 'oidc:\n  issuer: https://sso.example\n  client_id: sb\n  client_secret: s\n  allowed_groups: [/admins]\n');
   assert.equal(full.config.oidc.issuer, 'https://sso.example');

@@ -204,12 +204,13 @@ CREATE TABLE "new_users" (
     "provider_identifier" TEXT NOT NULL DEFAULT '',
     "provider" TEXT NOT NULL DEFAULT '',
     "profile_pic_url" TEXT NOT NULL DEFAULT '',
+    "oidc_groups" TEXT NOT NULL DEFAULT '[]',
     "created_at" DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "updated_at" DATETIME NOT NULL,
     "extra" TEXT NOT NULL DEFAULT 'x'
 );
-INSERT INTO "new_users" ("id", "name", "display_name", "email", "provider_identifier", "provider", "profile_pic_url", "created_at", "updated_at")
-  SELECT "id", "name", "display_name", "email", "provider_identifier", "provider", "profile_pic_url", "created_at", "updated_at" FROM "users";
+INSERT INTO "new_users" ("id", "name", "display_name", "email", "provider_identifier", "provider", "profile_pic_url", "oidc_groups", "created_at", "updated_at")
+  SELECT "id", "name", "display_name", "email", "provider_identifier", "provider", "profile_pic_url", "oidc_groups", "created_at", "updated_at" FROM "users";
 DROP TABLE "users";
 ALTER TABLE "new_users" RENAME TO "users";
 CREATE UNIQUE INDEX "users_name_key" ON "users"("name");

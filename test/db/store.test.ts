@@ -99,6 +99,16 @@ for (const backend of testBackends()) {
       assert.ok(u.createdAt.getTime() >= before - 2000 && u.createdAt.getTime() <= Date.now() + 2000);
     });
 
+    test('OIDC groups: none by default, stored as given, replaced by an update, kept by others', async () => {
+      const u = await store.createUser(newUser());
+      assert.deepEqual(u.oidcGroups, []);
+      const v = await store.createUser(newUser({ oidcGroups: ['/eng', 'Domain Users'] }));
+      assert.deepEqual(v.oidcGroups, ['/eng', 'Domain Users']);
+      assert.deepEqual((await store.updateUser(v.id, { displayName: 'x' })).oidcGroups, ['/eng', 'Domain Users']);
+      assert.deepEqual((await store.updateUser(v.id, { oidcGroups: ['sales'] })).oidcGroups, ['sales']);
+      assert.deepEqual((await store.loadAll()).users.find((x) => x.id === v.id)?.oidcGroups, ['sales']);
+    });
+
     test('createUser with a taken name is a conflict naming the field', async () => {
       const u = await store.createUser(newUser());
       await rejectsWith(store.createUser(newUser({ name: u.name })), 'conflict', /user name is already taken/);

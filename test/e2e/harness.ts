@@ -356,6 +356,26 @@ export class Tailnet {
   }
 }
 
+export interface Background {
+  output(): string;
+  done: Promise<number | null>;
+}
+
+/** `tailscale up ...` left running (it waits for the login), its output collected. */
+export function upInBackground(d: Daemon, url: string, args: string[]): Background {
+  const child = spawn(path.join(tailscaleBinDir(), 'tailscale'), [`--socket=${d.socket}`, 'up', `--login-server=${url}`, '--accept-dns=false', '--timeout=90s', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (b) => (out += b));
+  child.stderr.on('data', (b) => (out += b));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+  return {
+    output: () => out,
+    done: new Promise((resolve) => child.on('close', (code) => (clearTimeout(timer), resolve(code)))),
+  };
+}
+
 /** The test's environment without Switchboard's or headscale's own variables, which would override the config file. */
 function hostEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};

@@ -4,32 +4,11 @@
 // peer. `--force-reauth` then goes through the same login and keeps the node.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import path from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
-import { skipOrFail, tailscaleBinDir, Tailnet, waitFor, type Daemon } from './harness.js';
+import { skipOrFail, Tailnet, upInBackground, waitFor, type Daemon } from './harness.js';
 
 const skip = skipOrFail();
-
-interface Background {
-  output(): string;
-  done: Promise<number | null>;
-}
-
-/** `tailscale up ...` left running (it waits for the login), its output collected. */
-function upInBackground(d: Daemon, url: string, args: string[]): Background {
-  const child = spawn(path.join(tailscaleBinDir(), 'tailscale'), [`--socket=${d.socket}`, 'up', `--login-server=${url}`, '--accept-dns=false', '--timeout=90s', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  child.stdout.on('data', (b) => (out += b));
-  child.stderr.on('data', (b) => (out += b));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-  return {
-    output: () => out,
-    done: new Promise((resolve) => child.on('close', (code) => (clearTimeout(timer), resolve(code)))),
-  };
-}
 
 const AUTH_URL = /(http:\/\/127\.0\.0\.1:8080\/register\/(hskey-authreq-[0-9a-f]{24}))/;
 

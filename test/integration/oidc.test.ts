@@ -10,113 +10,20 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import Provider from 'oidc-provider';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { oidcConfig, reachCallback, signIn, startProvider, type Account } from '../helpers/oidc.js';
 import { TailscaleClient } from '../../src/client/client.js';
-import type { Config } from '../../src/config/types.js';
-
-interface Account {
-  email: string;
-  email_verified: boolean;
-  preferred_username: string;
-  name: string;
-  groups: string[];
-}
 
 const ACCOUNTS: Record<string, Account> = {
   alice: { email: 'alice@corp.example', email_verified: true, preferred_username: 'alice', name: 'Alice Liddell', groups: ['eng'] },
   bob: { email: 'bob@other.example', email_verified: true, preferred_username: 'bob', name: 'Bob', groups: ['eng'] },
   carol: { email: 'carol@corp.example', email_verified: true, preferred_username: 'carol', name: 'Carol', groups: ['sales'] },
   dave: { email: 'dave@corp.example', email_verified: false, preferred_username: 'dave', name: 'Dave', groups: ['eng'] },
+  gina: { email: 'gina@corp.example', email_verified: true, preferred_username: 'gina', name: 'Gina', groups: ['eng'] },
+  hank: { email: 'hank@corp.example', email_verified: true, preferred_username: 'hank', name: 'Hank', groups: ['eng'] },
+  ivan: { email: 'ivan@corp.example', email_verified: true, preferred_username: 'ivan', name: 'Ivan', groups: ['eng'] },
+  judy: { email: 'judy@corp.example', email_verified: true, preferred_username: 'judy', name: 'Judy', groups: ['eng'] },
 };
-
-const SECRET = 'test-client-secret-0123456789abcdef';
-
-async function startProvider(redirectUri: string): Promise<{ issuer: string; close: () => Promise<void> }> {
-  const server = http.createServer();
-  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const provider = new Provider(issuer, {
-    clients: [{ client_id: 'switchboard', client_secret: SECRET, redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'] }],
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name', 'preferred_username'], groups: ['groups'] },
-    scopes: ['openid', 'email', 'profile', 'groups'],
-    features: { devInteractions: { enabled: true } },
-    pkce: { required: () => false },
-    async findAccount(_ctx: unknown, id: string) {
-      const a = ACCOUNTS[id];
-      if (!a) return undefined;
-      return { accountId: id, claims: () => ({ sub: id, ...a }) };
-    },
-  });
-  server.on('request', provider.callback());
-  return { issuer, close: () => new Promise((res) => server.close(() => res())) };
-}
-
-/** A tiny browser: follows redirects by hand, keeps the provider's cookies, fills its dev login and consent forms. */
-async function signIn(start: string, account: string, switchboardUrl: string): Promise<Response> {
-  const r = await browse(start, account, switchboardUrl, false);
-  return r as Response;
-}
-
-/** Like signIn, but stops before /oidc/callback: its URL and the cookie header the browser would send. */
-async function reachCallback(start: string, account: string, switchboardUrl: string): Promise<{ url: string; cookie: string }> {
-  return (await browse(start, account, switchboardUrl, true)) as { url: string; cookie: string };
-}
-
-async function browse(start: string, account: string, switchboardUrl: string, stop: boolean): Promise<Response | { url: string; cookie: string }> {
-  const jar = new Map<string, string>();
-  let url = start;
-  let method = 'GET';
-  let body: string | undefined;
-  for (let hop = 0; hop < 20; hop++) {
-    // The provider redirects to the configured server_url; the test server listens elsewhere.
-    const target = url.replace(/^http:\/\/127\.0\.0\.1:8080/, switchboardUrl);
-    const cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
-    if (stop && target.startsWith(`${switchboardUrl}/oidc/callback`)) return { url: target, cookie };
-    const res = await fetch(target, {
-      method,
-      redirect: 'manual',
-      headers: {
-        cookie,
-        ...(body ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      },
-      body,
-    });
-    for (const c of res.headers.getSetCookie()) {
-      const [kv] = c.split(';');
-      const i = kv!.indexOf('=');
-      jar.set(kv!.slice(0, i), kv!.slice(i + 1));
-    }
-    method = 'GET';
-    body = undefined;
-    if (res.status >= 300 && res.status < 400) {
-      url = new URL(res.headers.get('location')!, target).href;
-      continue;
-    }
-    if (new URL(target).origin === switchboardUrl) return res;
-    const html = await res.text();
-    const action = /<form[^>]*action="([^"]+)"[^>]*method="post"/.exec(html);
-    assert.ok(action, `provider page has a form: ${html.slice(0, 300)}`);
-    url = new URL(action[1]!.replace(/&amp;/g, '&'), target).href;
-    method = 'POST';
-    body = /name="prompt" value="login"/.test(html) ? `prompt=login&login=${account}&password=x` : 'prompt=consent';
-  }
-  throw new Error('too many redirects');
-}
-
-function oidcConfig(issuer: string, extra: Partial<Config['oidc']> = {}): (c: Config) => void {
-  return (c) => {
-    c.oidc = {
-      ...c.oidc,
-      issuer,
-      client_id: 'switchboard',
-      client_secret: SECRET,
-      scope: ['openid', 'profile', 'email', 'groups'],
-      pkce: { enabled: true, method: 'S256' },
-      ...extra,
-    };
-  };
-}
 
 describe('OIDC login with oidc-provider', () => {
   let idp: Awaited<ReturnType<typeof startProvider>>;
@@ -125,7 +32,7 @@ describe('OIDC login with oidc-provider', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-oidc-'));
 
   beforeAll(async () => {
-    idp = await startProvider('http://127.0.0.1:8080/oidc/callback');
+    idp = await startProvider('http://127.0.0.1:8080/oidc/callback', ACCOUNTS);
     srv = await startTestServer(
       { type: 'sqlite', path: path.join(dir, 'db.sqlite') },
       oidcConfig(idp.issuer, { allowed_domains: ['corp.example'], allowed_groups: ['eng'], expiry: '1h', expiry_ms: 3_600_000 }),
@@ -226,11 +133,72 @@ describe('OIDC login with oidc-provider', () => {
     assert.equal(replay.status, 400);
     assert.match(await replay.text(), /unknown, already used or expired/);
   });
+
+  test('a provider user whose name a local user already has is refused with a page saying what to do; nothing written', async () => {
+    const local = await srv.server.tailnet.createUser({ name: 'gina' });
+    const { c, id } = await pending('gina-pc');
+    const res = await signIn(`${srv.url}/register/${id}`, 'gina', srv.url);
+    assert.equal(res.status, 409);
+    const html = await res.text();
+    assert.match(html, /the user name &quot;gina&quot; is already taken by a user that is not linked to this sign-in/);
+    assert.match(html, /switchboard users rename/);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+    assert.deepEqual(
+      [...srv.server.tailnet.allUsers()].filter((u) => u.name === 'gina').map((u) => [u.id, u.provider]),
+      [[local.id, '']],
+      'the local user is untouched and no second one was made',
+    );
+  });
+
+  test('a user made for a login whose registration then fails is not left behind', async () => {
+    // No policy, so no tag has owners: the requested tag ends the registration after the
+    // user was made for it.
+    const c = new TailscaleClient({ serverUrl: srv.url, hostname: 'hank-ci' });
+    clients.push(c);
+    c.hostinfo.RequestTags = ['tag:ci'];
+    const r = await c.register();
+    const id = /\/register\/([^/]+)$/.exec(r.AuthURL)![1]!;
+    const res = await signIn(`${srv.url}/register/${id}`, 'hank', srv.url);
+    assert.equal(res.status, 400);
+    assert.match(await res.text(), /requested tags \[tag:ci\] are invalid or not permitted/);
+    assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+    assert.equal(srv.server.tailnet.userByName('hank'), undefined, 'the user made for this login was removed');
+    assert.equal((await c.register({ followup: r.AuthURL })).Error.includes('tag:ci'), true, 'the client is told why');
+  });
+
+  for (const [what, account, spoil, status, why] of [
+    ['rejected by an administrator', 'ivan', (s: TestServer, id: string) => s.server.webLogin.reject(id), 409, /was already rejected/],
+    [
+      'expired',
+      'judy',
+      // As if its time ran out: the entry's expiry moves into the past.
+      (s: TestServer, id: string) => void (s.server.webLogin.pending.get(id)!.expiresAt = new Date(Date.now() - 1)),
+      404,
+      /no pending registration with auth id .* run `tailscale up` again/,
+    ],
+  ] as const) {
+    test(`a registration ${what} between the redirect and the callback is refused; no user, no node`, async () => {
+      const { c, id } = await pending(`${account}-box`);
+      const cb = await reachCallback(`${srv.url}/register/${id}`, account, srv.url);
+      spoil(srv, id);
+      const res = await fetch(cb.url, { headers: { cookie: cb.cookie } });
+      assert.equal(res.status, status);
+      assert.match((await res.text()).replace(/&#39;|&quot;/g, "'"), why);
+      assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
+      assert.equal(srv.server.tailnet.userByName(account), undefined);
+    });
+  }
+
+  test('the callback of an unknown registration link: the page says so', async () => {
+    const res = await fetch(`${srv.url}/register/hskey-authreq-000000000000000000000000`, { redirect: 'manual' });
+    assert.equal(res.status, 404);
+    assert.match(await res.text(), /unknown or has expired/);
+  });
 });
 
 describe('OIDC with use_expiry_from_token', () => {
   test('the node key expires with the ID token, not after oidc.expiry', async () => {
-    const idp = await startProvider('http://127.0.0.1:8080/oidc/callback');
+    const idp = await startProvider('http://127.0.0.1:8080/oidc/callback', ACCOUNTS);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-oidc-exp-'));
     const srv = await startTestServer(
       { type: 'sqlite', path: path.join(dir, 'db.sqlite') },

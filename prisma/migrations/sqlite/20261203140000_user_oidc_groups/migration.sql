@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "users" ADD COLUMN "oidc_groups" TEXT NOT NULL DEFAULT '[]';
