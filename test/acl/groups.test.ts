@@ -39,12 +39,11 @@ test('a group naming a group is refused, as Tailscale does, naming the last pare
   refusedWith('{"groups":{"group:a":["odin@example.com","group:nope"]}}', 'groups["group:a"]: "group:nope": group members cannot be recursive');
 });
 
-test('the diamond policy is refused in bounded time at any depth, never with a RangeError', () => {
+// No clock here (timings belong in bench/): a walk that expands every path of the diamond
+// does 2^depth steps, so at depth 40 or 200 it would never return and the test times out.
+test('the diamond policy is refused at any depth, never with a RangeError', () => {
   for (const depth of [1, 2, 17, 18, 21, 40, 200]) {
-    const t0 = performance.now();
     refusedWith(diamond(depth), /group members cannot be recursive$/);
-    const ms = performance.now() - t0;
-    assert.ok(ms < 200, `depth ${depth} took ${ms.toFixed(0)} ms`);
   }
 });
 
