@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
+import { socketRequest } from '../helpers/socket.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SWITCHBOARD = path.join(REPO, 'bin', 'switchboard.js');
@@ -341,9 +342,15 @@ export class Tailnet {
     return d;
   }
 
-  /** `nodes list -o json`: headscale's CLI form (snake_case, omitempty, numeric ids, {seconds, nanos}). */
+  /**
+   * The nodes as the API has them (protojson: camelCase, every field). Not through the CLI,
+   * whose `-o json` is headscale's Go form (snake_case, zero values left out): tests read
+   * fields such as `online: false` that that form omits.
+   */
   async nodes(): Promise<any[]> {
-    return (await this.cliJson(['nodes', 'list'])) ?? [];
+    const r = await socketRequest(path.join(this.dir, 'switchboard.sock'), 'GET', '/api/v1/node');
+    if (r.status !== 200) throw new Error(`GET /api/v1/node: ${r.status} ${r.body}`);
+    return (JSON.parse(r.body) as { nodes: any[] }).nodes;
   }
 
   async stop(): Promise<void> {

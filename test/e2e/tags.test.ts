@@ -29,7 +29,7 @@ describe('stock client: --advertise-tags', { skip }, () => {
     const d = await tn.node('web', { user: 'alice', extra: ['--advertise-tags=tag:web'] });
     const st = await d.status();
     assert.deepEqual(st.Self.Tags, ['tag:web']);
-    const listed = (await tn.nodes()).find((n: { given_name: string }) => n.given_name === 'web');
+    const listed = (await tn.nodes()).find((n: { givenName: string }) => n.givenName === 'web');
     assert.ok(listed, 'web is listed');
     assert.ok(JSON.stringify(listed).includes('tag:web'), JSON.stringify(listed));
 
@@ -48,7 +48,7 @@ describe('stock client: --advertise-tags', { skip }, () => {
       '--accept-dns=false', '--advertise-tags=tag:bobs', '--timeout=30s'], 40_000);
     assert.notEqual(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout + r.stderr, /requested tags \[tag:bobs\] are invalid or not permitted \(tag:bobs: user alice is not among its tagOwners\)/);
-    const names = (await tn.nodes()).map((n: { given_name: string }) => n.given_name);
+    const names = (await tn.nodes()).map((n: { givenName: string }) => n.givenName);
     assert.ok(!names.includes('sneaky'), names.join(', '));
   });
 });

@@ -53,9 +53,9 @@ describe('stock client: web login', { skip }, () => {
     const after = await b.status();
     assert.equal(after.BackendState, 'Running');
     const nodes = await tn.nodes();
-    const node = nodes.find((n: { given_name: string }) => n.given_name === 'bravo');
+    const node = nodes.find((n: { givenName: string }) => n.givenName === 'bravo');
     assert.equal(node.user.name, 'carol');
-    assert.equal(node.register_method, 2, 'REGISTER_METHOD_CLI');
+    assert.equal(node.registerMethod, 'REGISTER_METHOD_CLI');
     await waitFor('alpha online at bravo', async () => (await b.peer('alpha'))?.Online);
     await waitFor('bravo online at alpha', async () => (await a.peer('bravo'))?.Online);
     const ping = await b.tsOk(['ping', '-c', '10', 'alpha'], 40_000);
@@ -63,7 +63,7 @@ describe('stock client: web login', { skip }, () => {
   });
 
   test('--force-reauth goes through the login again and keeps the node: same address, name and id', async () => {
-    const before = (await tn.nodes()).find((n: { given_name: string }) => n.given_name === 'bravo');
+    const before = (await tn.nodes()).find((n: { givenName: string }) => n.givenName === 'bravo');
     const ip = await b.ip4();
     const up = upInBackground(b, tn.url, ['--hostname=bravo', '--force-reauth']);
     const [, , id] = await waitFor('a new AuthURL from tailscale up --force-reauth', async () => AUTH_URL.exec(up.output()), 40_000);
@@ -74,9 +74,9 @@ describe('stock client: web login', { skip }, () => {
     assert.equal(await b.ip4(), ip);
     const nodes = await tn.nodes();
     assert.equal(nodes.length, 2, 'no duplicate node');
-    const now = nodes.find((n: { given_name: string }) => n.given_name === 'bravo');
+    const now = nodes.find((n: { givenName: string }) => n.givenName === 'bravo');
     assert.equal(now.id, before.id);
-    assert.notEqual(now.node_key, before.node_key, 'the client logged in with a new node key');
+    assert.notEqual(now.nodeKey, before.nodeKey, 'the client logged in with a new node key');
     await waitFor('bravo online at alpha', async () => (await a.peer('bravo'))?.Online);
   });
 
@@ -93,6 +93,6 @@ describe('stock client: web login', { skip }, () => {
     );
     assert.notEqual((await c.status()).BackendState, 'Running');
     assert.equal((await tn.nodes()).length, 2);
-    assert.ok(!(await tn.nodes()).some((n: { given_name: string }) => n.given_name === 'charlie'));
+    assert.ok(!(await tn.nodes()).some((n: { givenName: string }) => n.givenName === 'charlie'));
   });
 });

@@ -89,10 +89,12 @@ export function registerNodes(program: Command, ctx: CliContext): void {
 
   nodes
     .command('register')
-    .description('Registers a node waiting for approval (by the key shown on its login page) to a user')
+    .description('Registers a node waiting for approval (by the key shown on its login page) to a user (deprecated: use auth register)')
     .addOption(new Option('-u, --user <user>', 'User').makeOptionMandatory())
     .addOption(new Option('-k, --key <key>', 'Key').makeOptionMandatory())
     .action(async (opts: { user: string; key: string }, cmd: Command) => {
+      // cobra's notice for headscale's deprecated command, on stderr so output stays parseable.
+      ctx.io.stderr(`Command "register" is deprecated, use '${program.name()} auth register --auth-id <id> --user <user>' instead\n`);
       const client = await ctx.client(cmd);
       const { node } = await client.request<{ node: NodeJson }>('POST', '/api/v1/node/register', {
         query: { user: opts.user, key: opts.key },

@@ -31,7 +31,7 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
   policy
     .command('get')
     .aliases(['show', 'view', 'fetch'])
-    .description('Print the current ACL policy (HuJSON as stored; -o gives {policy, updatedAt})')
+    .description('Print the current ACL policy (HuJSON as stored, whatever -o says, as headscale does)')
     .option(BYPASS_FLAG, 'Read the policy from the configured database (or policy file) directly; no running server needed')
     .action(async (opts: { bypassGrpcAndAccessDatabaseDirectly?: boolean }, cmd: Command) => {
       let res: PolicyResponse;
@@ -44,7 +44,8 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
         const client = await ctx.client(cmd);
         res = await client.request<PolicyResponse>('GET', '/api/v1/policy');
       }
-      ctx.print(cmd, res, res.policy);
+      // headscale prints the HuJSON for every -o: it is JSON already, and scripts pipe it on.
+      ctx.io.stdout(`${res.policy}\n`);
     });
 
   policy
@@ -58,18 +59,16 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
     )
     .action(async (opts: { file: string; bypassGrpcAndAccessDatabaseDirectly?: boolean }, cmd: Command) => {
       const text = await readText(opts.file, '--file');
-      let res: PolicyResponse;
       if (opts.bypassGrpcAndAccessDatabaseDirectly) {
-        res = await direct(cmd, async ({ policy: p, store }) => {
-          const doc = await p.set(text);
+        await direct(cmd, async ({ policy: p, store }) => {
+          await p.set(text);
           await store.appendAudit({ actor: BYPASS_ACTOR, action: 'SetPolicy', target: 'policy set --bypass', detail: {} });
-          return { policy: doc.policy, updatedAt: doc.updatedAt ? doc.updatedAt.toISOString() : null };
         });
       } else {
         const client = await ctx.client(cmd);
-        res = await client.request<PolicyResponse>('PUT', '/api/v1/policy', { body: { policy: text } });
+        await client.request('PUT', '/api/v1/policy', { body: { policy: text } });
       }
-      ctx.print(cmd, res, 'Policy updated.');
+      ctx.io.stdout('Policy updated.\n'); // headscale's line, for every -o
     });
 
   policy
@@ -86,7 +85,7 @@ export function registerPolicy(program: Command, ctx: CliContext): void {
         const lines = result.issues.map((i) => (i.line ? `${opts.file}:${i.line}:${i.column}: ${i.message}` : i.message));
         throw new CliError(`policy is invalid:\n${lines.join('\n')}`);
       }
-      ctx.print(cmd, { valid: true }, 'Policy is valid');
+      ctx.io.stdout('Policy is valid\n'); // headscale's line, for every -o
     });
 
   policy
