@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Store } from '../db/store.js';
 import type { Tailnet } from '../state/tailnet.js';
-import type { NodeID } from '../tailcfg/types.js';
+import type { DERPMap, NodeID } from '../tailcfg/types.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import { ChangeFeed, type Change } from './changefeed.js';
 import { LeaderElection } from './leader.js';
@@ -34,6 +34,9 @@ export interface ClusterParts {
   /** API keys changed on another instance. */
   apiKeysChanged(): Promise<void>;
 }
+
+/** Where the leader publishes the DERP map it refreshed. */
+export const DERP_MAP_SETTING = 'ha_derp_map';
 
 /** An id for this process that is safe inside a connection's `-c name=value` option. */
 export function newInstanceId(): string {
@@ -121,6 +124,23 @@ export class Cluster {
     // A clean stop tells the others at once; a crash is found by the heartbeat timeout.
     await this.pool.query('DELETE FROM ha_instances WHERE id = $1', [this.opts.instanceId]).catch(() => {});
     await this.pool.end().catch(() => {});
+  }
+
+  /** The leader shares the DERP map it refreshed; the others take it from the setting. */
+  async publishDerpMap(map: DERPMap): Promise<void> {
+    await this.parts?.store.putSetting(DERP_MAP_SETTING, JSON.stringify(map));
+  }
+
+  /** The DERP map the leader published last, or null (none yet, or not readable). */
+  async readDerpMap(): Promise<DERPMap | null> {
+    const text = await this.parts?.store.getSetting(DERP_MAP_SETTING);
+    if (!text) return null;
+    try {
+      return JSON.parse(text) as DERPMap;
+    } catch (err) {
+      this.opts.log(`ha: the DERP map in setting ${DERP_MAP_SETTING} is not JSON: ${(err as Error).message}`);
+      return null;
+    }
   }
 
   private recordStream(id: NodeID, open: boolean): void {

@@ -51,7 +51,7 @@ import { WebLogin } from '../auth/weblogin.js';
 import { mountRegisterPage } from '../web/register-page.js';
 import { mountOidcCallback } from '../web/oidc-callback.js';
 import { OidcLogin } from '../auth/oidc.js';
-import { Cluster, newInstanceId } from '../ha/cluster.js';
+import { Cluster, DERP_MAP_SETTING, newInstanceId } from '../ha/cluster.js';
 import { poolConfig } from '../db/pg-config.js';
 
 /** Request-body bytes buffered across all control connections at once. */
@@ -338,11 +338,21 @@ export class SwitchboardServer {
       });
       server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry);
       server.cluster = cluster;
+      const own = server;
+      const useDerpMap = (map: DERPMap, from: string) => {
+        own.derpMap = withOwn(map);
+        log.info(`DERP map updated${from ? ` ${from}` : ''} (${Object.keys(map.Regions).length} regions)`);
+        tailnet.emit({ kind: 'configChanged' });
+      };
       cluster?.attach({
         tailnet,
         store,
         settingChanged: async (key) => {
           if (key === 'policy') await policy.reloadFromStore();
+          if (key === DERP_MAP_SETTING) {
+            const map = await cluster!.readDerpMap();
+            if (map) useDerpMap(map, 'from the leader');
+          }
         },
         apiKeysChanged: () => apiKeys.refresh(),
       });
@@ -351,11 +361,16 @@ export class SwitchboardServer {
       server.stopDerpRefresh = startDerpMapRefresh(
         config.derp,
         (map) => {
-          srv.derpMap = withOwn(map);
-          log.info(`DERP map updated (${Object.keys(map.Regions).length} regions)`);
-          tailnet.emit({ kind: 'configChanged' });
+          useDerpMap(map, '');
+          cluster?.publishDerpMap(map).catch((err: Error) => log.warn(`ha: could not share the DERP map: ${err.message}`));
         },
-        { initial: derpMap, warn: (m) => log.warn(`derp: ${m}`), onError: (err) => log.warn(`DERP map refresh failed, keeping the current map: ${(err as Error).message}`) },
+        {
+          initial: derpMap,
+          warn: (m) => log.warn(`derp: ${m}`),
+          onError: (err) => log.warn(`DERP map refresh failed, keeping the current map: ${(err as Error).message}`),
+          // Only the leader refreshes; the others take its map (settingChanged above).
+          skip: cluster ? () => !cluster!.isLeader : undefined,
+        },
       );
       server.stopAutoApprover = startAutoApprover(tailnet, (id) => policy.autoApprovedRoutes(id), (m) => log.info(m));
       if (config.policy.mode === 'file' && config.policy.path) {

@@ -5,6 +5,9 @@
 
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { TailscaleClient } from '../../src/client/client.js';
 import type { MapResponse } from '../../src/tailcfg/types.js';
@@ -19,22 +22,32 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
   let a: TestServer;
   let b: TestServer;
   const clients: TailscaleClient[] = [];
-  const fast = (c: TestServer['config']) => {
+  let derpDir: string;
+  const region = (id: number, host: string) =>
+    `regions:\n  ${id}:\n    regionid: ${id}\n    regioncode: r${id}\n    regionname: Region ${id}\n    nodes:\n      - name: ${id}a\n        regionid: ${id}\n        hostname: ${host}\n        ipv4: 127.0.0.1\n        stunport: 3478\n        derpport: 443\n`;
+  // Each instance reads its own DERP file: only the leader's refresh reaches everyone.
+  const fast = (name: string) => (c: TestServer['config']) => {
     c.database.ha.heartbeat_interval_ms = 200;
     c.database.ha.instance_timeout_ms = 1000;
     c.policy.mode = 'database';
+    c.derp.paths = [path.join(derpDir, `${name}.yaml`)];
+    c.derp.auto_update_enabled = true;
+    c.derp.update_frequency_ms = 200;
   };
 
   beforeAll(async () => {
     db = await backend!.storeOpts();
-    a = await startTestServer(db.opts, fast);
-    b = await startTestServer(db.opts, fast);
+    derpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-ha-derp-'));
+    for (const name of ['a', 'b']) fs.writeFileSync(path.join(derpDir, `${name}.yaml`), region(900, 'derp.example.test'));
+    a = await startTestServer(db.opts, fast('a'));
+    b = await startTestServer(db.opts, fast('b'));
   });
   afterAll(async () => {
     for (const c of clients) c.close();
     await a?.stop().catch(() => {});
     await b?.stop().catch(() => {});
     await db?.cleanup();
+    if (derpDir) fs.rmSync(derpDir, { recursive: true, force: true });
   });
 
   function client(srv: TestServer, hostname: string): TailscaleClient {
@@ -137,6 +150,43 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
     // Both feeds are down for a moment; what A writes now has no listener anywhere.
     const u = await a.server.tailnet.createUser({ name: 'while-cut-off' });
     await waitUntil(() => b.server.tailnet.user(u.id)?.name === 'while-cut-off', 5000, 'the user at B after the reconnect');
+  });
+
+  test('a change committed after a later one (a gap in the sequence) is applied when it commits; a gap that never fills is passed over', async () => {
+    const url = (db.opts as { url: string }).url;
+    const slow = new pg.Client({ connectionString: url });
+    await slow.connect();
+    try {
+      const before = b.server.cluster!.feed.applied;
+      // A sequence number taken and never used: a rolled-back write.
+      await slow.query("SELECT nextval(pg_get_serial_sequence('ha_changes', 'seq'))");
+      // A transaction that holds the next number while a later change commits first.
+      await slow.query('BEGIN');
+      await slow.query("UPDATE users SET display_name = 'slow' WHERE name = 'default'");
+      const later = await a.server.tailnet.createUser({ name: 'committed-first' });
+      await waitUntil(() => b.server.tailnet.user(later.id) !== undefined, 3000, 'the later change at B');
+      assert.notEqual(b.server.tailnet.userByName('default')!.displayName, 'slow', 'the uncommitted change is not visible');
+      await slow.query('COMMIT');
+      await waitUntil(() => b.server.tailnet.userByName('default')!.displayName === 'slow', 3000, 'the earlier change at B once committed');
+      // The burnt number is given up on after the timeout, and the watermark moves past it.
+      await waitUntil(() => b.server.cluster!.feed.applied > before + 2, 8000, 'the watermark past the gap');
+    } finally {
+      await slow.end();
+    }
+  });
+
+  test("the leader's DERP map refresh reaches the other instance; the other's own file is not read", async () => {
+    await waitUntil(() => a.server.cluster!.isLeader !== b.server.cluster!.isLeader, 3000, 'exactly one leader');
+    const [leader, follower] = a.server.cluster!.isLeader ? ['a', 'b'] : ['b', 'a'];
+    const followerSrv = follower === 'a' ? a : b;
+    fs.writeFileSync(path.join(derpDir, `${follower}.yaml`), region(950, 'ignored.example.test'));
+    fs.writeFileSync(path.join(derpDir, `${leader}.yaml`), region(900, 'derp.example.test') + region(901, 'second.example.test').replace('regions:\n', ''));
+    const c = client(followerSrv, 'derp-watcher');
+    await c.register({ authKey: a.bootstrap!.key });
+    await c.startStream();
+    await c.waitFor((nm) => Object.keys(nm.derpMap?.Regions ?? {}).sort().join() === '900,901', 5000, "the leader's map at a client of the follower");
+    await new Promise((r) => setTimeout(r, 600));
+    assert.equal(c.netmap.derpMap!.Regions['950'], undefined, "the follower did not refresh from its own file");
   });
 
   test('one of the two is the leader; when it stops, the other takes over', async () => {
