@@ -31,7 +31,7 @@ function hostinfoIdentity(n: NodeRecord): string {
   return JSON.stringify(rest);
 }
 
-/** null when nothing a peer sees changed. */
+/** null when nothing a peer sees changed (the caller still takes the new row). */
 export function remoteNodeEvent(before: NodeRecord | undefined, now: NodeRecord | null): TailnetEvent | null {
   if (!before && !now) return null;
   if (!before) return { kind: 'nodeAdded', nodeId: now!.id };
@@ -52,9 +52,6 @@ export function remoteNodeEvent(before: NodeRecord | undefined, now: NodeRecord 
     }
     return { kind: 'nodeChanged', nodeId: now.id };
   }
-  if (Object.keys(patch).length === 0) {
-    // Only latencies moved (or nothing): memory takes the row, peers are not told.
-    return same(before.hostinfo, now.hostinfo) ? null : { kind: 'nodePatched', nodeId: now.id, patch };
-  }
-  return { kind: 'nodePatched', nodeId: now.id, patch };
+  // Only latencies moved (or nothing): memory takes the row, peers are not told.
+  return Object.keys(patch).length === 0 ? null : { kind: 'nodePatched', nodeId: now.id, patch };
 }

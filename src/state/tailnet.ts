@@ -333,8 +333,8 @@ export class Tailnet implements AdminService {
     const before = this.nodes.get(id);
     // A local write that finished after the read is newer than what was read.
     if (before && now && before.updatedAt.getTime() > now.updatedAt.getTime()) return;
+    if (!before && !now) return;
     const event = remoteNodeEvent(before, now);
-    if (!event) return;
     if (before) {
       this.unindexNode(before);
       if (before.ipv4 && before.ipv4 !== now?.ipv4) this.v4?.release(before.ipv4);
@@ -346,7 +346,7 @@ export class Tailnet implements AdminService {
       this.remoteStreams.delete(id);
       this.caps.delete(id);
     }
-    this.emit(event);
+    if (event) this.emit(event);
   }
 
   /** How many other instances stream to the node now; peers learn a change of online state. */
