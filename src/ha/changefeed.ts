@@ -74,7 +74,8 @@ export class ChangeFeed {
     await this.connect();
     const { rows } = await this.client!.query<{ w: string | null }>(
       `SELECT coalesce((SELECT min(seq) - 1 FROM ha_changes WHERE created_at > now() - interval '10 seconds'),
-                       (SELECT max(seq) FROM ha_changes), 0) AS w`,
+                       (SELECT max(seq) FROM ha_changes),
+                       pg_sequence_last_value(pg_get_serial_sequence('ha_changes', 'seq')::regclass), 0) AS w`,
     );
     this.watermark = Number(rows[0]?.w ?? 0);
   }
@@ -195,7 +196,7 @@ export class ChangeFeed {
     if (!client) return;
     const { rows: [bounds] } = await client.query<{ lo: string | null }>('SELECT min(seq) AS lo FROM ha_changes');
     const lowest = bounds?.lo === null || bounds?.lo === undefined ? null : Number(bounds.lo);
-    if (lowest !== null && lowest > this.watermark + 1 && this.watermark > 0 && !this.above.has(lowest - 1)) {
+    if (lowest !== null && lowest > this.watermark + 1 && !this.above.has(lowest - 1)) {
       // Pruned past us (an instance cut off for longer than the changelog is kept).
       this.opts.log(`ha: changes ${this.watermark + 1}..${lowest - 1} were pruned before this instance read them; re-reading the tailnet`);
       await this.opts.resync();
