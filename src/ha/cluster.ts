@@ -148,7 +148,12 @@ export class Cluster {
       if (this.closed) return;
       try {
         if (open) {
-          await this.pool.query('INSERT INTO ha_streams (node_id, instance) VALUES ($1, $2) ON CONFLICT DO NOTHING', [id, this.opts.instanceId]);
+          // Also re-run when the client's capability version changes, to share the new one.
+          await this.pool.query(
+            `INSERT INTO ha_streams (node_id, instance, cap) VALUES ($1, $2, $3)
+             ON CONFLICT (node_id, instance) DO UPDATE SET cap = EXCLUDED.cap WHERE ha_streams.cap <> EXCLUDED.cap`,
+            [id, this.opts.instanceId, this.parts?.tailnet.capVersion(id) ?? 0],
+          );
         } else {
           await this.pool.query('DELETE FROM ha_streams WHERE node_id = $1 AND instance = $2', [id, this.opts.instanceId]);
         }
@@ -233,12 +238,15 @@ export class Cluster {
   }
 
   private async applyStreams(ids: number[]): Promise<void> {
-    const { rows } = await this.pool.query<{ node_id: number; n: string }>(
-      'SELECT node_id, count(*) AS n FROM ha_streams WHERE node_id = ANY($1::int[]) AND instance <> $2 GROUP BY node_id',
+    const { rows } = await this.pool.query<{ node_id: number; n: string; cap: number }>(
+      'SELECT node_id, count(*) AS n, max(cap) AS cap FROM ha_streams WHERE node_id = ANY($1::int[]) AND instance <> $2 GROUP BY node_id',
       [ids, this.opts.instanceId],
     );
-    const counts = new Map(rows.map((r) => [r.node_id, Number(r.n)]));
-    for (const id of ids) this.parts?.tailnet.setRemoteStreams(id, counts.get(id) ?? 0);
+    const byNode = new Map(rows.map((r) => [r.node_id, r]));
+    for (const id of ids) {
+      const r = byNode.get(id);
+      this.parts?.tailnet.setRemoteStreams(id, r ? Number(r.n) : 0, r?.cap ?? 0);
+    }
   }
 
   /** Re-reads every record and stream (after the changelog was pruned past this instance). */

@@ -48,6 +48,8 @@ export class Tailnet implements AdminService {
   private readonly streams = new Map<NodeID, number>();
   /** Other instances streaming to a node (several instances on one PostgreSQL). */
   private readonly remoteStreams = new Map<NodeID, number>();
+  /** Capability versions of nodes that stream from other instances only. */
+  private readonly remoteCaps = new Map<NodeID, number>();
   /** Told when this instance's first stream to a node opens (true) or its last closes (false). */
   private streamRecorder: ((id: NodeID, open: boolean) => void) | null = null;
   /** Capability version each node last spoke; not persisted, every client re-sends it on connect. */
@@ -150,13 +152,15 @@ export class Tailnet implements AdminService {
     return (this.streams.get(id) ?? 0) > 0 || (this.remoteStreams.get(id) ?? 0) > 0;
   }
   capVersion(id: NodeID): number {
-    return this.caps.get(id) ?? 0;
+    return this.caps.get(id) ?? this.remoteCaps.get(id) ?? 0;
   }
 
   /** Records the capability version a node's client speaks; peers learn it as a patch. */
   setCapVersion(id: NodeID, version: number): void {
     if (!this.nodes.has(id) || this.caps.get(id) === version) return;
     this.caps.set(id, version);
+    // The other instances learn it from this instance's stream record.
+    if ((this.streams.get(id) ?? 0) > 0) this.streamRecorder?.(id, true);
     this.emit({ kind: 'nodePatched', nodeId: id, patch: { cap: true } });
   }
 
@@ -288,6 +292,7 @@ export class Tailnet implements AdminService {
     if (n.ipv6) this.v6?.release(n.ipv6);
     this.streams.delete(id);
     this.remoteStreams.delete(id);
+    this.remoteCaps.delete(id);
     this.caps.delete(id);
     this.emit({ kind: 'nodeRemoved', nodeId: id });
   }
@@ -344,19 +349,28 @@ export class Tailnet implements AdminService {
     else {
       this.streams.delete(id);
       this.remoteStreams.delete(id);
+      this.remoteCaps.delete(id);
       this.caps.delete(id);
     }
     if (event) this.emit(event);
   }
 
-  /** How many other instances stream to the node now; peers learn a change of online state. */
-  setRemoteStreams(id: NodeID, count: number): void {
+  /**
+   * How many other instances stream to the node now, and the capability version its client
+   * told them; peers learn a change of either.
+   */
+  setRemoteStreams(id: NodeID, count: number, cap = 0): void {
     if (!this.nodes.has(id)) return;
     const wasOnline = this.isOnline(id);
+    const capBefore = this.capVersion(id);
     if (count > 0) this.remoteStreams.set(id, count);
     else this.remoteStreams.delete(id);
+    if (count > 0 && cap > 0) this.remoteCaps.set(id, cap);
     const online = this.isOnline(id);
-    if (online !== wasOnline) this.emit({ kind: 'nodePatched', nodeId: id, patch: online ? { online: true } : { online: true, lastSeen: true } });
+    const patch: NodePatch = {};
+    if (online !== wasOnline) Object.assign(patch, online ? { online: true } : { online: true, lastSeen: true });
+    if (this.capVersion(id) !== capBefore) patch.cap = true;
+    if (Object.keys(patch).length > 0) this.emit({ kind: 'nodePatched', nodeId: id, patch });
   }
 
   /** Nodes this instance streams to now (to re-record them after a lost heartbeat). */

@@ -86,6 +86,9 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
     await beta.startStream();
     await alpha.waitFor((nm) => nm.peerByName('beta')?.Online === true, 3000, 'beta (on B) online at alpha (on A)');
     await beta.waitFor((nm) => nm.peerByName('alpha')?.Online === true, 3000, 'alpha (on A) online at beta (on B)');
+    // The capability version a client spoke to its own instance reaches peers on the other.
+    await alpha.waitFor((nm) => nm.peerByName('beta')?.Cap === 113, 3000, "beta's capability version at alpha");
+    await beta.waitFor((nm) => nm.peerByName('alpha')?.Cap === 113, 3000, "alpha's capability version at beta");
 
     frames.length = 0;
     beta.endpoints = ['192.0.2.7:41641'];

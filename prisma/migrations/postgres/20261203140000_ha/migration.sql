@@ -26,10 +26,12 @@ CREATE TABLE "ha_instances" (
 );
 
 -- Which instance streams maps to which node: a node is online while it has a row here.
--- Removing an instance removes its rows, which announces those nodes offline.
+-- Removing an instance removes its rows, which announces those nodes offline. cap is the
+-- capability version the node's client speaks (peers see it; it is not stored elsewhere).
 CREATE TABLE "ha_streams" (
     "node_id" INTEGER NOT NULL,
     "instance" TEXT NOT NULL,
+    "cap" INTEGER NOT NULL DEFAULT 0,
 
     CONSTRAINT "ha_streams_pkey" PRIMARY KEY ("node_id", "instance"),
     CONSTRAINT "ha_streams_node_id_fkey" FOREIGN KEY ("node_id") REFERENCES "nodes"("id") ON DELETE CASCADE,
@@ -65,4 +67,4 @@ CREATE TRIGGER "nodes_ha_change" AFTER INSERT OR UPDATE OR DELETE ON "nodes" FOR
 CREATE TRIGGER "pre_auth_keys_ha_change" AFTER INSERT OR UPDATE OR DELETE ON "pre_auth_keys" FOR EACH ROW EXECUTE FUNCTION "ha_record_change"();
 CREATE TRIGGER "api_keys_ha_change" AFTER INSERT OR UPDATE OR DELETE ON "api_keys" FOR EACH ROW EXECUTE FUNCTION "ha_record_change"();
 CREATE TRIGGER "settings_ha_change" AFTER INSERT OR UPDATE OR DELETE ON "settings" FOR EACH ROW EXECUTE FUNCTION "ha_record_change"();
-CREATE TRIGGER "ha_streams_ha_change" AFTER INSERT OR DELETE ON "ha_streams" FOR EACH ROW EXECUTE FUNCTION "ha_record_change"();
+CREATE TRIGGER "ha_streams_ha_change" AFTER INSERT OR UPDATE OR DELETE ON "ha_streams" FOR EACH ROW EXECUTE FUNCTION "ha_record_change"();
