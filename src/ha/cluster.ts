@@ -24,6 +24,8 @@ export interface ClusterOptions {
   /** How long ha_changes rows are kept. */
   changelogRetentionMs?: number;
   log(msg: string): void;
+  /** Counts changes made by other instances as they are applied here (metrics). */
+  onApplied?(count: number): void;
 }
 
 export interface ClusterParts {
@@ -228,6 +230,8 @@ export class Cluster {
           break;
       }
     }
+    const foreign = changes.filter((c) => c.instance !== this.opts.instanceId).length;
+    if (foreign > 0) this.opts.onApplied?.(foreign);
     if (users.size + nodes.size + keys.size > 0) {
       const ids = { users: [...users], nodes: [...nodes], preAuthKeys: [...keys] };
       await parts.tailnet.applyRemote(ids, await parts.store.loadSome(ids));

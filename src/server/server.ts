@@ -301,6 +301,7 @@ export class SwitchboardServer {
     const store = instrumentStore(await createStore(storeOpts), dbLatency);
     let server: SwitchboardServer | null = null;
     let cluster: Cluster | null = null;
+    const haApplied = registry.counter('switchboard_ha_changes_applied_total', 'With PostgreSQL: changes made by other instances, applied here.');
     try {
       await store.migrate((m) => log.info(m));
       if (storeOpts.type === 'postgres') {
@@ -310,7 +311,10 @@ export class SwitchboardServer {
           heartbeatMs: config.database.ha.heartbeat_interval_ms,
           instanceTimeoutMs: config.database.ha.instance_timeout_ms,
           log: (m) => log.info(m),
+          onApplied: (n) => haApplied.inc(n),
         });
+        const c = cluster;
+        registry.gauge('switchboard_ha_leader', 'With PostgreSQL: 1 while this instance is the elected one that runs background jobs.', () => (c.isLeader ? 1 : 0));
         log.info(`ha: instance ${cluster.instanceId} serves the tailnet together with every other instance on this database`);
       }
       const tailnet = await Tailnet.load(store, {

@@ -45,6 +45,7 @@ export class Instance {
   readonly dir: string;
   url = '';
   port = 0;
+  metricsPort = 0;
 
   constructor(readonly opts: InstanceOptions) {
     this.dir = path.join(opts.root, opts.name);
@@ -62,13 +63,14 @@ export class Instance {
   async start(): Promise<void> {
     this.port ||= this.opts.port ?? (await freePort());
     this.url = `http://127.0.0.1:${this.port}`;
+    this.metricsPort ||= await freePort();
     const u = new URL(this.opts.pgUrl);
     fs.writeFileSync(
       this.config,
       [
         `server_url: ${this.opts.serverUrl ?? this.url}`,
         `listen_addr: 127.0.0.1:${this.port}`,
-        `metrics_listen_addr: ""`,
+        `metrics_listen_addr: 127.0.0.1:${this.metricsPort}`,
         `noise: {private_key_path: ${path.join(this.opts.root, 'noise_private.key')}}`,
         `prefixes: {v4: 100.64.0.0/10, v6: fd7a:115c:a1e0::/48, allocation: sequential}`,
         'database:',
@@ -109,6 +111,13 @@ export class Instance {
     const exited = new Promise((r) => c.once('exit', r));
     c.kill(sig);
     await exited;
+  }
+
+  /** One sample of /metrics (a metric without labels), or undefined when absent. */
+  async metric(name: string): Promise<number | undefined> {
+    const text = await (await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+    return line === undefined ? undefined : Number(line.slice(name.length + 1));
   }
 
   /** Runs the admin CLI against this instance's unix socket. */

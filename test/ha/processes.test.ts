@@ -94,6 +94,11 @@ describe.skipIf(!backend)('three switchboard processes on one PostgreSQL', () =>
     await onA.waitFor((nm) => nm.peerByName('node-b')?.Endpoints?.[0] === '198.51.100.2:41641', 2000, "node-b's endpoints at node-a");
     await onC.waitFor((nm) => nm.peerByName('node-b')?.Endpoints?.[0] === '198.51.100.2:41641', 2000, "node-b's endpoints at node-c");
 
+    // One leader among the three, and every instance applied changes made by the others.
+    const leaders = await Promise.all(instances.map((i) => i.metric('switchboard_ha_leader')));
+    assert.deepEqual(leaders.sort(), [0, 0, 1]);
+    for (const i of instances) assert.ok((await i.metric('switchboard_ha_changes_applied_total'))! > 0, `${i.opts.name} applied others' changes`);
+
     onC.close();
     clients.delete(onC);
     await onA.waitFor((nm) => nm.peerByName('node-c')?.Online === false, 3000, 'node-c offline at node-a');
