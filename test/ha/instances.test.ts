@@ -139,6 +139,27 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
     assert.equal(ips(a), ips(b));
   });
 
+  test('subnet-route failover follows online state across instances: the primary on B goes offline, A moves the route', async () => {
+    const route = '10.44.0.0/16';
+    const key = a.bootstrap!.key;
+    const routerB = client(b, 'router-b');
+    const routerA = client(a, 'router-a');
+    const watcher = client(a, 'route-watcher');
+    for (const r of [routerB, routerA]) {
+      r.hostinfo = { ...r.hostinfo, RoutableIPs: [route] };
+      assert.equal((await r.register({ authKey: key })).MachineAuthorized, true);
+      await r.startStream();
+      await a.server.tailnet.setApprovedRoutes(a.server.tailnet.nodeByNodeKey(r.nodeKey)!.id, [route]);
+    }
+    assert.equal((await watcher.register({ authKey: key })).MachineAuthorized, true);
+    await watcher.startStream();
+    const primary = (name: string) => (nm: import('../../src/client/netmap.js').NetMap) => (nm.peerByName(name)?.PrimaryRoutes ?? []).includes(route);
+    await watcher.waitFor(primary('router-b'), 3000, 'router-b (first up, on B) primary at the watcher on A');
+    routerB.close();
+    await watcher.waitFor(primary('router-a'), 3000, 'the route moved to router-a when router-b went offline');
+    assert.ok(!primary('router-b')(watcher.netmap));
+  });
+
   test('a policy stored through B is in force on A', async () => {
     const policy = JSON.stringify({ acls: [{ action: 'accept', src: ['default@'], dst: ['default@:22'] }] });
     await b.server.policy.set(policy);
