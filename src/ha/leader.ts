@@ -34,13 +34,15 @@ export class LeaderElection {
     void this.attempt();
   }
 
-  /** Tries once now (also what the timer does). */
+  /** Tries once now (also what the timer does); a leader checks its connection instead. */
   async attempt(): Promise<void> {
-    if (this.closed || this.leading || this.trying) return;
+    if (this.closed || this.trying) return;
+    if (this.leading) return this.check();
     this.trying = true;
     try {
       if (!this.client) {
-        const c = new pg.Client(this.opts.connection);
+        // keepAlive and the query timeout find a connection that hangs without closing.
+        const c = new pg.Client({ ...this.opts.connection, keepAlive: true, query_timeout: Math.max(1000, this.opts.tryEveryMs * 2), application_name: 'switchboard leader' });
         c.on('error', (err) => this.lost(c, err));
         c.on('end', () => this.lost(c, new Error('connection closed')));
         await c.connect();
@@ -53,6 +55,23 @@ export class LeaderElection {
       const c = this.client;
       this.client = null;
       await c?.end().catch(() => {});
+    } finally {
+      this.trying = false;
+    }
+  }
+
+  /**
+   * The lock is only as good as the session holding it: a leader whose connection stops
+   * answering steps down (the database frees the lock when it drops the session).
+   */
+  private async check(): Promise<void> {
+    const c = this.client;
+    if (!c) return;
+    this.trying = true;
+    try {
+      await c.query('SELECT 1');
+    } catch (err) {
+      this.lost(c, err as Error);
     } finally {
       this.trying = false;
     }

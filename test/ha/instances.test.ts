@@ -149,6 +149,7 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
       r.hostinfo = { ...r.hostinfo, RoutableIPs: [route] };
       assert.equal((await r.register({ authKey: key })).MachineAuthorized, true);
       await r.startStream();
+      await waitUntil(() => a.server.tailnet.nodeByNodeKey(r.nodeKey) !== undefined, 3000, `${r.opts.hostname} known at A`);
       await a.server.tailnet.setApprovedRoutes(a.server.tailnet.nodeByNodeKey(r.nodeKey)!.id, [route]);
     }
     assert.equal((await watcher.register({ authKey: key })).MachineAuthorized, true);
@@ -211,6 +212,20 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
     await c.waitFor((nm) => Object.keys(nm.derpMap?.Regions ?? {}).sort().join() === '900,901', 5000, "the leader's map at a client of the follower");
     await new Promise((r) => setTimeout(r, 600));
     assert.equal(c.netmap.derpMap!.Regions['950'], undefined, "the follower did not refresh from its own file");
+  });
+
+  test("a leader whose lock connection is cut steps down, and the lock is taken again by one instance", async () => {
+    await waitUntil(() => a.server.cluster!.isLeader !== b.server.cluster!.isLeader, 3000, 'exactly one leader');
+    const leader = a.server.cluster!.isLeader ? a : b;
+    let steppedDown = false;
+    const off = leader.server.cluster!.onLeaderChange((l) => (steppedDown ||= !l));
+    const cut = await query<{ ok: boolean }>(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'switchboard leader' AND datname = current_database()",
+    );
+    assert.ok(cut.length >= 1);
+    await waitUntil(() => steppedDown, 3000, 'the leader steps down');
+    off();
+    await waitUntil(() => a.server.cluster!.isLeader !== b.server.cluster!.isLeader, 3000, 'exactly one leader again');
   });
 
   test('one of the two is the leader; when it stops, the other takes over', async () => {
