@@ -47,6 +47,11 @@ export class ApiKeyService {
     return svc;
   }
 
+  /** Re-reads the keys (another instance sharing the database changed them). */
+  refresh(): Promise<void> {
+    return this.reload();
+  }
+
   private async reload(): Promise<void> {
     this.lastReload = this.now().getTime();
     const records = await this.store.listApiKeys();

@@ -112,6 +112,8 @@ export const SCHEMA: Section = sec({
       max_idle_conns: int(10),
       conn_max_idle_time_secs: int(3600),
     }),
+    // Switchboard's own: with postgres, every instance on the database serves one tailnet.
+    ha: sec({ heartbeat_interval: dur('2s'), instance_timeout: dur('10s') }),
   }),
   derp: sec({
     server: sec({

@@ -50,6 +50,15 @@ export interface Config {
       max_idle_conns: number;
       conn_max_idle_time_secs: number;
     };
+    /** Several instances on one PostgreSQL (always on with postgres; unused with sqlite). */
+    ha: {
+      /** How often an instance reports it is alive and a follower tries to become leader. */
+      heartbeat_interval: string;
+      heartbeat_interval_ms: number;
+      /** An instance silent this long is taken for dead: its nodes go offline. */
+      instance_timeout: string;
+      instance_timeout_ms: number;
+    };
   };
 
   derp: {

@@ -95,6 +95,12 @@ export function validateConfig(c: Config, ctx: ValidateContext): void {
     fail('ephemeral_node_inactivity_timeout', `${c.ephemeral_node_inactivity_timeout} is too low, must be more than 65s`);
   }
 
+  const ha = c.database.ha;
+  if (ha.heartbeat_interval_ms <= 0) fail('database.ha.heartbeat_interval', 'must be positive');
+  else if (ha.instance_timeout_ms < 2 * ha.heartbeat_interval_ms) {
+    fail('database.ha.instance_timeout', `${ha.instance_timeout} must be at least twice database.ha.heartbeat_interval (${ha.heartbeat_interval}), or a slow heartbeat looks like a dead instance`);
+  }
+
   // --- DNS ---
   checkDns(c, fail, server?.hostname ?? '');
 

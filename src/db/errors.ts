@@ -20,8 +20,11 @@ export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; field?: string },
   ) {
     super(message, options);
+    this.field = options?.field;
   }
+  /** For 'conflict': the unique column at fault, as "<table>.<column>" when known. */
+  readonly field: string | undefined;
 }

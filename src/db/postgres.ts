@@ -11,10 +11,19 @@ import { describeTarget, poolConfig, type PostgresOptions } from './pg-config.js
 export type PostgresBackendOptions = PostgresOptions & {
   /** Defaults to this checkout's prisma/migrations/postgres. */
   migrationsDir?: string;
+  /**
+   * Tags every connection (setting switchboard.instance) so the changelog triggers record
+   * which instance wrote a change, and that instance can skip its own.
+   */
+  instanceId?: string;
 };
 
 export async function openPostgres(opts: PostgresBackendOptions): Promise<Backend> {
   const config = poolConfig(opts);
+  if (opts.instanceId !== undefined) {
+    if (!/^[A-Za-z0-9._-]+$/.test(opts.instanceId)) throw new Error(`instance id ${JSON.stringify(opts.instanceId)}: use letters, digits, '.', '_' and '-'`);
+    config.options = `-c switchboard.instance=${opts.instanceId}`;
+  }
   const target = describeTarget(opts);
   const client = new PrismaClient({ adapter: new PrismaPg(config) });
   const db = client as unknown as Db;

@@ -66,7 +66,8 @@ export function translateError(e: unknown, what: string, deleting = false): unkn
       const column = uniqueColumn(cause);
       const known = cause.table && column ? UNIQUE_FIELDS[`${cause.table}.${column}`] : undefined;
       const field = known ?? `${cause.table ?? '?'}.${column ?? '?'} (unique)`;
-      return new StoreError('conflict', `${what}: ${field} is already taken`, { cause: e });
+      const at = cause.table && column ? `${cause.table}.${column}` : undefined;
+      return new StoreError('conflict', `${what}: ${field} is already taken`, { cause: e, field: at });
     }
     case 'P2025':
       return new StoreError('not_found', `${what} not found`, { cause: e });

@@ -67,6 +67,16 @@ export class PrismaStore implements Store {
     );
   }
 
+  loadSome(ids: { users?: number[]; nodes?: number[]; preAuthKeys?: number[] }): Promise<TailnetSnapshot> {
+    return this.#run('reading changed records', async () => {
+      const some = async <R>(list: number[] | undefined, read: (ids: number[]) => Promise<R[]>) => (list && list.length > 0 ? read(list) : []);
+      const users = await some(ids.users, (in_) => this.#db.user.findMany({ where: { id: { in: in_ } } }));
+      const nodes = await some(ids.nodes, (in_) => this.#db.node.findMany({ where: { id: { in: in_ } } }));
+      const keys = await some(ids.preAuthKeys, (in_) => this.#db.preAuthKey.findMany({ where: { id: { in: in_ } } }));
+      return { users: users.map(userFromRow), nodes: nodes.map(nodeFromRow), preAuthKeys: keys.map(preAuthKeyFromRow) };
+    });
+  }
+
   createUser(u: NewUser): Promise<UserRecord> {
     return this.#run(`user "${u.name}"`, async () =>
       userFromRow(await this.#db.user.create({ data: userToData(u) as Prisma.UserUncheckedCreateInput })),

@@ -18,6 +18,8 @@ export interface Store {
   /** Throws when the database does not answer. */
   ping(): Promise<void>;
   loadAll(): Promise<TailnetSnapshot>;
+  /** The named records as they are now (missing ids are absent): another instance changed them. */
+  loadSome(ids: { users?: number[]; nodes?: number[]; preAuthKeys?: number[] }): Promise<TailnetSnapshot>;
 
   createUser(u: NewUser): Promise<UserRecord>;
   updateUser(id: number, patch: Partial<NewUser>): Promise<UserRecord>;

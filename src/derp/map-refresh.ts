@@ -13,6 +13,8 @@ export interface DerpMapRefreshOptions extends Omit<LoadDerpMapOptions, 'signal'
   intervalMs?: number;
   /** The map already in use, so an unchanged first refresh is not reported. */
   initial?: DERPMap;
+  /** True skips a refresh (an instance that is not the elected one; it gets the leader's map). */
+  skip?: () => boolean;
 }
 
 /**
@@ -34,6 +36,10 @@ export function startDerpMapRefresh(
 
   const tick = async () => {
     timer = undefined;
+    if (opts.skip?.()) {
+      timer = setTimeout(tick, interval);
+      return;
+    }
     try {
       const map = await loadDerpMap(cfg, { fetch: opts.fetch, warn: opts.warn, timeoutMs: opts.timeoutMs, signal: abort.signal });
       if (abort.signal.aborted) return;

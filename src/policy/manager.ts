@@ -128,6 +128,28 @@ export class PolicyManager implements PolicyService {
     return this.get();
   }
 
+  /**
+   * Database mode: takes the policy another instance stored. One that does not compile
+   * here (it did there) leaves the current one in force, with the reason logged.
+   */
+  async reloadFromStore(): Promise<boolean> {
+    if (this.opts.mode !== 'database') return false;
+    const text = (await this.store.getSetting(POLICY_SETTING_KEY)) ?? '';
+    const at = await this.store.getSetting(POLICY_UPDATED_KEY);
+    if (text === this.text) return false;
+    let compiled: CompiledPolicy;
+    try {
+      compiled = this.compile(text);
+    } catch (err) {
+      this.opts.log.error(`the policy another instance stored does not compile here; the previous one stays in force: ${(err as Error).message}`);
+      return false;
+    }
+    this.swap(compiled, text);
+    this.updatedAt = at ? new Date(at) : null;
+    this.opts.log.info('policy updated by another instance');
+    return true;
+  }
+
   /** File mode: re-reads the file. Returns whether the policy in force changed. */
   reloadFile(): boolean {
     if (this.opts.mode !== 'file' || !this.opts.path) return false;

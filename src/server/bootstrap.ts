@@ -4,6 +4,7 @@
 // users exist. A key nobody can see would be a standing credential for nothing, so without
 // a terminal only the user is made and the admin creates keys with the CLI.
 
+import { StoreError } from '../db/errors.js';
 import type { Tailnet } from '../state/tailnet.js';
 
 export const BOOTSTRAP_USER = 'default';
@@ -27,7 +28,14 @@ export const MAKE_KEY_COMMAND = `switchboard preauthkeys create --user ${BOOTSTR
 
 export async function bootstrapIfEmpty(tailnet: Tailnet, serverUrl: string, mode: BootstrapMode): Promise<BootstrapResult | null> {
   if (mode === 'off' || tailnet.listUsers().length > 0) return null;
-  const user = await tailnet.createUser({ name: BOOTSTRAP_USER, displayName: 'Default user' });
+  let user;
+  try {
+    user = await tailnet.createUser({ name: BOOTSTRAP_USER, displayName: 'Default user' });
+  } catch (err) {
+    // Another instance on the same database starting at the same moment made it first.
+    if (err instanceof StoreError && err.code === 'conflict') return null;
+    throw err;
+  }
   if (mode === 'user') return { user: user.name, key: null };
   const expiration = new Date(Date.now() + BOOTSTRAP_KEY_TTL_MS);
   const { key } = await tailnet.createPreAuthKey({ userId: user.id, reusable: true, ephemeral: false, expiration, tags: [] });

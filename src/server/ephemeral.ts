@@ -3,9 +3,11 @@
 
 import type { Tailnet } from '../state/tailnet.js';
 
-export function startEphemeralCollector(tailnet: Tailnet, timeoutMs: number, log: (msg: string) => void): () => void {
+/** `leads`: false on an instance that is not the elected one (several instances on one database). */
+export function startEphemeralCollector(tailnet: Tailnet, timeoutMs: number, log: (msg: string) => void, leads: () => boolean = () => true): () => void {
   if (timeoutMs <= 0) return () => {};
   const sweep = () => {
+    if (!leads()) return;
     const now = Date.now();
     for (const n of [...tailnet.allNodes()]) {
       if (!n.ephemeral || tailnet.isOnline(n.id)) continue;

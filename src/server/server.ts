@@ -53,6 +53,8 @@ import { mountOidcCallback } from '../web/oidc-callback.js';
 import { OidcLogin } from '../auth/oidc.js';
 import { policyGroupsOf } from '../auth/groups.js';
 import type { UserRecord } from '../state/model.js';
+import { Cluster, DERP_MAP_SETTING, newInstanceId } from '../ha/cluster.js';
+import { poolConfig } from '../db/pg-config.js';
 
 /** Request-body bytes buffered across all control connections at once. */
 const MAX_BUFFERED_REQUEST_BYTES = 64 << 20;
@@ -132,6 +134,8 @@ export class SwitchboardServer {
    */
   readonly upgrades = new Map<string, UpgradeHandler>();
   private stopEphemeral: () => void = () => {};
+  /** The other instances on the same PostgreSQL; null with SQLite (one instance). */
+  cluster: Cluster | null = null;
   private stopAutoApprover: () => void = () => {};
   private stopPolicyWatch: () => void = () => {};
   private stopDerpRefresh: () => void = () => {};
@@ -293,10 +297,28 @@ export class SwitchboardServer {
     registry.collectDefaults();
     const dbLatency = registry.histogram('switchboard_db_operation_duration_seconds', 'Database operations by store method, in seconds.', LATENCY_BUCKETS, ['op']);
     const policyCompile = registry.histogram('switchboard_policy_compile_duration_seconds', 'Full compiles of the policy, in seconds.', LATENCY_BUCKETS);
-    const store = instrumentStore(await createStore(storeOptions(config)), dbLatency);
+    const storeOpts = storeOptions(config);
+    // PostgreSQL means the database may be shared: every instance on it serves one tailnet.
+    if (storeOpts.type === 'postgres') storeOpts.instanceId = newInstanceId();
+    const store = instrumentStore(await createStore(storeOpts), dbLatency);
     let server: SwitchboardServer | null = null;
+    let cluster: Cluster | null = null;
+    const haApplied = registry.counter('switchboard_ha_changes_applied_total', 'With PostgreSQL: changes made by other instances, applied here.');
     try {
       await store.migrate((m) => log.info(m));
+      if (storeOpts.type === 'postgres') {
+        cluster = await Cluster.join({
+          connection: poolConfig(storeOpts),
+          instanceId: storeOpts.instanceId!,
+          heartbeatMs: config.database.ha.heartbeat_interval_ms,
+          instanceTimeoutMs: config.database.ha.instance_timeout_ms,
+          log: (m) => log.info(m),
+          onApplied: (n) => haApplied.inc(n),
+        });
+        const c = cluster;
+        registry.gauge('switchboard_ha_leader', 'With PostgreSQL: 1 while this instance is the elected one that runs background jobs.', () => (c.isLeader ? 1 : 0));
+        log.info(`ha: instance ${cluster.instanceId} serves the tailnet together with every other instance on this database`);
+      }
       const tailnet = await Tailnet.load(store, {
         prefixV4: config.prefixes.v4,
         prefixV6: config.prefixes.v6,
@@ -323,16 +345,40 @@ export class SwitchboardServer {
         ...(config.oidc.issuer && config.oidc.groups.enabled ? { userGroups: (u: UserRecord) => policyGroupsOf(u.oidcGroups, config.oidc.groups) } : {}),
       });
       server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry);
+      server.cluster = cluster;
+      const own = server;
+      const useDerpMap = (map: DERPMap, from: string) => {
+        own.derpMap = withOwn(map);
+        log.info(`DERP map updated${from ? ` ${from}` : ''} (${Object.keys(map.Regions).length} regions)`);
+        tailnet.emit({ kind: 'configChanged' });
+      };
+      cluster?.attach({
+        tailnet,
+        store,
+        settingChanged: async (key) => {
+          if (key === 'policy') await policy.reloadFromStore();
+          if (key === DERP_MAP_SETTING) {
+            const map = await cluster!.readDerpMap();
+            if (map) useDerpMap(map, 'from the leader');
+          }
+        },
+        apiKeysChanged: () => apiKeys.refresh(),
+      });
       const srv = server;
       if (config.oidc.issuer) server.oidc = await startOidc(config, server, log);
       server.stopDerpRefresh = startDerpMapRefresh(
         config.derp,
         (map) => {
-          srv.derpMap = withOwn(map);
-          log.info(`DERP map updated (${Object.keys(map.Regions).length} regions)`);
-          tailnet.emit({ kind: 'configChanged' });
+          useDerpMap(map, '');
+          cluster?.publishDerpMap(map).catch((err: Error) => log.warn(`ha: could not share the DERP map: ${err.message}`));
         },
-        { initial: derpMap, warn: (m) => log.warn(`derp: ${m}`), onError: (err) => log.warn(`DERP map refresh failed, keeping the current map: ${(err as Error).message}`) },
+        {
+          initial: derpMap,
+          warn: (m) => log.warn(`derp: ${m}`),
+          onError: (err) => log.warn(`DERP map refresh failed, keeping the current map: ${(err as Error).message}`),
+          // Only the leader refreshes; the others take its map (settingChanged above).
+          skip: cluster ? () => !cluster!.isLeader : undefined,
+        },
       );
       server.stopAutoApprover = startAutoApprover(tailnet, (id) => policy.autoApprovedRoutes(id), (m) => log.info(m));
       if (config.policy.mode === 'file' && config.policy.path) {
@@ -349,11 +395,16 @@ export class SwitchboardServer {
       server.machineContext.builder.warm([...tailnet.allNodes()].map((n) => n.id), () => log.debug('peer cache warm'));
       const boot = await bootstrapIfEmpty(tailnet, config.server_url, opts.bootstrap ?? 'off');
       if (boot) opts.onBootstrap?.(boot);
-      server.stopEphemeral = startEphemeralCollector(tailnet, config.ephemeral_node_inactivity_timeout_ms, (m) => log.info(m));
+      // With several instances, only the elected one removes nodes.
+      const leads = cluster ? () => cluster!.isLeader : () => true;
+      server.stopEphemeral = startEphemeralCollector(tailnet, config.ephemeral_node_inactivity_timeout_ms, (m) => log.info(m), leads);
       return server;
     } catch (err) {
       if (server) await server.close();
-      else await store.close().catch(() => {});
+      else {
+        await cluster?.close().catch(() => {});
+        await store.close().catch(() => {});
+      }
       throw err;
     }
   }
@@ -387,6 +438,7 @@ export class SwitchboardServer {
       c.destroy();
     }
     await Promise.all([closeApp(this.http), closeApp(this.socket), closeApp(this.metrics)]);
+    await this.cluster?.close();
     // Only a socket this server made: a refused start must not remove another server's.
     if (this.socket && this.config.unix_socket && existsSync(this.config.unix_socket)) {
       try {

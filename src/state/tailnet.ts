@@ -8,13 +8,18 @@ import type { NodeID } from '../tailcfg/types.js';
 import { AdminError, type AdminService, type CreatedPreAuthKey, type NodeView } from './admin.js';
 import type { EventListener, NodePatch, TailnetEvent } from './events.js';
 import { AddressPool, type Allocation } from './ipalloc.js';
-import type { NodeRecord, PreAuthKeyRecord, UserRecord } from './model.js';
+import type { NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from './model.js';
 import { newSecret, secretMatches, secretPrefix } from './secrets.js';
 import { KeyedLock } from '../util/keyedlock.js';
+import { StoreError } from '../db/errors.js';
+import { remoteNodeEvent } from './remote.js';
 import { validateUserName, validateTag } from './names.js';
 import { isValidLabel, sanitizeHostname } from '../dns/names.js';
 
 export const PREAUTH_KEY_KIND = 'hskey-auth';
+
+/** Unique node columns the tailnet fills in itself, so a clash with another instance is retried. */
+const ALLOCATED_COLUMNS = new Set(['nodes.ipv4', 'nodes.ipv6', 'nodes.given_name']);
 
 export interface TailnetOptions {
   prefixV4: string | null;
@@ -41,6 +46,12 @@ export class Tailnet implements AdminService {
   private readonly nodeLocks = new KeyedLock();
   /** Open map streams per node: a node is online while it has at least one. */
   private readonly streams = new Map<NodeID, number>();
+  /** Other instances streaming to a node (several instances on one PostgreSQL). */
+  private readonly remoteStreams = new Map<NodeID, number>();
+  /** Capability versions of nodes that stream from other instances only. */
+  private readonly remoteCaps = new Map<NodeID, number>();
+  /** Told when this instance's first stream to a node opens (true) or its last closes (false). */
+  private streamRecorder: ((id: NodeID, open: boolean) => void) | null = null;
   /** Capability version each node last spoke; not persisted, every client re-sends it on connect. */
   private readonly caps = new Map<NodeID, number>();
   private readonly listeners = new Set<EventListener>();
@@ -138,16 +149,18 @@ export class Tailnet implements AdminService {
     return this.keys.get(id);
   }
   isOnline(id: NodeID): boolean {
-    return (this.streams.get(id) ?? 0) > 0;
+    return (this.streams.get(id) ?? 0) > 0 || (this.remoteStreams.get(id) ?? 0) > 0;
   }
   capVersion(id: NodeID): number {
-    return this.caps.get(id) ?? 0;
+    return this.caps.get(id) ?? this.remoteCaps.get(id) ?? 0;
   }
 
   /** Records the capability version a node's client speaks; peers learn it as a patch. */
   setCapVersion(id: NodeID, version: number): void {
     if (!this.nodes.has(id) || this.caps.get(id) === version) return;
     this.caps.set(id, version);
+    // The other instances learn it from this instance's stream record.
+    if ((this.streams.get(id) ?? 0) > 0) this.streamRecorder?.(id, true);
     this.emit({ kind: 'nodePatched', nodeId: id, patch: { cap: true } });
   }
 
@@ -190,8 +203,24 @@ export class Tailnet implements AdminService {
     this.keys.set(id, updated);
   }
 
-  /** Creates a node with fresh addresses and a unique given name. */
+  /**
+   * Creates a node with fresh addresses and a unique given name. Another instance on the
+   * same database may have taken the same address or name a moment ago (its change not
+   * seen here yet): the unique constraint refuses the insert and the next free one is tried.
+   */
   async addNode(reg: NodeRegistration): Promise<NodeRecord> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.addNodeOnce(reg);
+      } catch (err) {
+        const field = err instanceof StoreError && err.code === 'conflict' ? err.field : undefined;
+        if (attempt >= 20 || !field || !ALLOCATED_COLUMNS.has(field)) throw err;
+        this.log(`registration of ${JSON.stringify(reg.hostname)}: ${field} was taken by another instance; trying the next one`);
+      }
+    }
+  }
+
+  private async addNodeOnce(reg: NodeRegistration): Promise<NodeRecord> {
     const ipv4 = this.v4 ? this.v4.allocate() : null;
     let ipv6: string | null = null;
     let givenName: string | null = null;
@@ -205,9 +234,11 @@ export class Tailnet implements AdminService {
       this.emit({ kind: 'nodeAdded', nodeId: created.id });
       return created;
     } catch (err) {
-      if (ipv4) this.v4!.release(ipv4);
-      if (ipv6) this.v6!.release(ipv6);
-      if (givenName) this.givenNames.delete(givenName);
+      // What another instance holds stays marked taken here, so the retry moves past it.
+      const field = err instanceof StoreError && err.code === 'conflict' ? err.field : undefined;
+      if (ipv4 && field !== 'nodes.ipv4') this.v4!.release(ipv4);
+      if (ipv6 && field !== 'nodes.ipv6') this.v6!.release(ipv6);
+      if (givenName && field !== 'nodes.given_name') this.givenNames.delete(givenName);
       throw err;
     }
   }
@@ -260,15 +291,102 @@ export class Tailnet implements AdminService {
     if (n.ipv4) this.v4?.release(n.ipv4);
     if (n.ipv6) this.v6?.release(n.ipv6);
     this.streams.delete(id);
+    this.remoteStreams.delete(id);
+    this.remoteCaps.delete(id);
     this.caps.delete(id);
     this.emit({ kind: 'nodeRemoved', nodeId: id });
   }
 
+  // ---- changes made by other instances on the same database ----
+
+  /** Receives this instance's stream openings and closings, to record them for the others. */
+  setStreamRecorder(recorder: ((id: NodeID, open: boolean) => void) | null): void {
+    this.streamRecorder = recorder;
+  }
+
+  /**
+   * Brings memory in line with records another instance changed: `ids` are the records
+   * named by its changes, `fresh` what the database holds for them now (a named id that is
+   * missing was deleted). Emits the same events a local change would have.
+   */
+  async applyRemote(ids: { users: number[]; nodes: number[]; preAuthKeys: number[] }, fresh: TailnetSnapshot): Promise<void> {
+    const users = new Map(fresh.users.map((u) => [u.id, u]));
+    for (const id of ids.users) {
+      const now = users.get(id);
+      const before = this.users.get(id);
+      if (now) {
+        if (before && before.updatedAt.getTime() > now.updatedAt.getTime()) continue;
+        this.users.set(id, now);
+      } else if (before) {
+        this.users.delete(id);
+      } else continue;
+      this.emit({ kind: 'userChanged', userId: id });
+    }
+    const keys = new Map(fresh.preAuthKeys.map((k) => [k.id, k]));
+    for (const id of ids.preAuthKeys) {
+      const now = keys.get(id);
+      const before = this.keys.get(id);
+      if (before) this.keyIdsByPrefix.delete(before.prefix);
+      this.keys.delete(id);
+      if (now) this.putKey(now);
+    }
+    const nodes = new Map(fresh.nodes.map((n) => [n.id, n]));
+    await Promise.all(ids.nodes.map((id) => this.nodeLocks.run(String(id), async () => this.applyRemoteNode(id, nodes.get(id) ?? null))));
+  }
+
+  private applyRemoteNode(id: NodeID, now: NodeRecord | null): void {
+    const before = this.nodes.get(id);
+    // A local write that finished after the read is newer than what was read.
+    if (before && now && before.updatedAt.getTime() > now.updatedAt.getTime()) return;
+    if (!before && !now) return;
+    const event = remoteNodeEvent(before, now);
+    if (before) {
+      this.unindexNode(before);
+      if (before.ipv4 && before.ipv4 !== now?.ipv4) this.v4?.release(before.ipv4);
+      if (before.ipv6 && before.ipv6 !== now?.ipv6) this.v6?.release(before.ipv6);
+    }
+    if (now) this.indexNode(now);
+    else {
+      this.streams.delete(id);
+      this.remoteStreams.delete(id);
+      this.remoteCaps.delete(id);
+      this.caps.delete(id);
+    }
+    if (event) this.emit(event);
+  }
+
+  /**
+   * How many other instances stream to the node now, and the capability version its client
+   * told them; peers learn a change of either.
+   */
+  setRemoteStreams(id: NodeID, count: number, cap = 0): void {
+    if (!this.nodes.has(id)) return;
+    const wasOnline = this.isOnline(id);
+    const capBefore = this.capVersion(id);
+    if (count > 0) this.remoteStreams.set(id, count);
+    else this.remoteStreams.delete(id);
+    if (count > 0 && cap > 0) this.remoteCaps.set(id, cap);
+    const online = this.isOnline(id);
+    const patch: NodePatch = {};
+    if (online !== wasOnline) Object.assign(patch, online ? { online: true } : { online: true, lastSeen: true });
+    if (this.capVersion(id) !== capBefore) patch.cap = true;
+    if (Object.keys(patch).length > 0) this.emit({ kind: 'nodePatched', nodeId: id, patch });
+  }
+
+  /** Nodes this instance streams to now (to re-record them after a lost heartbeat). */
+  locallyStreamed(): NodeID[] {
+    return [...this.streams.keys()];
+  }
+
   /** A map stream for the node opened. Returns a function to call when it closes. */
   streamOpened(id: NodeID): () => void {
+    const wasOnline = this.isOnline(id);
     const count = (this.streams.get(id) ?? 0) + 1;
     this.streams.set(id, count);
-    if (count === 1) this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true } });
+    if (count === 1) {
+      this.streamRecorder?.(id, true);
+      if (!wasOnline) this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true } });
+    }
     let closed = false;
     return () => {
       if (closed) return;
@@ -279,8 +397,9 @@ export class Tailnet implements AdminService {
         return;
       }
       this.streams.delete(id);
+      this.streamRecorder?.(id, false);
       if (!this.nodes.has(id)) return;
-      this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true, lastSeen: true } });
+      if (!this.isOnline(id)) this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true, lastSeen: true } });
       // Last-seen is informational: persist it without holding anything up.
       this.updateNode(id, { lastSeen: new Date() }, { lastSeen: true }).catch((err) => {
         // A node deleted meanwhile has no last-seen to record.
