@@ -13,6 +13,7 @@ import { TailscaleClient } from '../../src/client/client.js';
 import type { MapResponse } from '../../src/tailcfg/types.js';
 import { PG_URL_ENV, testBackends, type FreshDatabase } from '../helpers/databases.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { socketRequest } from '../helpers/socket.js';
 
 const backend = testBackends().find((b) => b.name === 'postgres');
 if (!backend && process.env.CI === 'true') throw new Error(`${PG_URL_ENV} is not set: the HA tests need the test PostgreSQL`);
@@ -159,6 +160,18 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
     routerB.close();
     await watcher.waitFor(primary('router-a'), 3000, 'the route moved to router-a when router-b went offline');
     assert.ok(!primary('router-b')(watcher.netmap));
+  });
+
+  test('an API key made through A works on B, and stops working there once expired through A', async () => {
+    const made = await socketRequest(a.config.unix_socket, 'POST', '/api/v1/apikey', {});
+    assert.equal(made.status, 200, made.body);
+    const key = (JSON.parse(made.body) as { apiKey: string }).apiKey;
+    const atB = async () => (await fetch(`${b.url}/api/v1/user`, { headers: { authorization: `Bearer ${key}` } })).status;
+    assert.equal(await atB(), 200);
+    const prefix = /^hskey-api-([A-Za-z0-9]{12})-/.exec(key)![1]!;
+    const expired = await socketRequest(a.config.unix_socket, 'POST', '/api/v1/apikey/expire', { prefix });
+    assert.equal(expired.status, 200, expired.body);
+    await waitUntil(async () => (await atB()) === 401, 3000, 'B refuses the expired key');
   });
 
   test('a policy stored through B is in force on A', async () => {
