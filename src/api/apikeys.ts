@@ -87,7 +87,7 @@ export class ApiKeyService {
   async verify(bearer: string): Promise<boolean> {
     const token = bearer.trim();
     // headscale's oldest API keys, imported, are "<prefix>.<secret>".
-    const prefix = secretPrefix(KIND, token) ?? (/^[A-Za-z0-9]{1,32}\./.exec(token)?.[0].slice(0, -1) ?? null);
+    const prefix = secretPrefix(KIND, token) ?? (/^[A-Za-z0-9_-]{1,32}\./.exec(token)?.[0].slice(0, -1) ?? null);
     if (prefix === null) return false;
     let record = this.byPrefix.get(prefix);
     if (!record && this.now().getTime() - this.lastReload >= RELOAD_INTERVAL_MS) {

@@ -89,7 +89,7 @@ export async function readHeadscale(src: HeadscaleSource, opts: MapOptions): Pro
       notes.push(`users row ${String(r['id'])}: deleted in headscale; not imported`);
       continue;
     }
-    const u = perRow(problems, 'users', r, (where) => {
+    const u = perRow(problems, 'users', r, () => {
       const id = int(r['id'], 'id');
       const name = text(r['name']);
       const bad = validateUserName(name);
@@ -97,7 +97,6 @@ export async function readHeadscale(src: HeadscaleSource, opts: MapOptions): Pro
       const other = byName.get(name);
       if (other !== undefined) throw new ValueError(`name ${JSON.stringify(name)} is also users row ${other}'s; Switchboard user names are unique`);
       byName.set(name, id);
-      void where;
       const created = time(r['created_at'], 'created_at') ?? now;
       return {
         id,

@@ -4,6 +4,8 @@ import { describe, test } from 'vitest';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import bcrypt from 'bcryptjs';
+import { ApiKeyService } from '../../src/api/apikeys.js';
+import { testBackends } from '../helpers/databases.js';
 import { hashSecret, isLegacyHash, newSecret, plaintextKeyPrefix, secretMatches, secretPrefix } from '../../src/state/secrets.js';
 
 const SECRET = 'Oy9BLGYYpGg-HdXjlwXQT8-9IfrcQ2aIdJfzhddkxQoSgN0JkdVEUxXboxS55mrH';
@@ -40,5 +42,24 @@ describe('imported secrets', () => {
     assert.equal(secretMatches(TOKEN, 'none:3'), false);
     assert.equal(secretMatches('', ''), false);
     assert.match(plaintextKeyPrefix('plaintextlegacykey'), /^[0-9a-f]{12}$/);
+  });
+});
+
+describe('an imported API key of headscale\'s oldest form', () => {
+  test('"<prefix>.<secret>" authenticates, a wrong secret does not, and the hash is re-stored', async () => {
+    const { store, cleanup } = await testBackends()[0]!.makeStore();
+    try {
+      await store.createApiKey({ prefix: 'hFKcRjLy-w', keyHash: `bcrypt:${bcrypt.hashSync('s3cret', 4)}`, expiration: null, lastSeen: null });
+      const keys = await ApiKeyService.load(store);
+      assert.equal(await keys.verify('hFKcRjLy-w.s3creT'), false);
+      assert.equal(await keys.verify('hFKcRjLy-w.s3cret'), true);
+      assert.equal((await store.listApiKeys())[0]!.keyHash, hashSecret('hFKcRjLy-w.s3cret'));
+      assert.equal(await (await ApiKeyService.load(store)).verify('hFKcRjLy-w.s3cret'), true);
+      // Listed and expired by its prefix as written.
+      await keys.expire({ prefix: 'hFKcRjLy-w' });
+      assert.equal(await keys.verify('hFKcRjLy-w.s3cret'), false);
+    } finally {
+      await cleanup();
+    }
   });
 });
