@@ -26,7 +26,7 @@ else
   (cd "$build" && npm ci --no-audit --no-fund)
   # The build context: the checkout as git lists it, minus .dockerignore's patterns.
   (cd "$root" && git ls-files -z --cached --others --exclude-standard) |
-    (cd "$root" && tar --null -T - --exclude-from=.dockerignore -cf -) | (cd "$build" && tar -xf -)
+    (cd "$root" && tar --anchored --exclude-from=.dockerignore --null -T - -cf -) | (cd "$build" && tar -xf -)
   (cd "$build" && npm run build && npm prune --omit=dev --no-audit --no-fund)
   app_src="$build"
 fi

@@ -37,6 +37,8 @@ export interface ImportPlan {
   problems: string[];
   /** What was repaired or left out on the way. */
   notes: string[];
+  /** Hostinfo.RequestTags of nodes from before headscale granted them into tags (requesttags.ts). */
+  pendingRequestTags: { nodeId: number; ownerId: number | null; tags: string[] }[];
 }
 
 export const POLICY_SETTING = 'policy';
@@ -216,6 +218,7 @@ export async function readHeadscale(src: HeadscaleSource, opts: MapOptions): Pro
   };
   const requestTagsMigrated = schema.migrations.includes('202601121700-migrate-hostinfo-request-tags') || schema.migrations.includes('SCHEMA_INIT');
   const nodes: NodeRecord[] = [];
+  const pendingRequestTags: ImportPlan['pendingRequestTags'] = [];
   let tagged = 0;
   for (const r of await rowsOf('nodes')) {
     const n = perRow(problems, 'nodes', r, (where) => {
@@ -264,7 +267,9 @@ export async function readHeadscale(src: HeadscaleSource, opts: MapOptions): Pro
       }
       const requested = (hostinfo as { RequestTags?: unknown }).RequestTags;
       if (!requestTagsMigrated && Array.isArray(requested) && requested.length > 0) {
-        notes.push(`${where}: tags ${JSON.stringify(requested)} it asked for (--advertise-tags) are checked against the policy when it next connects`);
+        const asked = requested.filter((t): t is string => typeof t === 'string' && validateTag(t) === null);
+        // Checked against the owner headscale had recorded, before tagged nodes lost theirs.
+        if (asked.length > 0) pendingRequestTags.push({ nodeId: id, ownerId: intOrNull(r['user_id'], 'user_id'), tags: asked });
       }
 
       let authKeyId = intOrNull(r['auth_key_id'], 'auth_key_id');
@@ -406,5 +411,6 @@ export async function readHeadscale(src: HeadscaleSource, opts: MapOptions): Pro
     },
     problems,
     notes,
+    pendingRequestTags,
   };
 }

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../config/types.js';
 import { createStore, type StoreOptions } from '../db/index.js';
-import { parsePolicy } from '../acl/parse.js';
+import { parsePolicy, type Policy } from '../acl/index.js';
 import { formatPrivate, parsePrivate } from '../noise/keys.js';
 import { readHeadscale, type ImportPlan } from './map.js';
+import { grantRequestedTags } from './requesttags.js';
 import { openSource } from './source.js';
 import { inspectTarget, type TargetState } from './target.js';
 
@@ -93,14 +94,23 @@ export async function importHeadscale(o: ImportOptions): Promise<ImportOutcome> 
     plan.policy = null;
     plan.tailnet.settings = [];
   }
+  let policy: Policy | null = null;
   if (plan.policy) {
     try {
-      parsePolicy(plan.policy.text);
+      policy = parsePolicy(plan.policy.text);
     } catch (err) {
       problems.push(`policies row ${plan.policy.id}: ${(err as Error).message}`);
     }
     if (o.config.policy.mode !== 'database') {
       plan.notes.push('the config has policy.mode: file; the imported policy is stored but used only with policy.mode: database');
+    }
+  }
+
+  if (problems.length === 0) {
+    try {
+      grantRequestedTags(plan, policy);
+    } catch (err) {
+      problems.push(`policies row ${plan.policy?.id ?? '?'}: checking requested tags: ${(err as Error).message}`);
     }
   }
 

@@ -213,8 +213,19 @@ for (const backend of testBackends()) {
       await runImport(dir, db.opts, loadDump('request_tags_migration_test.sql', dir));
       store = await openTarget(db.opts);
       const policy = await store.getSetting('policy');
+      snap = await store.loadAll();
       await store.close();
       assert.match(policy ?? '', /"tag:server": \["user1@example.com"\]/);
+      // Tags asked for before headscale's 202601121700: granted where tagOwners allow, as that migration does.
+      assert.deepEqual(snap.nodes.map((n) => [n.id, n.tags, n.userId]), [
+        [1, ['tag:server'], null],
+        [2, [], 1],
+        [3, ['tag:client', 'tag:existing'], null],
+        [4, ['tag:server'], null],
+        [5, [], 2],
+        [6, ['tag:admin'], null],
+        [7, ['tag:server'], null],
+      ]);
     });
 
     test('a bad row stops the import, naming table and row, and the target stays untouched', async () => {
