@@ -134,7 +134,7 @@ export async function importHeadscale(o: ImportOptions): Promise<ImportOutcome> 
     }
   } else {
     plan.notes.push(
-      'no --noise-key: clients pinned headscale\'s server key and will not trust this server\'s; give --noise-key with headscale\'s noise.private_key_path',
+      'no --noise-key: this server keeps (or makes) its own key, which clients connected to headscale do not know; give --noise-key with headscale\'s noise.private_key_path so they reconnect unchanged',
     );
   }
 
