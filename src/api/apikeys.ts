@@ -5,7 +5,7 @@
 import type { Store } from '../db/store.js';
 import { AdminError } from '../state/admin.js';
 import type { ApiKeyRecord } from '../state/model.js';
-import { newSecret, secretMatches, secretPrefix } from '../state/secrets.js';
+import { hashSecret, isLegacyHash, newSecret, secretMatches, secretPrefix } from '../state/secrets.js';
 
 const KIND = 'hskey-api';
 /** lastSeen is advisory; writing it on every request would turn reads into writes. */
@@ -90,18 +90,33 @@ export class ApiKeyService {
 
   /** True when `bearer` is a known, unexpired key. Constant-time in the secret. */
   async verify(bearer: string): Promise<boolean> {
-    const prefix = secretPrefix(KIND, bearer.trim());
+    const token = bearer.trim();
+    // headscale's oldest API keys, imported, are "<prefix>.<secret>".
+    const prefix = secretPrefix(KIND, token) ?? (/^[A-Za-z0-9_-]{1,32}\./.exec(token)?.[0].slice(0, -1) ?? null);
     if (prefix === null) return false;
     let record = this.byPrefix.get(prefix);
     if (!record && this.now().getTime() - this.lastReload >= RELOAD_INTERVAL_MS) {
       await this.reload();
       record = this.byPrefix.get(prefix);
     }
-    if (!record || !secretMatches(bearer.trim(), record.keyHash)) return false;
+    if (!record || !secretMatches(token, record.keyHash)) return false;
     const now = this.now();
     if (record.expiration && record.expiration.getTime() <= now.getTime()) return false;
+    if (isLegacyHash(record.keyHash)) record = await this.restoreHash(record, hashSecret(token));
     this.touch(record, now);
     return true;
+  }
+
+  /** An imported key (headscale's bcrypt hash) that proved itself is re-stored our way: later checks are cheap. */
+  private async restoreHash(record: ApiKeyRecord, hash: string): Promise<ApiKeyRecord> {
+    const next = { ...record, keyHash: hash };
+    this.byPrefix.set(record.prefix, next);
+    try {
+      return await this.store.updateApiKey(record.id, { keyHash: hash });
+    } catch (err) {
+      this.log(`apikeys: re-storing the imported hash of key ${record.prefix} failed: ${String(err)}`);
+      return next;
+    }
   }
 
   private touch(record: ApiKeyRecord, now: Date): void {
@@ -128,7 +143,8 @@ export class ApiKeyService {
     }
     if (!hasPrefix) throw new AdminError(400, 'must provide id or prefix');
     const prefix = normalizePrefix(r.prefix!);
-    const rec = prefix === null ? undefined : this.byPrefix.get(prefix);
+    // An imported legacy key's prefix has another length: taken as written.
+    const rec = (prefix === null ? undefined : this.byPrefix.get(prefix)) ?? this.byPrefix.get(r.prefix!.trim());
     if (!rec) throw new AdminError(404, `API key with prefix ${JSON.stringify(r.prefix)} not found`);
     return rec;
   }
@@ -141,6 +157,6 @@ export class ApiKeyService {
 export function normalizePrefix(text: string): string | null {
   const t = text.trim();
   if (/^[A-Za-z0-9_-]{12}$/.test(t) && !t.startsWith(`${KIND}-`)) return t;
-  const m = /^hskey-api-([A-Za-z0-9]{12})(?:-.*)?$/.exec(t);
+  const m = /^hskey-api-([A-Za-z0-9_-]{12})(?:-.*)?$/.exec(t);
   return m ? m[1]! : null;
 }

@@ -11,6 +11,7 @@ import { registerConfigTest } from './commands/configtest.js';
 import { registerDebug } from './commands/debug.js';
 import { registerGenerate } from './commands/generate.js';
 import { registerHealth } from './commands/health.js';
+import { registerImport } from './commands/import.js';
 import { registerNodes } from './commands/nodes.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerPreAuthKeys } from './commands/preauthkeys.js';
@@ -58,6 +59,7 @@ export function buildProgram(ctx: CliContext, extra: CommandRegistrar[] = []): C
   registerVersion(program, ctx);
   registerHealth(program, ctx);
   registerAudit(program, ctx);
+  registerImport(program, ctx);
   registerCompletion(program, ctx);
   for (const add of extra) add(program);
   return program;

@@ -16,6 +16,7 @@ interface Delegate<Row, Where, WhereUnique, Create, Update, OrderBy> {
   findMany(args?: { where?: Where; orderBy?: OrderBy | OrderBy[]; take?: number }): Promise<Row[]>;
   findUnique(args: { where: WhereUnique }): Promise<Row | null>;
   create(args: { data: Create }): Promise<Row>;
+  createMany(args: { data: Create[] }): Promise<{ count: number }>;
   update(args: { where: WhereUnique; data: Update }): Promise<Row>;
   upsert(args: { where: WhereUnique; create: Create; update: Update }): Promise<Row>;
   delete(args: { where: WhereUnique }): Promise<Row>;
@@ -39,9 +40,16 @@ export interface DbModels {
     Prisma.AuditEventUncheckedCreateInput, Prisma.AuditEventUncheckedUpdateInput, Prisma.AuditEventOrderByWithRelationInput>;
 }
 
+interface RawQueries {
+  $queryRawUnsafe<T = unknown>(sql: string, ...values: unknown[]): Promise<T>;
+}
+
 export interface Db extends DbModels {
   /** Interactive transaction: everything `fn` does through `tx` commits or rolls back together. */
-  $transaction<T>(fn: (tx: DbModels) => Promise<T>, options?: { isolationLevel?: 'RepeatableRead' }): Promise<T>;
+  $transaction<T>(
+    fn: (tx: DbModels & RawQueries) => Promise<T>,
+    options?: { isolationLevel?: 'RepeatableRead'; timeout?: number; maxWait?: number },
+  ): Promise<T>;
   $queryRawUnsafe<T = unknown>(sql: string, ...values: unknown[]): Promise<T>;
   $executeRawUnsafe(sql: string, ...values: unknown[]): Promise<number>;
   $disconnect(): Promise<void>;

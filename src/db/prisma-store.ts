@@ -2,7 +2,7 @@
 // Backend differences (opening, pragmas, migrations) stay in sqlite.ts / postgres.ts.
 
 import type { ApiKeyRecord, AuditEventRecord, NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from '../state/model.js';
-import type { NewApiKey, NewAuditEvent, NewNode, NewPreAuthKey, NewUser, Store } from './store.js';
+import type { ImportedTailnet, NewApiKey, NewAuditEvent, NewNode, NewPreAuthKey, NewUser, Store } from './store.js';
 import type { AuditEventRow, Db, DbModels } from './db.js';
 import type { Prisma } from './generated/sqlite/client.js';
 import { StoreError } from './errors.js';
@@ -10,6 +10,9 @@ import { translateError } from './prisma-errors.js';
 import {
   apiKeyFromRow, apiKeyToData, nodeFromRow, nodeToData, preAuthKeyFromRow, preAuthKeyToData, userFromRow, userToData,
 } from './rows.js';
+
+/** Rows per INSERT during an import: well under SQLite's and PostgreSQL's bound-parameter limits. */
+const IMPORT_BATCH = 200;
 
 export interface Backend {
   kind: 'sqlite' | 'postgres';
@@ -192,6 +195,69 @@ export class PrismaStore implements Store {
       const rows = await this.#db.auditEvent.findMany({ where, orderBy: { id: 'desc' }, take: opts.limit });
       return rows.map(auditFromRow);
     });
+  }
+
+  importTailnet(t: ImportedTailnet, opts: { replace: boolean; progress?: (msg: string) => void }): Promise<void> {
+    const progress = opts.progress ?? (() => {});
+    const settingKeys = t.settings.map((x) => x.key);
+    return this.#run('importing the tailnet', () =>
+      this.#db.$transaction(
+        async (tx) => {
+          // Writes first when replacing, so SQLite takes its write lock before anything is read.
+          if (opts.replace) {
+            await tx.node.deleteMany({ where: {} });
+            await tx.preAuthKey.deleteMany({ where: {} });
+            await tx.user.deleteMany({ where: {} });
+            await tx.apiKey.deleteMany({ where: {} });
+            await tx.setting.deleteMany({ where: { key: { in: settingKeys } } });
+          } else {
+            const held = [
+              ['users', await tx.user.count()],
+              ['nodes', await tx.node.count()],
+              ['pre-auth keys', await tx.preAuthKey.count()],
+              ['API keys', await tx.apiKey.count()],
+              ['settings', await tx.setting.count({ where: { key: { in: settingKeys } } })],
+            ] as const;
+            const nonEmpty = held.filter(([, n]) => n > 0);
+            if (nonEmpty.length > 0) {
+              throw new StoreError(
+                'in_use',
+                `the target database is not empty (${nonEmpty.map(([w, n]) => `${n} ${w}`).join(', ')}); import again with --replace to overwrite its tailnet`,
+              );
+            }
+          }
+          const batches = async <R>(what: string, rows: R[], write: (chunk: R[]) => Promise<unknown>) => {
+            for (let i = 0; i < rows.length; i += IMPORT_BATCH) {
+              await write(rows.slice(i, i + IMPORT_BATCH));
+              progress(`${what}: ${Math.min(i + IMPORT_BATCH, rows.length)}/${rows.length}`);
+            }
+          };
+          await batches('users', t.users, (c) =>
+            tx.user.createMany({ data: c.map((u) => ({ ...userToData(u), id: u.id, createdAt: u.createdAt, updatedAt: u.updatedAt }) as Prisma.UserUncheckedCreateInput) }),
+          );
+          await batches('pre-auth keys', t.preAuthKeys, (c) =>
+            tx.preAuthKey.createMany({ data: c.map((k) => ({ ...preAuthKeyToData(k), id: k.id, createdAt: k.createdAt }) as Prisma.PreAuthKeyUncheckedCreateInput) }),
+          );
+          await batches('nodes', t.nodes, (c) =>
+            tx.node.createMany({ data: c.map((n) => ({ ...nodeToData(n), id: n.id, createdAt: n.createdAt, updatedAt: n.updatedAt }) as Prisma.NodeUncheckedCreateInput) }),
+          );
+          await batches('API keys', t.apiKeys, (c) =>
+            tx.apiKey.createMany({ data: c.map((k) => ({ ...apiKeyToData(k), id: k.id, createdAt: k.createdAt }) as Prisma.ApiKeyUncheckedCreateInput) }),
+          );
+          for (const x of t.settings) await tx.setting.create({ data: { key: x.key, value: x.value } });
+          if (this.kind === 'postgres') {
+            // Rows came with their ids; the next id each table hands out must follow them.
+            for (const table of ['users', 'pre_auth_keys', 'nodes', 'api_keys']) {
+              await tx.$queryRawUnsafe(
+                `SELECT setval(pg_get_serial_sequence('"${table}"', 'id'), (SELECT COALESCE(MAX(id), 0) + 1 FROM "${table}"), false)`,
+              );
+            }
+          }
+        },
+        // A large tailnet over a slow link takes longer than Prisma's 5 s default.
+        { timeout: 30 * 60_000, maxWait: 60_000 },
+      ),
+    );
   }
 
   async close(): Promise<void> {

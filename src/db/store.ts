@@ -10,6 +10,15 @@ export type NewNode = Omit<NodeRecord, 'id' | 'createdAt' | 'updatedAt'>;
 export type NewApiKey = Omit<ApiKeyRecord, 'id' | 'createdAt'>;
 export type NewAuditEvent = Omit<AuditEventRecord, 'id' | 'createdAt'>;
 
+/** A whole tailnet as an import writes it: records keep their ids (nodes keep their node IDs). */
+export interface ImportedTailnet {
+  users: UserRecord[];
+  preAuthKeys: PreAuthKeyRecord[];
+  nodes: NodeRecord[];
+  apiKeys: ApiKeyRecord[];
+  settings: { key: string; value: string }[];
+}
+
 export interface Store {
   /** "sqlite" | "postgres" */
   readonly kind: string;
@@ -52,6 +61,13 @@ export interface Store {
   appendAudit(e: NewAuditEvent): Promise<AuditEventRecord>;
   /** Newest first; `beforeId` pages back, `since` keeps only later events. */
   listAudit(opts: { limit: number; beforeId?: number; since?: Date }): Promise<AuditEventRecord[]>;
+
+  /**
+   * Writes `t` in one transaction. Refused (StoreError 'in_use', nothing written) when the
+   * database already holds users, nodes, keys or the given settings, unless `replace`,
+   * which first deletes those (the audit log stays).
+   */
+  importTailnet(t: ImportedTailnet, opts: { replace: boolean; progress?: (msg: string) => void }): Promise<void>;
 
   close(): Promise<void>;
 }

@@ -9,7 +9,7 @@ import { AdminError, type AdminService, type CreatedPreAuthKey, type NodeView } 
 import type { EventListener, NodePatch, TailnetEvent } from './events.js';
 import { AddressPool, type Allocation } from './ipalloc.js';
 import type { NodeRecord, PreAuthKeyRecord, TailnetSnapshot, UserRecord } from './model.js';
-import { newSecret, secretMatches, secretPrefix } from './secrets.js';
+import { hashSecret, isLegacyHash, newSecret, plaintextKeyPrefix, secretMatches, secretPrefix } from './secrets.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import { StoreError } from '../db/errors.js';
 import { remoteNodeEvent } from './remote.js';
@@ -168,12 +168,14 @@ export class Tailnet implements AdminService {
 
   /** Checks a pre-auth key as a client presented it; never reveals which part failed beyond what helps the admin. */
   checkPreAuthKey(token: string, now = new Date()): PreAuthKeyCheck {
-    const prefix = secretPrefix(PREAUTH_KEY_KIND, token);
+    // A token without our shape may be a plaintext key imported from headscale.
+    const prefix = secretPrefix(PREAUTH_KEY_KIND, token) ?? (token.startsWith(`${PREAUTH_KEY_KIND}-`) ? null : plaintextKeyPrefix(token));
     const id = prefix ? this.keyIdsByPrefix.get(prefix) : undefined;
     const candidate = id !== undefined ? this.keys.get(id) : undefined;
     if (!candidate || !secretMatches(token, candidate.keyHash)) {
       return { ok: false, error: 'invalid pre-auth key: not known to this server' };
     }
+    if (isLegacyHash(candidate.keyHash)) this.restoreKeyHash(candidate, hashSecret(token));
     if (candidate.expiration && candidate.expiration.getTime() <= now.getTime()) {
       return { ok: false, error: 'pre-auth key expired' };
     }
@@ -181,6 +183,17 @@ export class Tailnet implements AdminService {
       return { ok: false, error: 'pre-auth key has already been used' };
     }
     return { ok: true, key: candidate };
+  }
+
+  /** Replaces a hash kept from headscale (slow bcrypt) by ours once the key proved itself; best effort. */
+  private restoreKeyHash(key: PreAuthKeyRecord, hash: string): void {
+    this.keys.set(key.id, { ...key, keyHash: hash });
+    this.store.updatePreAuthKey(key.id, { keyHash: hash }).then(
+      (updated) => {
+        if (this.keys.has(updated.id)) this.keys.set(updated.id, { ...this.keys.get(updated.id)!, keyHash: updated.keyHash });
+      },
+      (err: unknown) => this.log(`pre-auth key ${key.prefix}: re-storing its imported hash failed: ${String(err)}`),
+    );
   }
 
   /** Marks a single-use key used; false when another registration won the race. */
