@@ -11,7 +11,7 @@ import { AuditLog } from '../audit/log.js';
 import { mountOpenApi } from '../api/openapi.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
-import { SessionHub } from '../control/sessions.js';
+import { SessionHub, type MapSession } from '../control/sessions.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { answerKeyRequest } from '../control/key.js';
 import { createTs2021Handler, rawHttpError, type Ts2021Handler } from '../control/ts2021.js';
@@ -213,6 +213,7 @@ export class SwitchboardServer {
       builder,
       hub: this.hub,
       keepAliveMs: KEEPALIVE_MS,
+      maxQueuedBytes: config.limits.max_queued_map_bytes,
       log: (m) => log.info(m),
       debug: (m) => log.debug(m),
       locks,
@@ -357,6 +358,11 @@ export class SwitchboardServer {
 
   get sessionCount(): number {
     return this.hub.size;
+  }
+
+  /** A node's open map stream (tests read its queue figures). */
+  mapSession(nodeId: number): MapSession | undefined {
+    return this.hub.get(nodeId);
   }
 
   /** Re-reads the policy file (SIGHUP). A refused policy leaves the previous one in force. */
