@@ -92,7 +92,8 @@ export class SimNode {
     this.hostinfo = { ...o.hostinfo, Hostname: `load${o.idx}`, BackendLogID: generatePrivateKey().toString('hex') };
   }
 
-  private async connect(): Promise<ControlHttp> {
+  /** Dials the control connection (Noise over HTTP/2) unless it is up. */
+  async connect(): Promise<ControlHttp> {
     if (this.http && !this.http.closed) return this.http;
     const link = await dialControl(this.o.url, {
       machinePrivateKey: this.machinePrivateKey,

@@ -33,7 +33,7 @@ export interface StepResult {
   firstError: string | null;
   /** First-map latencies, ms. */
   firstMapMs: number[];
-  /** For 'join': [idx, t0 register sent] pairs. */
+  /** For 'join': [idx, t register sent, dial ms] triples. */
   joinedAt: number[];
   seconds: number;
 }
@@ -94,9 +94,13 @@ async function handle(m: WorkerCommand): Promise<unknown> {
         n.autoReconnect = true;
       });
     case 'join':
-      // A new machine: register, then open its map stream, as `tailscale up` does.
+      // A new machine: dial, register, then open its map stream, as `tailscale up` does.
+      // The join is timed from the register request: the dial is the handshake's cost, reported apart.
       return step(m.idxs, m.concurrency, async (n, joined) => {
-        joined.push(n.idx, now());
+        const t0 = now();
+        await n.connect();
+        const t1 = now();
+        joined.push(n.idx, t1, t1 - t0);
         await n.register(authKeys.get(n.idx)!);
         await n.startStream();
         n.autoReconnect = true;

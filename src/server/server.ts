@@ -90,10 +90,17 @@ export function storeOptions(cfg: Config): StoreOptions {
   };
 }
 
+/**
+ * Pending connections the kernel queues before accept. Node's default (511) overflows when
+ * thousands of clients reconnect after a restart, and a dropped SYN is retried only after
+ * 1, 3, 7 … s; the kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 8192;
+
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
