@@ -238,6 +238,7 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
     { bench: b, metric: 'setup: register / streams / to steady, s', value: `${f1(r.setup.registerSeconds)} / ${f1(r.setup.streamSeconds)} / ${f1(r.setup.steadySeconds)}` },
     { bench: b, metric: 'setup: first map p50 / p99 / max, ms', value: lat(r.setup.firstMapMs) },
     { bench: b, metric: 'setup: nodes steady (whole team online)', value: `${f0(r.setup.steadyNodes)}` },
+    { bench: b, metric: 'setup: server CPU % (generator CPU %)', value: `${f0(r.setup.server.cpuPercent)} (${f0(r.setup.server.generatorCpuPercent)})` },
   ];
   if (r.joinStorm) {
     const v = r.joinStorm.visibleAtAllPeersMs;
@@ -245,7 +246,7 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
       { bench: b, metric: `join storm (${f0(r.joinStorm.joiners)} at once): visible at all peers p50 / p99 / max, ms`, value: lat(v), target: big ? 'p99 < 1,000 ms' : undefined, pass: big ? v.p99 < 1000 && v.missed === 0 : undefined },
       { bench: b, metric: 'join storm: dial (Noise + HTTP/2) before register p50 / p99 / max, ms', value: lat(r.joinStorm.dialMs) },
       { bench: b, metric: 'join storm: first map p50 / p99 / max, ms', value: lat(r.joinStorm.firstMapMs) },
-      { bench: b, metric: 'join storm: server CPU %, RSS peak MiB', value: `${f0(r.joinStorm.server.cpuPercent)}, ${f0(r.joinStorm.server.rssPeakMB)}` },
+      { bench: b, metric: 'join storm: server CPU % (generator CPU %), server RSS peak MiB', value: `${f0(r.joinStorm.server.cpuPercent)} (${f0(r.joinStorm.server.generatorCpuPercent)}), ${f0(r.joinStorm.server.rssPeakMB)}` },
     );
   }
   if (r.steady) {
@@ -253,7 +254,7 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
     rows.push(
       { bench: b, metric: `steady ${f0(s.seconds)} s: endpoint change → all peers p50 / p99 / max, ms (${f0(s.endpointChanges)} changes)`, value: lat(s.endpointToAllPeersMs) },
       { bench: b, metric: 'steady: per node per minute: frames / bytes (keep-alives, deltas)', value: `${f1(s.perNodePerMinute.frames)} / ${f0(s.perNodePerMinute.bytes)} (${f1(s.perNodePerMinute.keepalives)}, ${f1(s.perNodePerMinute.deltas)})` },
-      { bench: b, metric: 'steady: server CPU %, RSS MiB', value: `${f0(s.server.cpuPercent)}, ${f0(s.server.rssEndMB)}` },
+      { bench: b, metric: 'steady: server CPU % (generator CPU %), server RSS MiB', value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)}), ${f0(s.server.rssEndMB)}` },
     );
   }
   if (r.rolling) {
@@ -272,6 +273,7 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
     rows.push(
       { bench: b, metric: 'server restart: kill → steady / new server up → steady, s', value: `${f1(s.killToSteadySeconds)} / ${f1(s.upToSteadySeconds)} (${f0(s.steadyNodes)} nodes)`, target: big ? '< 60 s' : undefined, pass: big ? s.killToSteadySeconds < 60 : undefined },
       { bench: b, metric: 'server restart: reconnect first map p50 / p99 / max, ms', value: lat(s.reconnectFirstMapMs) },
+      { bench: b, metric: 'server restart: server CPU % (generator CPU %)', value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)})` },
     );
   }
   rows.push(

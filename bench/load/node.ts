@@ -10,6 +10,7 @@ import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPriv
 import type { Hostinfo, MapRequest, MapResponse, Node, RegisterResponse } from '../../src/tailcfg/types.js';
 
 const CAPABILITY_VERSION = 113;
+const FIRST_MAP_TIMEOUT_MS = 120_000;
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across worker threads. */
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -174,9 +175,17 @@ export class SimNode {
     await new Promise<void>((resolve, reject) => {
       let first = true;
       let done = false;
+      // tailscaled gives up on a map poll that brings nothing for two minutes, and redials.
+      const watchdog = setTimeout(() => {
+        if (!first) return;
+        req.close();
+        end(new Error(`load${this.idx}: no first map within ${FIRST_MAP_TIMEOUT_MS} ms`));
+      }, FIRST_MAP_TIMEOUT_MS);
+      watchdog.unref();
       const end = (err: Error | null) => {
         if (done) return;
         done = true;
+        clearTimeout(watchdog);
         if (this.stream === req) {
           this.stream = null;
           this.streamUpAt = 0;
