@@ -81,6 +81,8 @@ export interface LoadResult {
     upToSteadySeconds: number;
     steadyNodes: number;
     reconnectFirstMapMs: Latency;
+    /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
+    nodePhases: Record<string, number>;
     server: PhaseServer;
   };
   final: { serverRssMB: number; serverRssPerNodeKB: number; serverFds: number; generatorRssMB: number; digestEntries: number };
@@ -282,7 +284,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       return e;
     };
     const steady = (timeoutMs: number) =>
-      all<{ steady: number; of: number; at: number; reconnectMapMs: number[] }>((w) => ({ cmd: 'steady', expected: expected(w), timeoutMs }));
+      all<{ steady: number; of: number; at: number; reconnectMapMs: number[]; phases: Record<string, number> }>((w) => ({ cmd: 'steady', expected: expected(w), timeoutMs }));
     const perWorker = 16;
     const reg = await run('register', base, perWorker);
     log(`  registered ${reg.ok} in ${reg.seconds.toFixed(1)} s`);
@@ -484,15 +486,18 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       sampler.reset();
       const st = await steady(300_000);
       const at = Math.max(...st.map((s) => s.at));
+      const phases: Record<string, number> = {};
+      for (const s of st) for (const [k, v] of Object.entries(s.phases)) phases[k] = (phases[k] ?? 0) + v;
       result.serverRestart = {
         startSeconds: (tUp - tStart) / 1000,
         killToSteadySeconds: (at - tKill) / 1000,
         upToSteadySeconds: (at - tUp) / 1000,
         steadyNodes: st.reduce((a, s) => a + s.steady, 0),
         reconnectFirstMapMs: latency(st.flatMap((s) => s.reconnectMapMs)),
+        nodePhases: phases,
         server: sampler.phase(),
       };
-      log(`  server restart: steady ${result.serverRestart.upToSteadySeconds.toFixed(1)} s after the new server answered (${result.serverRestart.steadyNodes} nodes)`);
+      log(`  server restart: steady ${result.serverRestart.upToSteadySeconds.toFixed(1)} s after the new server answered (${result.serverRestart.steadyNodes} nodes; ${JSON.stringify(phases)})`);
       await takeLogs();
     }
 

@@ -279,6 +279,12 @@ export class SimNode {
     if ((m.PacketFilters || m.PacketFilter) && !firstOfStream) log.filterSeen.push(me, t);
   }
 
+  /** For the report of nodes that did not come back: what this one is doing. */
+  get phase(): 'streaming' | 'waiting-first-map' | 'reconnect-scheduled' | 'idle' {
+    if (this.stream) return this.streamUpAt ? 'streaming' : 'waiting-first-map';
+    return this.reconnectTimer ? 'reconnect-scheduled' : 'idle';
+  }
+
   /** Peers the digest shows online. */
   onlinePeers(): number {
     let n = 0;

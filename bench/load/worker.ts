@@ -140,7 +140,14 @@ async function handle(m: WorkerCommand): Promise<unknown> {
       for (;;) {
         const n = steadyCount(m.expected);
         const of = Object.keys(m.expected).length;
-        if (n === of || performance.now() > deadline) return { steady: n, of, at: now(), reconnectMapMs: reconnectMaps.splice(0) };
+        if (n === of || performance.now() > deadline) {
+          const phases: Record<string, number> = {};
+          for (const idx of Object.keys(m.expected)) {
+            const p = nodes.get(Number(idx))!.phase;
+            phases[p] = (phases[p] ?? 0) + 1;
+          }
+          return { steady: n, of, at: now(), reconnectMapMs: reconnectMaps.splice(0), phases };
+        }
         await new Promise((r) => setTimeout(r, 200));
       }
     }
