@@ -5,6 +5,8 @@
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
 //   npm run bench -- --only abuse [--server-root DIR]   hostile clients against a server child process (DIR: another checkout's build, for before/after)
 //   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread) and dist/fanout-rounds-clients.cpuprofile (client fleet), rounds only
+//   npm run bench -- --only load [--nodes N] [--profile P,…] [--group-size G] [--workers W] [--duration S] [--server-cpu-prof]
+//                                      simulated nodes against `switchboard serve` (not part of the default run)
 
 import fs from 'node:fs';
 import path from 'node:path';
@@ -13,6 +15,7 @@ import { benchMapBuild } from './mapbuild.js';
 import { benchFanout } from './fanout.js';
 import { benchAbuse } from './abuse.js';
 import { benchDerp, benchDerpMesh } from './derp.js';
+import { benchLoad, PROFILES, writeLoadJson, type LoadOptions, type Profile } from './load/load.js';
 import { machineInfo, repoRoot } from './common.js';
 
 interface Row {
@@ -23,11 +26,20 @@ interface Row {
   pass?: boolean;
 }
 
-const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout', 'derp', 'derp-mesh', 'abuse'] as const;
+const NAMES = ['handshake', 'policy', 'mapbuild', 'fanout', 'derp', 'derp-mesh', 'abuse', 'load'] as const;
 type Name = (typeof NAMES)[number];
+/** Run by `npm run bench` without --only; the load bench takes minutes and the whole machine. */
+const DEFAULT_NAMES: readonly Name[] = NAMES.filter((n) => n !== 'load');
 
-function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean; cpuProf: boolean; serverRoot?: string } {
+function positive(flag: string, v: string | undefined): number {
+  const x = Number(v);
+  if (!v || !Number.isFinite(x) || x <= 0) throw new Error(`${flag}: expected a positive number, got ${v ?? '(missing)'}`);
+  return x;
+}
+
+function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThread: boolean; cpuProf: boolean; serverRoot?: string; load: Omit<LoadOptions, 'nodes'> & { nodes?: number } } {
   const only = new Set<Name>();
+  const load: Omit<LoadOptions, 'nodes'> & { nodes?: number } = {};
   let serverRoot: string | undefined;
   let quick = false;
   let sameThread = false;
@@ -37,6 +49,16 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
     if (a === '--quick') quick = true;
     else if (a === '--same-thread') sameThread = true;
     else if (a === '--cpu-prof-fanout') cpuProf = true;
+    else if (a === '--nodes') load.nodes = Math.round(positive(a, argv[++i]));
+    else if (a === '--group-size') load.groupSize = Math.round(positive(a, argv[++i]));
+    else if (a === '--workers') load.workers = Math.round(positive(a, argv[++i]));
+    else if (a === '--duration') load.steadySeconds = positive(a, argv[++i]);
+    else if (a === '--server-cpu-prof') load.serverNodeArgs = ['--cpu-prof', `--cpu-prof-dir=${path.join(repoRoot(), 'dist')}`];
+    else if (a === '--profile') {
+      const ps = (argv[++i] ?? '').split(',').filter(Boolean);
+      for (const p of ps) if (!(PROFILES as readonly string[]).includes(p)) throw new Error(`--profile: unknown profile "${p}" (one of ${PROFILES.join(', ')})`);
+      load.profiles = ps as Profile[];
+    }
     else if (a === '--server-root') {
       serverRoot = argv[++i];
       if (!serverRoot || !fs.existsSync(path.join(serverRoot, 'bin', 'switchboard.js'))) throw new Error(`--server-root: ${serverRoot ?? '(missing)'} has no bin/switchboard.js`);
@@ -47,10 +69,10 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
         if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
         only.add(n as Name);
       }
-    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>)`);
+    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>, --nodes, --profile, --group-size, --workers, --duration, --server-cpu-prof)`);
   }
-  if (only.size === 0) for (const n of NAMES) only.add(n);
-  return { only, quick, sameThread, cpuProf, serverRoot };
+  if (only.size === 0) for (const n of DEFAULT_NAMES) only.add(n);
+  return { only, quick, sameThread, cpuProf, serverRoot, load };
 }
 
 const f1 = (x: number) => x.toFixed(1);
@@ -171,6 +193,15 @@ async function main(): Promise<void> {
     }
   }
 
+  if (args.only.has('load')) {
+    const nodes = args.load.nodes ?? (args.quick ? 500 : 10_000);
+    log(`load ${nodes} nodes …`);
+    const r = await benchLoad({ ...args.load, nodes, steadySeconds: args.load.steadySeconds ?? (args.quick ? 15 : 60), log });
+    results.load = r;
+    log(`  JSON: ${path.relative(process.cwd(), writeLoadJson(r))}`);
+    rows.push(...loadRows(r));
+  }
+
   if (args.only.has('derp')) {
     log('derp relay (Switchboard, then the stock derper) …');
     const derperPath = path.join(process.env.SWITCHBOARD_TAILSCALE_BIN ?? path.resolve(repoRoot(), '..', 'shared', 'tailscale', 'bin'), 'derper');
@@ -212,6 +243,59 @@ async function main(): Promise<void> {
   console.log(`\n${machine.cpus} × ${machine.cpuModel}, ${f1(machine.memTotalGB)} GiB, node ${machine.node}; results in ${path.relative(process.cwd(), file)}`);
   const failed = rows.filter((r) => r.pass === false);
   if (failed.length) console.log(`missed targets: ${failed.map((r) => `${r.bench} (${r.metric})`).join('; ')}`);
+}
+
+function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
+  const b = `load ${f0(r.nodes)} (teams of ${r.groupSize})`;
+  const lat = (l: { p50: number; p99: number; max: number; n: number; missed: number }) => `${f1(l.p50)} / ${f1(l.p99)} / ${f1(l.max)} (n=${l.n}, missed ${l.missed})`;
+  const big = r.nodes >= 10_000;
+  const rows: Row[] = [
+    { bench: b, metric: 'setup: register / streams / to steady, s', value: `${f1(r.setup.registerSeconds)} / ${f1(r.setup.streamSeconds)} / ${f1(r.setup.steadySeconds)}` },
+    { bench: b, metric: 'setup: first map p50 / p99 / max, ms', value: lat(r.setup.firstMapMs) },
+    { bench: b, metric: 'setup: nodes steady (whole team online)', value: `${f0(r.setup.steadyNodes)}` },
+    { bench: b, metric: 'setup: server CPU % (generator CPU %)', value: `${f0(r.setup.server.cpuPercent)} (${f0(r.setup.server.generatorCpuPercent)})` },
+  ];
+  if (r.joinStorm) {
+    const v = r.joinStorm.visibleAtAllPeersMs;
+    rows.push(
+      { bench: b, metric: `join storm (${f0(r.joinStorm.joiners)} at once): visible at all peers p50 / p99 / max, ms`, value: lat(v), target: big ? 'p99 < 1,000 ms' : undefined, pass: big ? v.p99 < 1000 && v.missed === 0 : undefined },
+      { bench: b, metric: 'join storm: dial (Noise + HTTP/2) before register p50 / p99 / max, ms', value: lat(r.joinStorm.dialMs) },
+      { bench: b, metric: 'join storm: first map p50 / p99 / max, ms', value: lat(r.joinStorm.firstMapMs) },
+      { bench: b, metric: 'join storm: server CPU % (generator CPU %), server RSS peak MiB', value: `${f0(r.joinStorm.server.cpuPercent)} (${f0(r.joinStorm.server.generatorCpuPercent)}), ${f0(r.joinStorm.server.rssPeakMB)}` },
+    );
+  }
+  if (r.steady) {
+    const s = r.steady;
+    rows.push(
+      { bench: b, metric: `steady ${f0(s.seconds)} s: endpoint change → all peers p50 / p99 / max, ms (${f0(s.endpointChanges)} changes)`, value: lat(s.endpointToAllPeersMs) },
+      { bench: b, metric: 'steady: per node per minute: frames / bytes (keep-alives, deltas)', value: `${f1(s.perNodePerMinute.frames)} / ${f0(s.perNodePerMinute.bytes)} (${f1(s.perNodePerMinute.keepalives)}, ${f1(s.perNodePerMinute.deltas)})` },
+      { bench: b, metric: 'steady: server CPU % (generator CPU %), server RSS MiB', value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)}), ${f0(s.server.rssEndMB)}` },
+    );
+  }
+  if (r.rolling) {
+    rows.push(
+      { bench: b, metric: `rolling restarts (${f0(r.rolling.restarted)}): first map p50 / p99 / max, ms`, value: lat(r.rolling.firstMapMs) },
+      { bench: b, metric: 'rolling restarts: last wave → steady, s', value: f1(r.rolling.backToSteadySeconds) },
+    );
+  }
+  if (r.policy) rows.push({ bench: b, metric: 'policy reload → new filter at all nodes p50 / p99 / max, ms', value: lat(r.policy.reloadToAllNodesMs) });
+  if (r.slowReaders) {
+    const s = r.slowReaders;
+    rows.push({ bench: b, metric: `slow readers (${f0(s.stopped)} stop reading, ${f0(s.seconds)} s churn): server RSS before / peak / end, MiB`, value: `${f0(s.rssBeforeMB)} / ${f0(s.rssPeakMB)} / ${f0(s.rssEndMB)}` });
+  }
+  if (r.serverRestart) {
+    const s = r.serverRestart;
+    rows.push(
+      { bench: b, metric: 'server restart: kill → steady / new server up → steady, s', value: `${f1(s.killToSteadySeconds)} / ${f1(s.upToSteadySeconds)} (${f0(s.steadyNodes)} nodes)`, target: big ? '< 60 s' : undefined, pass: big ? s.killToSteadySeconds < 60 : undefined },
+      { bench: b, metric: 'server restart: reconnect first map p50 / p99 / max, ms', value: lat(s.reconnectFirstMapMs) },
+      { bench: b, metric: 'server restart: server CPU % (generator CPU %)', value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)})` },
+    );
+  }
+  rows.push(
+    { bench: b, metric: 'server RSS at the end, MiB (KiB per node); descriptors', value: `${f0(r.final.serverRssMB)} (${f1(r.final.serverRssPerNodeKB)}); ${f0(r.final.serverFds)}`, target: big ? '< 2,048 MiB' : undefined, pass: big ? r.final.serverRssMB < 2048 : undefined },
+    { bench: b, metric: 'load average at start / end (1 min)', value: `${f1(r.loadAverage.start[0]!)} / ${f1(r.loadAverage.end[0] ?? NaN)}` },
+  );
+  return rows;
 }
 
 function printTable(rows: Row[]): void {

@@ -281,6 +281,11 @@ export class TailscaleClient extends EventEmitter {
     this.transportSocket?.pause();
   }
 
+  /** Reads again after simulateHang(). */
+  resumeAfterHang(): void {
+    this.transportSocket?.resume();
+  }
+
   stopStream(): void {
     this.streamAbort?.();
     this.streamAbort = null;

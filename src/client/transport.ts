@@ -260,7 +260,8 @@ function readBody(res: http.IncomingMessage): Promise<string> {
 }
 
 /** POST /ts2021 with the initiation in a header; resolves with the switched socket. */
-function upgradeOverHttp(url: URL, initiation: Buffer): Promise<Duplex> {
+/** `signal`: the dial gave up; the request (and a socket it still upgrades to) is destroyed, never left open. */
+function upgradeOverHttp(url: URL, initiation: Buffer, signal: AbortSignal): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     const mod = url.protocol === 'https:' ? https : http;
     const req = mod.request({
@@ -276,7 +277,12 @@ function upgradeOverHttp(url: URL, initiation: Buffer): Promise<Duplex> {
         'Content-Length': '0',
       },
     });
+    signal.addEventListener('abort', () => req.destroy(), { once: true });
     req.on('upgrade', (res: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (signal.aborted) {
+        socket.destroy();
+        return;
+      }
       const next = String(res.headers.upgrade ?? '');
       if (next !== UPGRADE_PROTOCOL) {
         socket.destroy();
@@ -372,12 +378,16 @@ export async function dialControl(serverUrl: string, opts: DialControlOptions): 
 
   let stream: Duplex | undefined;
   let conn: NoiseConn | undefined;
+  // A dial that times out while its TCP connect or upgrade is still under way must not leave
+  // that socket to finish later: it would hold a connection on the server that no one uses.
+  const upgrading = new AbortController();
   const abort = () => {
+    upgrading.abort();
     conn?.destroy();
     stream?.destroy();
   };
   const setup = async (): Promise<{ http: ControlHttp; session?: http2.ClientHttp2Session; earlyNoise: EarlyNoise | null; conn: NoiseConn }> => {
-    stream = await (opts.webSocket ? upgradeOverWebSocket(url, ci.initiationBytes) : upgradeOverHttp(url, ci.initiationBytes));
+    stream = await (opts.webSocket ? upgradeOverWebSocket(url, ci.initiationBytes) : upgradeOverHttp(url, ci.initiationBytes, upgrading.signal));
     conn = await finishHandshake(stream, ci);
     const earlyNoise = await readEarlyPayload(conn);
     const c = conn;

@@ -146,6 +146,8 @@ export const SCHEMA: Section = sec({
     handshake_timeout: dur('10s'),
     handshakes_per_second: int(500),
     handshakes_per_second_per_address: int(30),
+    // Per map stream: bytes queued towards a client that does not read, before deltas are coalesced.
+    max_queued_map_bytes: int(4 << 20, 1),
   }),
   ephemeral_node_inactivity_timeout: dur(dm('30m', '120s')),
   node: sec({

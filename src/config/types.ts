@@ -100,6 +100,7 @@ export interface Config {
     handshake_timeout_ms: number;
     handshakes_per_second: number;
     handshakes_per_second_per_address: number;
+    max_queued_map_bytes: number;
   };
   ephemeral_node_inactivity_timeout: string;
   ephemeral_node_inactivity_timeout_ms: number;

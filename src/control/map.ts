@@ -18,6 +18,8 @@ export interface MapContext {
   builder: MapBuilder;
   hub: SessionHub;
   keepAliveMs: number;
+  /** Bound on the bytes a map stream queues towards its client (limits.max_queued_map_bytes). */
+  maxQueuedBytes?: number;
   log: (msg: string) => void;
   /** Serializes updates of one node. */
   locks: KeyedLock;
@@ -137,6 +139,8 @@ export function openStream(ctx: MapContext, node: NodeRecord, req: ParsedMapRequ
       release();
     },
     ctx.metrics.stream,
+    ctx.maxQueuedBytes,
+    ctx.builder,
   );
   // Counted as open before the first write: a session that closes while writing it
   // (a client that cannot take the first map) must still be counted as closed.

@@ -43,32 +43,53 @@ export class Batch {
   }
 }
 
-/** A client that cannot keep up gets disconnected; it reconnects and receives a full map. */
-const MAX_BUFFERED_BYTES = 32 * 1024 * 1024;
+/**
+ * Default bound on the bytes a session lets queue towards a client that does not read
+ * (limits.max_queued_map_bytes). Past it the session stops queueing deltas, and when the
+ * queue has drained sends one fresh full map in place of all it skipped.
+ */
+export const DEFAULT_MAX_QUEUED_BYTES = 4 << 20;
+/** Behind for this long without draining: the client is cut off (it reconnects for a full map). */
+const MAX_BEHIND_MS = 60_000;
 
 export class MapSession {
   private keepAliveTimer: NodeJS.Timeout | null = null;
   /** When the last frame went out; the keep-alive timer only fires after a quiet period. */
   private lastSent = 0;
   private closed = false;
+  /** performance.now() when a frame was held back for the queue bound; 0 while the client keeps up. */
+  private behindSince = 0;
+  /** Most bytes seen queued right after a write (the bound's witness in tests). */
+  peakQueuedBytes = 0;
 
   constructor(
     readonly nodeId: NodeID,
-    private readonly state: StreamState,
+    private state: StreamState,
     private readonly sink: FrameSink,
     private readonly compression: Compression,
     private readonly keepAliveMs: number,
     private readonly onClose: () => void,
     private readonly metrics?: StreamMetrics,
+    private readonly maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES,
+    /** Builds the fresh full map that replaces skipped deltas. */
+    private readonly builder?: MapBuilder,
   ) {}
 
   start(firstJson: Buffer): void {
-    this.send(encodeFrame(firstJson, this.compression), 'full');
+    // The first map goes out whatever its size: the queue is empty, and there is nothing to coalesce it with.
+    this.write(encodeFrame(firstJson, this.compression), 'full');
     this.scheduleKeepAlive(this.keepAliveMs);
+  }
+
+  /** True while deltas are being skipped for a client that is not reading. */
+  get behind(): boolean {
+    return this.behindSince !== 0;
   }
 
   deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch): void {
     if (this.closed) return;
+    // Behind: no delta is computed (the full map that ends this state carries everything).
+    if (this.behindSince !== 0) return this.catchUp(builder);
     const json = builder.delta(this.state, events, update, batch.now);
     if (json !== null) this.send(batch.frame(json, this.compression), 'delta', batch.eventAt);
   }
@@ -81,12 +102,41 @@ export class MapSession {
     this.onClose();
   }
 
+  /** Queues a frame unless that would take the queue past the bound; then the session falls behind. */
   private send(frame: Buffer, type: 'full' | 'delta' | 'keepalive', eventAt?: number): void {
     if (this.closed) return;
+    const queued = this.sink.buffered();
+    if (queued > 0 && queued + frame.length > this.maxQueuedBytes) {
+      // The state already counts this delta as told; the full map sent on catching up makes that true.
+      if (this.behindSince === 0) this.behindSince = performance.now();
+      return;
+    }
+    this.write(frame, type, eventAt);
+  }
+
+  private write(frame: Buffer, type: 'full' | 'delta' | 'keepalive', eventAt?: number): void {
     this.lastSent = performance.now();
     this.sink.write(frame);
+    this.peakQueuedBytes = Math.max(this.peakQueuedBytes, this.sink.buffered());
     this.metrics?.frame(type, frame.length, eventAt === undefined ? undefined : performance.now() - eventAt);
-    if (this.sink.buffered() > MAX_BUFFERED_BYTES) this.close('client is not reading its map stream');
+  }
+
+  /**
+   * Behind: once the client has taken its whole queue (nothing is added meanwhile), one
+   * full map of the present state replaces every delta it missed; like the first map it
+   * goes to an empty queue whatever its size. A client that takes nothing for a minute is cut off.
+   */
+  private catchUp(builder: MapBuilder | undefined): void {
+    if (this.closed || this.behindSince === 0) return;
+    if (this.sink.buffered() > 0) {
+      if (performance.now() - this.behindSince > MAX_BEHIND_MS) this.close('client is not reading its map stream');
+      return;
+    }
+    if (!builder) return this.close('client fell behind on its map stream');
+    const { json, state } = builder.full(this.nodeId);
+    this.state = state;
+    this.behindSince = 0;
+    this.write(encodeFrame(json, this.compression), 'full');
   }
 
   // One timer per session, never re-armed per frame: with thousands of streams, a
@@ -97,7 +147,11 @@ export class MapSession {
     const delay = delayMs * (0.9 + Math.random() * 0.2);
     this.keepAliveTimer = setTimeout(() => {
       const quiet = performance.now() - this.lastSent;
-      if (quiet >= this.keepAliveMs * 0.9) {
+      if (this.behindSince !== 0) {
+        // A quiet tailnet sends no deltas, so the timer is what notices a drained queue.
+        this.catchUp(this.builder);
+        this.scheduleKeepAlive(this.keepAliveMs);
+      } else if (quiet >= this.keepAliveMs * 0.9) {
         this.send(keepAliveFrame(this.compression), 'keepalive');
         this.scheduleKeepAlive(this.keepAliveMs);
       } else this.scheduleKeepAlive(this.keepAliveMs - quiet);
@@ -130,6 +184,10 @@ export class SessionHub {
     if (old) old.close('replaced by a newer map stream from the same node');
   }
 
+  get(nodeId: NodeID): MapSession | undefined {
+    return this.sessions.get(nodeId);
+  }
+
   remove(session: MapSession): void {
     if (this.sessions.get(session.nodeId) === session) this.sessions.delete(session.nodeId);
   }
@@ -137,6 +195,43 @@ export class SessionHub {
   closeAll(reason: string): void {
     for (const s of [...this.sessions.values()]) s.close(reason);
     this.unsubscribe();
+  }
+
+  /**
+   * The sessions a batch can concern, so that a change costs what it touches, not the
+   * tailnet's size. Peer visibility is symmetric (a rule that lets A reach B shows each to
+   * the other), so the nodes that see X are X's own peers; viewers whose peer sets moved
+   * (X added, removed, retagged) are in update.viewers, with their old and new peers.
+   */
+  private targets(events: readonly TailnetEvent[], update: PolicyUpdate): Iterable<MapSession> {
+    if (update.viewers === 'all') return this.sessions.values();
+    const policy = this.policy();
+    const ids = new Set<NodeID>(update.viewers);
+    const withPeers = (id: NodeID) => {
+      ids.add(id);
+      for (const v of policy.visiblePeers(id)) ids.add(v);
+    };
+    for (const e of events) {
+      switch (e.kind) {
+        case 'nodeAdded':
+        case 'nodeChanged':
+        case 'nodeRemoved':
+        case 'nodePatched':
+          withPeers(e.nodeId);
+          break;
+        default:
+          return this.sessions.values(); // users, policy, configuration: every stream may care
+      }
+      if (ids.size >= this.sessions.size) return this.sessions.values();
+    }
+    for (const p of update.peers) withPeers(p);
+    if (ids.size >= this.sessions.size) return this.sessions.values();
+    const out: MapSession[] = [];
+    for (const id of ids) {
+      const s = this.sessions.get(id);
+      if (s) out.push(s);
+    }
+    return out;
   }
 
   private dispatch(events: readonly TailnetEvent[], eventAt?: number): void {
@@ -148,7 +243,7 @@ export class SessionHub {
       }
     }
     const batch = new Batch(eventAt);
-    for (const s of this.sessions.values()) {
+    for (const s of this.targets(events, update)) {
       try {
         s.deliver(this.builder, events, update, batch);
       } catch (err) {

@@ -11,7 +11,7 @@ import { AuditLog } from '../audit/log.js';
 import { mountOpenApi } from '../api/openapi.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
-import { SessionHub } from '../control/sessions.js';
+import { SessionHub, type MapSession } from '../control/sessions.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { answerKeyRequest } from '../control/key.js';
 import { createTs2021Handler, rawHttpError, type Ts2021Handler } from '../control/ts2021.js';
@@ -94,10 +94,17 @@ export function storeOptions(cfg: Config): StoreOptions {
   };
 }
 
+/**
+ * Pending connections the kernel queues before accept. Node's default (511) overflows when
+ * thousands of clients reconnect after a restart, and a dropped SYN is retried only after
+ * 1, 3, 7 … s; the kernel caps this at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 8192;
+
 function listen(server: http.Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', reject);
       resolve();
     });
@@ -219,6 +226,7 @@ export class SwitchboardServer {
       builder,
       hub: this.hub,
       keepAliveMs: KEEPALIVE_MS,
+      maxQueuedBytes: config.limits.max_queued_map_bytes,
       log: (m) => log.info(m),
       debug: (m) => log.debug(m),
       locks,
@@ -412,6 +420,11 @@ export class SwitchboardServer {
 
   get sessionCount(): number {
     return this.hub.size;
+  }
+
+  /** A node's open map stream (tests read its queue figures). */
+  mapSession(nodeId: number): MapSession | undefined {
+    return this.hub.get(nodeId);
   }
 
   /** Re-reads the policy file (SIGHUP). A refused policy leaves the previous one in force. */

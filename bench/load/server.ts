@@ -1,0 +1,164 @@
+// The server under load: `switchboard serve` from this checkout's dist, as a child process
+// on a temp SQLite file, so that its CPU and memory are read from /proc apart from the
+// load generator's. Administration goes over its unix socket (users, keys, policy).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ProcSample {
+  rssMB: number;
+  /** utime + stime, in seconds. */
+  cpuSeconds: number;
+  fds: number;
+}
+
+const TICKS_PER_SECOND = 100; // Linux USER_HZ
+
+export function procSample(pid: number): ProcSample {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  let fds = 0;
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    /* exiting */
+  }
+  return { rssMB: rssKB / 1024, cpuSeconds: (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND, fds };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class LoadServer {
+  proc: ChildProcess | null = null;
+  port = 0;
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-load-'));
+  private stderr = '';
+
+  constructor(
+    private readonly root: string,
+    private readonly opts: { maxConnections: number; nodeArgs?: string[] },
+  ) {}
+
+  get pid(): number {
+    if (!this.proc?.pid) throw new Error('server is not running');
+    return this.proc.pid;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private writeConfig(): string {
+    const cfg = path.join(this.dir, 'config.yaml');
+    const max = this.opts.maxConnections;
+    fs.writeFileSync(
+      cfg,
+      [
+        `server_url: http://127.0.0.1:${this.port}`,
+        `listen_addr: 127.0.0.1:${this.port}`,
+        'metrics_listen_addr: ""',
+        `noise: {private_key_path: ${path.join(this.dir, 'noise.key')}}`,
+        `database: {type: sqlite, sqlite: {path: ${path.join(this.dir, 'db.sqlite')}}}`,
+        `unix_socket: ${path.join(this.dir, 'sb.sock')}`,
+        'policy: {mode: database}',
+        'derp: {urls: [], auto_update_enabled: false}',
+        'prefixes: {v4: 100.64.0.0/10, v6: "fd7a:115c:a1e0::/48"}',
+        'dns: {magic_dns: true, base_domain: load.test, override_local_dns: false, nameservers: {global: []}}',
+        'log: {level: warn}',
+        // Every simulated node comes from 127.0.0.1, as no real tailnet does: per-address
+        // limits off, global ones above the fleet.
+        `limits: {max_connections: ${max}, max_connections_per_address: 0, max_pending_handshakes: ${max}, handshakes_per_second: 0, handshakes_per_second_per_address: 0, handshake_timeout: 60s}`,
+      ].join('\n') + '\n',
+    );
+    return cfg;
+  }
+
+  async start(): Promise<void> {
+    if (!this.port) {
+      const probe = net.createServer().listen(0, '127.0.0.1');
+      await new Promise((r) => probe.once('listening', r));
+      this.port = (probe.address() as net.AddressInfo).port;
+      await new Promise((r) => probe.close(r));
+    }
+    const cfg = this.writeConfig();
+    this.stderr = '';
+    const proc = spawn(process.execPath, [...(this.opts.nodeArgs ?? []), path.join(this.root, 'bin', 'switchboard.js'), 'serve', '-c', cfg], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      cwd: this.dir,
+    });
+    this.proc = proc;
+    proc.stderr!.on('data', (d: Buffer) => {
+      this.stderr = (this.stderr + d.toString()).slice(-8000);
+    });
+    for (let i = 0; i < 600; i++) {
+      if (await this.healthy()) return;
+      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}): ${this.stderr}`);
+      await sleep(100);
+    }
+    throw new Error(`server did not answer /health within 60 s: ${this.stderr}`);
+  }
+
+  /** The last lines the server wrote to stderr (warnings and errors). */
+  get log(): string {
+    return this.stderr;
+  }
+
+  private healthy(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port: this.port, path: '/health', agent: false, timeout: 2000 }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode === 200));
+      });
+      req.on('timeout', () => req.destroy());
+      req.on('error', () => resolve(false));
+    });
+  }
+
+  async serverKey(): Promise<string> {
+    const r = (await (await fetch(`${this.url}/key?v=113`)).json()) as { publicKey: string };
+    return r.publicKey;
+  }
+
+  /** SIGTERM (graceful) or SIGKILL; resolves when the process is gone. */
+  async stop(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null) return;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill(signal);
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+    this.proc = null;
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** One admin API request over the unix socket; rejects unless 2xx. */
+  api<T>(method: string, urlPath: string, body?: unknown): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(
+        { socketPath: path.join(this.dir, 'sb.sock'), method, path: urlPath, headers: { 'content-type': 'application/json' } },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            if ((res.statusCode ?? 0) >= 300) reject(new Error(`${method} ${urlPath}: HTTP ${res.statusCode}: ${text}`));
+            else resolve(JSON.parse(text || '{}') as T);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(body === undefined ? undefined : JSON.stringify(body));
+    });
+  }
+}
