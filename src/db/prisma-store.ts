@@ -143,6 +143,14 @@ export class PrismaStore implements Store {
     return this.#run(`node ${id}`, async () => nodeFromRow(await this.#db.node.update({ where: { id }, data: nodeToData(patch) })));
   }
 
+  async setNodesLastSeen(ids: number[], at: Date): Promise<void> {
+    // Chunks keep each statement's parameter list well under SQLite's and PostgreSQL's limits.
+    for (let i = 0; i < ids.length; i += 1000) {
+      const chunk = ids.slice(i, i + 1000);
+      await this.#run(`last-seen of ${chunk.length} nodes`, () => this.#db.node.updateMany({ where: { id: { in: chunk } }, data: { lastSeen: at } }));
+    }
+  }
+
   async deleteNode(id: number): Promise<void> {
     // Nothing references nodes: routes, tags and endpoints live in the row itself.
     await this.#run(`node ${id}`, () => this.#db.node.delete({ where: { id } }), true);

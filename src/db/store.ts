@@ -46,6 +46,8 @@ export interface Store {
 
   createNode(n: NewNode): Promise<NodeRecord>;
   updateNode(id: number, patch: Partial<NewNode>): Promise<NodeRecord>;
+  /** Sets last-seen of many nodes at once (a shutdown closing every stream); unknown ids are skipped. */
+  setNodesLastSeen(ids: number[], at: Date): Promise<void>;
   deleteNode(id: number): Promise<void>;
 
   listApiKeys(): Promise<ApiKeyRecord[]>;

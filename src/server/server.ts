@@ -123,8 +123,7 @@ function listenSocket(server: http.Server, path: string): Promise<void> {
 
 async function closeApp(app: FastifyInstance | null): Promise<void> {
   if (!app) return;
-  const server = app.server;
-  if (server.listening) server.closeAllConnections();
+  app.server.closeAllConnections();
   await app.close();
 }
 
@@ -433,6 +432,10 @@ export class SwitchboardServer {
   }
 
   async close(): Promise<void> {
+    // Stop taking connections first, so clients that reconnect while this one winds down
+    // reach another instance (or retry) instead of a server that is going away.
+    if (this.http?.server.listening) this.http.server.close();
+    this.tailnet.beginShutdown();
     this.stopEphemeral();
     this.stopAutoApprover();
     this.stopPolicyWatch();
@@ -451,6 +454,7 @@ export class SwitchboardServer {
       c.destroy();
     }
     await Promise.all([closeApp(this.http), closeApp(this.socket), closeApp(this.metrics)]);
+    await this.tailnet.flushLastSeen();
     await this.cluster?.close();
     // Only a socket this server made: a refused start must not remove another server's.
     if (this.socket && this.config.unix_socket && existsSync(this.config.unix_socket)) {
