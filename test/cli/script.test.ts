@@ -4,28 +4,17 @@
 // at the config: every step must succeed and print what it printed on headscale.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import YAML from 'yaml';
 import { startStack, type Stack } from '../api/harness.js';
+import { CLI_BIN, cleanCliEnv, runProcess } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/switchboard.js', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../../../test/fixtures/headscale-scripts/admin.sh', import.meta.url));
 
-function runBash(file: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', [file, ...args], { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const runBash = (file: string, args: string[], opts: { env: NodeJS.ProcessEnv; cwd: string }) => runProcess('bash', [file, ...args], opts);
 
 describe("a headscale admin's script, with switchboard substituted", () => {
   let s: Stack;
@@ -36,7 +25,7 @@ describe("a headscale admin's script, with switchboard substituted", () => {
     s = await startStack({ webLogin: true, policy: 'database' });
     work = join(s.dir, 'work');
     await mkdir(join(work, 'bin'), { recursive: true });
-    await writeFile(join(work, 'bin', 'switchboard'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+    await writeFile(join(work, 'bin', 'switchboard'), `#!/bin/sh\nexec "${process.execPath}" "${CLI_BIN}" "$@"\n`);
     await chmod(join(work, 'bin', 'switchboard'), 0o755);
     const config = join(work, 'config.yaml');
     await writeFile(
@@ -50,10 +39,8 @@ describe("a headscale admin's script, with switchboard substituted", () => {
         dns: { base_domain: 'example.test', override_local_dns: false },
       }),
     );
-    const clean: NodeJS.ProcessEnv = {};
-    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('HEADSCALE_')) clean[k] = v;
     // headscale's own variable, as the admin's shell has it.
-    env = { ...clean, PATH: `${join(work, 'bin')}:${process.env['PATH']}`, HEADSCALE_CONFIG: config };
+    env = { ...cleanCliEnv(), PATH: `${join(work, 'bin')}:${process.env['PATH']}`, HEADSCALE_CONFIG: config };
     await writeFile(
       join(work, 'policy.hujson'),
       '{\n  // ops run the web servers\n  "tagOwners": {"tag:web": ["ops@"]},\n  "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],\n}\n',

@@ -4,7 +4,7 @@
 // through HAProxy to the survivor, stays online at its peer, and still gets changes.
 
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import YAML from 'yaml';
 import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
+import { runCli } from '../helpers/cli.js';
 import { skipOrFail, Tailnet, waitFor, type Daemon } from './harness.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -74,19 +75,7 @@ describe('two instances behind HAProxy, stock client', { skip }, () => {
     { name: 'sb2', proc: second, config: secondConfig },
   ];
 
-  function cli(config: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const env: NodeJS.ProcessEnv = {};
-      for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('HEADSCALE_')) env[k] = v;
-      const child = spawn(process.execPath, [SWITCHBOARD, '-c', config, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const cli = (config: string, args: string[]) => runCli(['-c', config, ...args]);
 
   async function db<T>(sql: string, values: unknown[] = []): Promise<T[]> {
     const u = new URL(PG_URL!);

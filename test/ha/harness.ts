@@ -6,9 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_BIN, cleanCliEnv, runCli, type CliRun } from '../helpers/cli.js';
 
-const BIN = fileURLToPath(new URL('../../../bin/switchboard.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -18,13 +17,6 @@ export async function freePort(): Promise<number> {
     });
     s.on('error', reject);
   });
-}
-
-/** The environment without SWITCHBOARD_/HEADSCALE_ overrides from the test run. */
-function cleanEnv(): NodeJS.ProcessEnv {
-  const out: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SWITCHBOARD_') && !k.startsWith('HEADSCALE_')) out[k] = v;
-  return out;
 }
 
 export interface InstanceOptions {
@@ -85,7 +77,7 @@ export class Instance {
       ].join('\n') + '\n',
     );
     this.output = '';
-    const child = spawn(process.execPath, [BIN, 'serve', '--bootstrap', '-c', this.config], { cwd: this.dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_BIN, 'serve', '--bootstrap', '-c', this.config], { cwd: this.dir, env: cleanCliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d) => (this.output += d));
     child.stderr!.on('data', (d) => (this.output += d));
@@ -121,16 +113,8 @@ export class Instance {
   }
 
   /** Runs the admin CLI against this instance's unix socket. */
-  cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, '-c', this.config, ...args], { cwd: this.dir, env: cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
-    });
+  cli(args: string[]): Promise<CliRun> {
+    return runCli(['-c', this.config, ...args], { cwd: this.dir });
   }
 
   /** Runs the CLI and parses its JSON output; throws with stderr when it fails. */

@@ -30,13 +30,14 @@ export function cleanCliEnv(extra: Record<string, string> = {}): NodeJS.ProcessE
   return { ...env, ...extra };
 }
 
-export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
+/** Runs `file args` to its end, collecting stdout and stderr; `env` is used as given. */
+export function runProcess(
+  file: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; input?: string } = {},
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI_BIN, ...args], {
-      env: cleanCliEnv(opts.env),
-      cwd: opts.cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, args, { env: opts.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -46,4 +47,8 @@ export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
     child.stdin.on('error', () => {}); // EPIPE when the command exits without reading stdin
     child.stdin.end(opts.input ?? '');
   });
+}
+
+export function runCli(args: string[], opts: CliOptions = {}): Promise<CliRun> {
+  return runProcess(process.execPath, [CLI_BIN, ...args], { env: cleanCliEnv(opts.env), cwd: opts.cwd, input: opts.input });
 }
