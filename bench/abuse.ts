@@ -17,7 +17,7 @@ import { Flag, FrameType, frame } from '../src/http2/frames.js';
 import { HpackEncoder } from '../src/http2/hpack.js';
 import { createInitiation } from '../src/noise/control-handshake.js';
 import { generateKeyPair } from '../src/noise/keys.js';
-import { percentile, repoRoot } from './common.js';
+import { benchServerConfig, percentile, repoRoot } from './common.js';
 
 export interface AttackResult {
   attack: string;
@@ -110,22 +110,7 @@ class Server {
     this.port = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const cfg = path.join(this.dir, 'config.yaml');
-    fs.writeFileSync(
-      cfg,
-      [
-        `server_url: http://127.0.0.1:${this.port}`,
-        `listen_addr: 127.0.0.1:${this.port}`,
-        'metrics_listen_addr: ""',
-        `noise: {private_key_path: ${path.join(this.dir, 'noise.key')}}`,
-        `database: {type: sqlite, sqlite: {path: ${path.join(this.dir, 'db.sqlite')}}}`,
-        `unix_socket: ${path.join(this.dir, 'sb.sock')}`,
-        'policy: {mode: database}',
-        'derp: {urls: [], auto_update_enabled: false}',
-        'prefixes: {v4: 100.64.0.0/10, v6: "fd7a:115c:a1e0::/48"}',
-        'dns: {magic_dns: true, base_domain: abuse.test, override_local_dns: false, nameservers: {global: []}}',
-        'log: {level: warn}',
-      ].join('\n') + '\n',
-    );
+    fs.writeFileSync(cfg, benchServerConfig(this.dir, this.port, 'abuse.test'));
     this.proc = spawn(process.execPath, [path.join(this.root, 'bin', 'switchboard.js'), 'serve', '-c', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     this.proc.stderr!.on('data', (d) => (err += d));

@@ -164,3 +164,26 @@ export function machineInfo(): { cpus: number; cpuModel: string; memTotalGB: num
 }
 
 export const ms = (ns: bigint): number => Number(ns) / 1e6;
+
+/**
+ * The config.yaml of a `switchboard serve` child a benchmark runs in `dir` on `port`:
+ * SQLite in the folder, no DERP, no metrics listener, warnings only; `extra` lines follow.
+ */
+export function benchServerConfig(dir: string, port: number, baseDomain: string, extra: string[] = []): string {
+  return (
+    [
+      `server_url: http://127.0.0.1:${port}`,
+      `listen_addr: 127.0.0.1:${port}`,
+      'metrics_listen_addr: ""',
+      `noise: {private_key_path: ${path.join(dir, 'noise.key')}}`,
+      `database: {type: sqlite, sqlite: {path: ${path.join(dir, 'db.sqlite')}}}`,
+      `unix_socket: ${path.join(dir, 'sb.sock')}`,
+      'policy: {mode: database}',
+      'derp: {urls: [], auto_update_enabled: false}',
+      'prefixes: {v4: 100.64.0.0/10, v6: "fd7a:115c:a1e0::/48"}',
+      `dns: {magic_dns: true, base_domain: ${baseDomain}, override_local_dns: false, nameservers: {global: []}}`,
+      'log: {level: warn}',
+      ...extra,
+    ].join('\n') + '\n'
+  );
+}

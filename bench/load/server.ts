@@ -8,6 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { benchServerConfig } from '../common.js';
 
 export interface ProcSample {
   rssMB: number;
@@ -59,22 +60,11 @@ export class LoadServer {
     const max = this.opts.maxConnections;
     fs.writeFileSync(
       cfg,
-      [
-        `server_url: http://127.0.0.1:${this.port}`,
-        `listen_addr: 127.0.0.1:${this.port}`,
-        'metrics_listen_addr: ""',
-        `noise: {private_key_path: ${path.join(this.dir, 'noise.key')}}`,
-        `database: {type: sqlite, sqlite: {path: ${path.join(this.dir, 'db.sqlite')}}}`,
-        `unix_socket: ${path.join(this.dir, 'sb.sock')}`,
-        'policy: {mode: database}',
-        'derp: {urls: [], auto_update_enabled: false}',
-        'prefixes: {v4: 100.64.0.0/10, v6: "fd7a:115c:a1e0::/48"}',
-        'dns: {magic_dns: true, base_domain: load.test, override_local_dns: false, nameservers: {global: []}}',
-        'log: {level: warn}',
+      benchServerConfig(this.dir, this.port, 'load.test', [
         // Every simulated node comes from 127.0.0.1, as no real tailnet does: per-address
         // limits off, global ones above the fleet.
         `limits: {max_connections: ${max}, max_connections_per_address: 0, max_pending_handshakes: ${max}, handshakes_per_second: 0, handshakes_per_second_per_address: 0, handshake_timeout: 60s}`,
-      ].join('\n') + '\n',
+      ]),
     );
     return cfg;
   }
