@@ -6,6 +6,7 @@
 set -euo pipefail
 say() { echo "chromium-setup: $*" >&2; }
 die() { echo "chromium-setup: error: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/apt-install.sh"
 
 find_chromium() {
   local c
@@ -17,10 +18,7 @@ find_chromium() {
 
 BIN="$(find_chromium)"
 if [ -z "$BIN" ]; then
-  [ "$(id -u)" = 0 ] || die "Chromium is missing and this is not root: install Debian's 'chromium' package"
-  say "installing Debian's chromium package (apt-get)…"
-  apt-get update -qq >/dev/null || die "apt-get update failed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null || die "apt-get install chromium failed"
+  apt_install "Chromium is" chromium
   BIN="$(find_chromium)"
   [ -n "$BIN" ] || die "chromium is still missing after apt-get install"
 fi

@@ -6,6 +6,7 @@
 set -euo pipefail
 say() { echo "haproxy-setup: $*" >&2; }
 die() { echo "haproxy-setup: error: $*" >&2; exit 1; }
+. "$(dirname "$0")/lib/apt-install.sh"
 
 find_haproxy() {
   if command -v haproxy >/dev/null 2>&1; then command -v haproxy; return 0; fi
@@ -16,11 +17,8 @@ find_haproxy() {
 
 BIN="$(find_haproxy)"
 if [ -z "$BIN" ]; then
-  [ "$(id -u)" = 0 ] || die "HAProxy is missing and this is not root: install Debian's 'haproxy' package"
-  say "installing Debian's haproxy package (apt-get)…"
-  apt-get update -qq >/dev/null || die "apt-get update failed"
   # The package's own service is not wanted: the test runs its own haproxy process.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends haproxy >/dev/null || die "apt-get install haproxy failed"
+  apt_install "HAProxy is" haproxy
   BIN="$(find_haproxy)"
   [ -n "$BIN" ] || die "haproxy is still missing after apt-get install"
 fi

@@ -18,6 +18,7 @@ DB=switchboard_test
 
 say() { echo "pg-setup: $*" >&2; }
 die() { echo "pg-setup: error: $*" >&2; exit 1; }
+. "$ROOT/scripts/lib/apt-install.sh"
 
 find_bindir() {
   local d
@@ -28,11 +29,7 @@ find_bindir() {
 
 BIN="$(find_bindir)"
 if [ -z "$BIN" ]; then
-  [ "$(id -u)" = 0 ] || die "PostgreSQL server binaries are missing and this is not root: install Debian's 'postgresql' package"
-  say "installing Debian's postgresql package (apt-get)…"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null || die "apt-get update failed"
-  apt-get install -y -qq --no-install-recommends postgresql >/dev/null || die "apt-get install postgresql failed"
+  apt_install "PostgreSQL server binaries are" postgresql
   BIN="$(find_bindir)"
   [ -n "$BIN" ] || die "postgresql installed but no /usr/lib/postgresql/*/bin/initdb found"
 fi
