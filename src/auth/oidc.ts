@@ -1,8 +1,8 @@
 // OIDC login: /register/<id> sends the browser to the provider, /oidc/callback (headscale's
 // path) checks what came back and registers the waiting machine for the signed-in user.
 // openid-client does discovery, PKCE and the ID token checks (signature against the
-// provider's published keys, issuer, audience, expiry, nonce); this file keeps the per-login
-// secrets and applies headscale's oidc.* rules.
+// provider's published keys, issuer, audience, expiry, nonce); this file makes the per-login
+// secrets (kept, sealed, in a FlowBook: oidc-flows.ts) and applies headscale's oidc.* rules.
 
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,16 +13,9 @@ import type { Tailnet } from '../state/tailnet.js';
 import { validateUserName } from '../state/names.js';
 import { groupsClaim } from './groups.js';
 import type { WebLogin } from './weblogin.js';
+import { flowKey, MemoryFlows, openFlow, sealFlow, type FlowBook } from './oidc-flows.js';
 
 type OidcConfig = Config['oidc'];
-
-/** What a login waits for between the redirect and the callback; used once. */
-interface Flow {
-  authId: string;
-  nonce: string;
-  verifier: string | null;
-  expiresAt: number;
-}
 
 export interface OidcClaims {
   iss: string;
@@ -40,7 +33,6 @@ export interface OidcClaims {
 export type CallbackResult = { ok: true; user: string; node: string } | { ok: false; status: number; reason: string };
 
 export class OidcLogin {
-  private readonly flows = new Map<string, Flow>();
   readonly redirectUri: string;
 
   private constructor(
@@ -52,6 +44,7 @@ export class OidcLogin {
     readonly flowTtlMs: number,
     private readonly maxFlows: number,
     private readonly log: (m: string) => void,
+    private readonly flows: FlowBook,
   ) {
     this.redirectUri = `${serverUrl.replace(/\/+$/, '')}/oidc/callback`;
   }
@@ -65,6 +58,8 @@ export class OidcLogin {
     flowTtlMs: number;
     maxFlows: number;
     log: (m: string) => void;
+    /** Where sign-ins in progress are kept; this process's memory when absent. */
+    flows?: FlowBook;
   }): Promise<OidcLogin> {
     const { cfg } = opts;
     const secret = clientSecret(cfg);
@@ -89,7 +84,7 @@ export class OidcLogin {
       // Logins would fail at the provider; say so now rather than at the first user's login.
       opts.log(`oidc: the provider supports PKCE methods ${methods.join(', ')}, not oidc.pkce.method ${cfg.pkce.method}; logins will be refused`);
     }
-    return new OidcLogin(cfg, client, opts.serverUrl, opts.web, opts.tailnet, opts.flowTtlMs, opts.maxFlows, opts.log);
+    return new OidcLogin(cfg, client, opts.serverUrl, opts.web, opts.tailnet, opts.flowTtlMs, opts.maxFlows, opts.log, opts.flows ?? new MemoryFlows());
   }
 
   /**
@@ -97,9 +92,7 @@ export class OidcLogin {
    * the state the browser keeps in a cookie so the callback must come back to it.
    */
   async authorizationUrl(authId: string): Promise<{ url: string; state: string }> {
-    this.web.lookup(authId);
-    this.prune();
-    if (this.flows.size >= this.maxFlows) throw new Error('too many OIDC logins in progress; try again in a minute');
+    await this.web.lookup(authId);
     const state = oc.randomState();
     const nonce = oc.randomNonce();
     const params: Record<string, string> = {
@@ -115,17 +108,19 @@ export class OidcLogin {
       params.code_challenge_method = this.cfg.pkce.method;
       params.code_challenge = this.cfg.pkce.method === 'S256' ? await oc.calculatePKCECodeChallenge(verifier) : verifier;
     }
-    this.flows.set(state, { authId, nonce, verifier, expiresAt: Date.now() + this.flowTtlMs });
+    if (!(await this.flows.put(flowKey(state), sealFlow(state, { authId, nonce, verifier }), this.flowTtlMs, this.maxFlows))) {
+      throw new Error('too many OIDC logins in progress; try again in a minute');
+    }
     return { url: oc.buildAuthorizationUrl(this.client, params).href, state };
   }
 
   /** Handles the provider's redirect back; never leaves a half-registered node. */
   async callback(url: URL, cookieState: string | undefined): Promise<CallbackResult> {
     const state = url.searchParams.get('state') ?? '';
-    const flow = this.flows.get(state);
     // Used once: a replayed callback finds nothing.
-    this.flows.delete(state);
-    if (!flow || flow.expiresAt < Date.now()) {
+    const sealed = state ? await this.flows.take(flowKey(state)) : undefined;
+    const flow = sealed ? openFlow(state, sealed) : null;
+    if (!flow) {
       return { ok: false, status: 400, reason: 'this login link is unknown, already used or expired; run `tailscale up` again' };
     }
     if (!sameSecret(state, cookieState ?? '')) {
@@ -172,7 +167,7 @@ export class OidcLogin {
     let made: { user: UserRecord; created: boolean } | null = null;
     try {
       // Still waiting? Asked before any user is made for it (expired, or decided meanwhile).
-      this.web.lookup(flow.authId);
+      await this.web.lookup(flow.authId);
       made = await this.findOrCreateUser(claims);
       const expiry = this.cfg.use_expiry_from_token && claims.exp ? new Date(claims.exp * 1000) : this.cfg.expiry_ms > 0 ? new Date(Date.now() + this.cfg.expiry_ms) : null;
       const node = await this.web.register(flow.authId, made.user, { expiry, method: 'oidc' });
@@ -237,11 +232,6 @@ export class OidcLogin {
   private emailOf(c: OidcClaims): string {
     if (!c.email) return '';
     return !this.cfg.email_verified_required || c.email_verified === true ? c.email : '';
-  }
-
-  private prune(): void {
-    const now = Date.now();
-    for (const [k, f] of this.flows) if (f.expiresAt < now) this.flows.delete(k);
   }
 }
 

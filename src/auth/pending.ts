@@ -1,8 +1,10 @@
-// Registrations waiting for an administrator (or, later, an identity provider): in memory
-// only, each with an expiry, at most `maxEntries` at once. A client without credentials
-// creates these, so the count is capped and a full cache refuses new ones instead of
-// evicting someone else's. Nothing here survives a restart: a waiting client simply
-// gets a new link.
+// Registrations waiting for an administrator (or an identity provider), each with an
+// expiry, at most `maxEntries` undecided at once. A client without credentials creates
+// these, so the count is capped and a full cache refuses new ones instead of evicting
+// someone else's. PendingBook is what web login needs of them; PendingRegistrations keeps
+// them in this process's memory (one instance, SQLite: nothing survives a restart, a
+// waiting client simply gets a new link). With PostgreSQL, src/ha/pending.ts keeps them in
+// the database, shared by every instance.
 
 import { randomBytes } from 'node:crypto';
 import type { Hostinfo } from '../tailcfg/types.js';
@@ -66,12 +68,39 @@ export interface PendingOptions {
   now?: () => number;
 }
 
+type Awaitable<T> = T | Promise<T>;
+
+export type PendingInput = Omit<PendingRegistration, 'id' | 'createdAt' | 'expiresAt' | 'verdict'>;
+
+/**
+ * The registrations web login works with. A decision is made once: `claim` holds an
+ * undecided entry for the caller (who then writes the node) so that nobody else decides
+ * it meanwhile; `decide` with that token records the outcome, without one it succeeds
+ * only on an unclaimed entry.
+ */
+export interface PendingBook {
+  readonly ttlMs: number;
+  /** Undecided entries, as last counted (metrics). */
+  readonly undecided: number;
+  /** Follow-up requests waiting on decisions here, right now. */
+  readonly waiting: number;
+  begin(input: PendingInput, chosenId?: string): Awaitable<PendingRegistration>;
+  get(id: string): Awaitable<PendingRegistration | undefined>;
+  list(): Awaitable<PendingRegistration[]>;
+  claim(id: string): Awaitable<string | null>;
+  release(id: string, token: string): Awaitable<void>;
+  decide(id: string, verdict: Verdict, token?: string): Awaitable<boolean>;
+  wait(id: string, signal?: AbortSignal): Promise<WaitResult>;
+  close(): void;
+}
+
 type Waiter = (r: WaitResult) => void;
 
-export class PendingRegistrations {
+export class PendingRegistrations implements PendingBook {
   private readonly byId = new Map<string, PendingRegistration>();
   private readonly byMachine = new Map<string, string>();
   private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly claims = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
   private closed = false;
@@ -98,11 +127,15 @@ export class PendingRegistrations {
     return this.opts.ttlMs;
   }
 
+  get undecided(): number {
+    return this.list().length;
+  }
+
   /**
    * The machine's undecided registration, refreshed with its latest keys, or a new one.
    * One machine holds at most one entry, so repeating `tailscale up` costs no room.
    */
-  begin(input: Omit<PendingRegistration, 'id' | 'createdAt' | 'expiresAt' | 'verdict'>, chosenId?: string): PendingRegistration {
+  begin(input: PendingInput, chosenId?: string): PendingRegistration {
     this.sweep();
     // `debug create-node` names the id itself; it must not take over someone else's entry.
     if (chosenId !== undefined && this.byId.has(chosenId)) throw new PendingIdTaken(chosenId);
@@ -148,10 +181,26 @@ export class PendingRegistrations {
     return [...this.byId.values()].filter((e) => !e.verdict).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime());
   }
 
-  /** Records the outcome and wakes every follow-up waiting on it. Returns false if already decided or gone. */
-  decide(id: string, verdict: Verdict): boolean {
+  /** Holds an undecided entry for the caller; null when decided, gone or held by someone else. */
+  claim(id: string): string | null {
+    const e = this.get(id);
+    if (!e || e.verdict || this.claims.has(id)) return null;
+    const token = randomBytes(12).toString('hex');
+    this.claims.set(id, token);
+    return token;
+  }
+
+  release(id: string, token: string): void {
+    if (this.claims.get(id) === token) this.claims.delete(id);
+  }
+
+  /** Records the outcome and wakes every follow-up waiting on it. Returns false if already decided, gone, or held by another. */
+  decide(id: string, verdict: Verdict, token?: string): boolean {
     const e = this.get(id);
     if (!e || e.verdict) return false;
+    const held = this.claims.get(id);
+    if (held !== undefined && held !== token) return false;
+    this.claims.delete(id);
     e.verdict = verdict;
     this.wake(id, verdict);
     return true;
@@ -207,6 +256,7 @@ export class PendingRegistrations {
     const e = this.byId.get(id);
     if (!e) return;
     this.byId.delete(id);
+    this.claims.delete(id);
     if (this.byMachine.get(e.machineKey) === id) this.byMachine.delete(e.machineKey);
     this.wake(id, why);
   }

@@ -1,7 +1,9 @@
 // Interactive ("web") login: a client without a key gets a link, <server_url>/register/<id>;
 // an administrator decides (auth register / approve / reject) and the client's follow-up
 // request, waiting meanwhile, learns the outcome. Deciding writes the node under the
-// machine's registration lock, so it never races the client's own register requests.
+// machine's registration lock, so it never races the client's own register requests on
+// this instance, and holds the entry's claim (pending.ts), so no other instance decides it
+// meanwhile. Where the entries live is the PendingBook's business (memory, or PostgreSQL).
 
 import { AdminError, type NodeView } from '../state/admin.js';
 import type { NodeRecord, RegisterMethod, UserRecord } from '../state/model.js';
@@ -11,7 +13,7 @@ import { decideTags, type TagCheck } from '../control/requesttags.js';
 import { zeroKey } from '../control/validate.js';
 import type { KeyedLock } from '../util/keyedlock.js';
 import { RateLimitedLog } from '../util/ratelog.js';
-import { authIdProblem, PendingFull, PendingRegistrations, type PendingRegistration, type WaitResult } from './pending.js';
+import { authIdProblem, PendingFull, PendingRegistrations, type PendingBook, type PendingRegistration, type Verdict, type WaitResult } from './pending.js';
 
 export interface WebLoginOptions {
   tailnet: Tailnet;
@@ -25,20 +27,22 @@ export interface WebLoginOptions {
   /** tagOwners check for the tags the machine asked for (--advertise-tags); without one they are refused. */
   refusedTags?: TagCheck;
   log: (msg: string) => void;
+  /** Where registrations wait; in this process's memory when absent. */
+  pending?: PendingBook;
 }
 
 /** Errors carry an HTTP-ish status, like the admin service's. */
 export class WebLoginError extends AdminError {}
 
 export class WebLogin {
-  readonly pending: PendingRegistrations;
+  readonly pending: PendingBook;
   private readonly base: string;
 
   private readonly beganLog: RateLimitedLog;
   private readonly refusedLog: RateLimitedLog;
 
   constructor(private readonly opts: WebLoginOptions) {
-    this.pending = new PendingRegistrations({ ttlMs: opts.ttlMs, maxEntries: opts.maxEntries });
+    this.pending = opts.pending ?? new PendingRegistrations({ ttlMs: opts.ttlMs, maxEntries: opts.maxEntries });
     this.base = opts.serverUrl.replace(/\/+$/, '');
     this.beganLog = new RateLimitedLog(opts.log, 10_000, (n, sec) => `${n} more machines started a web login in the last ${sec} s (switchboard auth list)`);
     this.refusedLog = new RateLimitedLog(opts.log, 10_000, (n, sec) => `refused ${n} more web logins in the last ${sec} s: too many waiting`);
@@ -61,18 +65,18 @@ export class WebLogin {
   }
 
   /** Starts (or refreshes) the machine's registration; throws PendingFull when the cache is full. */
-  begin(input: { machineKey: string; nodeKey: string; hostinfo: Hostinfo | null; ephemeral: boolean; expiry: Date | null }): PendingRegistration {
+  async begin(input: { machineKey: string; nodeKey: string; hostinfo: Hostinfo | null; ephemeral: boolean; expiry: Date | null }): Promise<PendingRegistration> {
     const hostname = typeof input.hostinfo?.Hostname === 'string' ? input.hostinfo.Hostname : '';
     const requestedExpiry = input.expiry && input.expiry.getTime() > Date.now() ? input.expiry : null;
-    const before = this.pending.size;
+    const before = this.pending.undecided;
     let e: PendingRegistration;
     try {
-      e = this.pending.begin({ ...input, hostname, requestedExpiry });
+      e = await this.pending.begin({ ...input, hostname, requestedExpiry });
     } catch (err) {
       if (err instanceof PendingFull) this.refusedLog.log(`web login of machine ${input.machineKey.slice(0, 16)}… refused: ${err.message}`);
       throw err;
     }
-    if (this.pending.size > before) {
+    if (this.pending.undecided > before) {
       // Anyone can start one, so a flood must not flood the log either.
       this.beganLog.log(`machine ${input.machineKey.slice(0, 16)}… (${JSON.stringify(hostname.slice(0, 64))}) is waiting for web login: ${this.authUrl(e.id)}`);
     }
@@ -84,10 +88,10 @@ export class WebLogin {
   }
 
   /** The undecided registration `id`, or a 400/404 naming the problem. */
-  lookup(id: string): PendingRegistration {
+  async lookup(id: string): Promise<PendingRegistration> {
     const problem = authIdProblem(id);
     if (problem) throw new WebLoginError(400, `invalid auth id ${JSON.stringify(id.slice(0, 64))}: ${problem}`);
-    const e = this.pending.get(id);
+    const e = await this.pending.get(id);
     if (!e) throw new WebLoginError(404, `no pending registration with auth id ${id} (it may have expired: run \`tailscale up\` again for a new link)`);
     if (e.verdict) throw new WebLoginError(409, `registration ${id} was already ${e.verdict.kind}`);
     return e;
@@ -100,37 +104,39 @@ export class WebLogin {
 
   /** `auth register --user`: creates the node (or re-authenticates the machine's node) for `user`. */
   async register(id: string, user: UserRecord, how?: { expiry: Date | null; method: RegisterMethod }): Promise<NodeView> {
-    const first = this.lookup(id);
-    return this.opts.locks.run(first.machineKey, async () => {
-      const e = this.lookup(id); // decided or expired while we queued?
+    const first = await this.lookup(id);
+    return this.opts.locks.run(first.machineKey, () =>
+      this.decideWith(id, async (e, token) => {
       const existing = this.opts.tailnet.nodeByMachineKey(e.machineKey);
       const base = existing && existing.userId === user.id ? existing.tags : [];
-      const node = await this.writeNode(e, user.id, this.grantTags(id, e, user.id, base), how);
-      this.pending.decide(id, { kind: 'approved', nodeId: node.id });
+      const node = await this.writeNode(e, user.id, await this.grantTags(id, e, user.id, base, token), how);
+      await this.settle(id, { kind: 'approved', nodeId: node.id }, token);
       this.opts.log(`node ${node.givenName} registered to user ${user.name} by ${how?.method === 'oidc' ? 'OIDC' : 'web'} login (${id})`);
       return this.opts.tailnet.getNode(node.id);
-    });
+    }),
+    );
   }
 
   /** `auth approve`: re-authenticates a known machine for the user (or tags) it already has. */
   async approve(id: string): Promise<NodeView> {
-    const first = this.lookup(id);
-    return this.opts.locks.run(first.machineKey, async () => {
-      const e = this.lookup(id);
-      const known = this.knownNode(e);
-      if (!known) {
-        throw new WebLoginError(400, `registration ${id} is of a new machine: choose its owner with \`switchboard auth register --user <user> --auth-id ${id}\``);
-      }
-      const node = await this.writeNode(e, known.userId, this.grantTags(id, e, known.userId, known.tags));
-      this.pending.decide(id, { kind: 'approved', nodeId: node.id });
-      this.opts.log(`node ${node.givenName} re-authenticated by web login (${id})`);
-      return this.opts.tailnet.getNode(node.id);
-    });
+    const first = await this.lookup(id);
+    return this.opts.locks.run(first.machineKey, () =>
+      this.decideWith(id, async (e, token) => {
+        const known = this.knownNode(e);
+        if (!known) {
+          throw new WebLoginError(400, `registration ${id} is of a new machine: choose its owner with \`switchboard auth register --user <user> --auth-id ${id}\``);
+        }
+        const node = await this.writeNode(e, known.userId, await this.grantTags(id, e, known.userId, known.tags, token));
+        await this.settle(id, { kind: 'approved', nodeId: node.id }, token);
+        this.opts.log(`node ${node.givenName} re-authenticated by web login (${id})`);
+        return this.opts.tailnet.getNode(node.id);
+      }),
+    );
   }
 
-  reject(id: string): void {
-    const e = this.lookup(id);
-    this.pending.decide(id, { kind: 'rejected', reason: 'the registration was rejected by an administrator' });
+  async reject(id: string): Promise<void> {
+    const e = await this.lookup(id);
+    if (!(await this.pending.decide(id, { kind: 'rejected', reason: 'the registration was rejected by an administrator' }))) throw this.taken(id);
     this.opts.log(`registration ${id} of ${e.hostname || 'a machine'} (${e.machineKey.slice(0, 16)}…) rejected`);
   }
 
@@ -145,11 +151,35 @@ export class WebLogin {
    * when the approving user may own each, as a pre-auth-key login decides. A refusal ends the
    * registration: the waiting client shows the reason, the admin's command fails with it.
    */
-  private grantTags(id: string, e: PendingRegistration, userId: number | null, base: readonly string[]): string[] {
+  private async grantTags(id: string, e: PendingRegistration, userId: number | null, base: readonly string[], token: string): Promise<string[]> {
     const d = decideTags(this.opts.refusedTags, userId, base, e.hostinfo);
     if (d.ok) return d.tags;
-    this.pending.decide(id, { kind: 'rejected', reason: d.error });
+    await this.settle(id, { kind: 'rejected', reason: d.error }, token);
     throw new WebLoginError(400, d.error);
+  }
+
+  /**
+   * Runs `decide` on the still-undecided entry while holding its claim; the claim goes
+   * again when `decide` fails before settling, so the entry stays decidable.
+   */
+  private async decideWith<T>(id: string, decide: (e: PendingRegistration, token: string) => Promise<T>): Promise<T> {
+    const e = await this.lookup(id); // decided or expired while we queued?
+    const token = await this.pending.claim(id);
+    if (token === null) throw this.taken(id);
+    try {
+      return await decide(e, token);
+    } finally {
+      await this.pending.release(id, token);
+    }
+  }
+
+  private async settle(id: string, verdict: Verdict, token: string): Promise<void> {
+    // Only the claim's lease running out (a stall of many seconds) lets this fail.
+    if (!(await this.pending.decide(id, verdict, token))) throw this.taken(id);
+  }
+
+  private taken(id: string): WebLoginError {
+    return new WebLoginError(409, `registration ${id} was decided meanwhile (or is being decided elsewhere)`);
   }
 
   private expiryFor(e: PendingRegistration): Date | null {

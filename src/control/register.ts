@@ -168,10 +168,10 @@ async function register(ctx: RegisterContext, machineKey: string, req: ParsedReg
  * A client without a key: a follow-up of a registration of this machine waits for its
  * decision; anything else gets (or refreshes) a registration and its link.
  */
-function interactive(ctx: RegisterContext, web: WebLogin, machineKey: string, req: ParsedRegister): RegisterResponse | WaitFor {
+async function interactive(ctx: RegisterContext, web: WebLogin, machineKey: string, req: ParsedRegister): Promise<RegisterResponse | WaitFor> {
   const { tailnet } = ctx;
   const id = req.followup ? web.followupId(req.followup) : null;
-  const entry = id ? web.pending.get(id) : undefined;
+  const entry = id ? await web.pending.get(id) : undefined;
   if (entry && entry.machineKey === machineKey) {
     const v = entry.verdict;
     if (!v) return { waitFor: entry };
@@ -181,7 +181,7 @@ function interactive(ctx: RegisterContext, web: WebLogin, machineKey: string, re
     // Approved for another key (the client has moved on): start over below.
   }
   try {
-    const e = web.begin({ machineKey, nodeKey: req.nodeKey, hostinfo: req.hostinfo, ephemeral: req.ephemeral, expiry: req.expiry });
+    const e = await web.begin({ machineKey, nodeKey: req.nodeKey, hostinfo: req.hostinfo, ephemeral: req.ephemeral, expiry: req.expiry });
     return response(tailnet, null, { AuthURL: web.authUrl(e.id) });
   } catch (err) {
     if (err instanceof PendingFull) return response(tailnet, null, { Error: err.message }); // logged by begin()

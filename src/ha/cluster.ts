@@ -2,7 +2,9 @@
 // It applies the changes the others commit (changefeed.ts) to the in-memory tailnet,
 // records which nodes it streams to under a heartbeat, and takes part in the election of
 // the instance that runs background jobs (leader.ts). The leader also removes instances
-// whose heartbeat went stale, which announces their nodes offline to everyone.
+// whose heartbeat went stale, which announces their nodes offline to everyone. Web logins
+// waiting for a decision (pending.ts) and OIDC sign-ins in progress (oidc-flows.ts) live in
+// the database too; the feed tells the waiting instance of a decision made elsewhere.
 
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +15,8 @@ import type { DERPMap, NodeID } from '../tailcfg/types.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import { ChangeFeed, type Change } from './changefeed.js';
 import { LeaderElection } from './leader.js';
+import { SharedOidcFlows } from './oidc-flows.js';
+import { SharedPendingRegistrations } from './pending.js';
 
 export interface ClusterOptions {
   /** Where the database is (the store's own pool settings). */
@@ -48,6 +52,10 @@ export function newInstanceId(): string {
 
 export class Cluster {
   private readonly pool: pg.Pool;
+  /** Logins' own connections: a flood of them must not hold up the heartbeat. */
+  private readonly loginPool: pg.Pool;
+  private pending: SharedPendingRegistrations | null = null;
+  private flows: SharedOidcFlows | null = null;
   readonly feed: ChangeFeed;
   private readonly leader: LeaderElection;
   private parts: ClusterParts | null = null;
@@ -61,6 +69,8 @@ export class Cluster {
     // instance id (so every instance, this one too, applies what they cause).
     this.pool = new pg.Pool({ ...opts.connection, max: 3 });
     this.pool.on('error', (err) => opts.log(`ha: idle connection failed: ${err.message}`));
+    this.loginPool = new pg.Pool({ ...opts.connection, max: 3 });
+    this.loginPool.on('error', (err) => opts.log(`ha: idle connection failed: ${err.message}`));
     this.feed = new ChangeFeed({
       connection: opts.connection,
       apply: (c) => this.apply(c),
@@ -86,6 +96,18 @@ export class Cluster {
 
   get isLeader(): boolean {
     return this.leader.isLeader;
+  }
+
+  /** Web logins waiting for a decision, shared with the other instances (made once). */
+  pendingRegistrations(opts: { ttlMs: number; maxEntries: number }): SharedPendingRegistrations {
+    this.pending ??= new SharedPendingRegistrations({ pool: this.loginPool, ...opts, log: this.opts.log });
+    return this.pending;
+  }
+
+  /** OIDC sign-ins in progress, shared with the other instances. */
+  oidcFlows(): SharedOidcFlows {
+    this.flows ??= new SharedOidcFlows(this.loginPool);
+    return this.flows;
   }
 
   onLeaderChange(listener: (leader: boolean) => void): () => void {
@@ -126,6 +148,7 @@ export class Cluster {
     // A clean stop tells the others at once; a crash is found by the heartbeat timeout.
     await this.pool.query('DELETE FROM ha_instances WHERE id = $1', [this.opts.instanceId]).catch(() => {});
     await this.pool.end().catch(() => {});
+    await this.loginPool.end().catch(() => {});
   }
 
   /** The leader shares the DERP map it refreshed; the others take it from the setting. */
@@ -193,6 +216,8 @@ export class Cluster {
     await this.pool.query(`DELETE FROM ha_changes WHERE created_at < now() - make_interval(secs => $1)`, [
       (this.opts.changelogRetentionMs ?? 600_000) / 1000,
     ]);
+    await this.pending?.sweep();
+    await this.flows?.sweep();
   }
 
   /** Applies a batch of changes: re-reads the rows they name, then the stream counts. */
@@ -204,6 +229,7 @@ export class Cluster {
     const keys = new Set<number>();
     const streams = new Set<number>();
     const settings = new Set<string>();
+    const logins = new Set<string>();
     let apiKeys = false;
     for (const c of changes) {
       // Own writes are in memory already; stream rows are written without an instance id.
@@ -228,6 +254,9 @@ export class Cluster {
         case 'api_keys':
           apiKeys = true;
           break;
+        case 'ha_pending_registrations':
+          logins.add(c.ref);
+          break;
       }
     }
     const foreign = changes.filter((c) => c.instance !== this.opts.instanceId).length;
@@ -239,6 +268,8 @@ export class Cluster {
     if (streams.size > 0) await this.applyStreams([...streams]);
     for (const key of settings) await parts.settingChanged(key);
     if (apiKeys) await parts.apiKeysChanged();
+    // After the nodes: an approval's node is in memory before its waiting client is answered.
+    if (logins.size > 0) await this.pending?.changed([...logins]);
   }
 
   private async applyStreams(ids: number[]): Promise<void> {
@@ -267,5 +298,6 @@ export class Cluster {
     await this.applyStreams(ids.nodes);
     await parts.settingChanged('policy');
     await parts.apiKeysChanged();
+    await this.pending?.recheck();
   }
 }

@@ -48,6 +48,7 @@ import { ConnectionAdmission, REFUSAL_REASONS, type Refusal } from '../limits/ad
 import { fitConnectionLimit, openFileLimit } from '../limits/fdlimit.js';
 import { RateLimitedLog } from '../util/ratelog.js';
 import { WebLogin } from '../auth/weblogin.js';
+import type { PendingBook } from '../auth/pending.js';
 import { mountRegisterPage } from '../web/register-page.js';
 import { mountOidcCallback } from '../web/oidc-callback.js';
 import { OidcLogin } from '../auth/oidc.js';
@@ -183,6 +184,7 @@ export class SwitchboardServer {
     readonly policy: PolicyManager,
     private readonly log: Logger,
     private readonly registry: Registry,
+    pending?: PendingBook,
   ) {
     this.derpMap = derpMap;
     this.derp = config.derp.server.enabled
@@ -210,6 +212,7 @@ export class SwitchboardServer {
       defaultExpiryMs: config.node.expiry_ms,
       refusedTags: (user, keyTags, requested) => policy.view.refusedTags(user, keyTags, requested),
       log: (m) => log.info(m),
+      ...(pending ? { pending } : {}),
     });
     this.apiDeps = {
       admin: tailnet,
@@ -351,7 +354,9 @@ export class SwitchboardServer {
         // Stored provider groups count while OIDC is configured (oidc.groups).
         ...(config.oidc.issuer && config.oidc.groups.enabled ? { userGroups: (u: UserRecord) => policyGroupsOf(u.oidcGroups, config.oidc.groups) } : {}),
       });
-      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry);
+      // With PostgreSQL, web logins wait in the database, where every instance sees them.
+      const pending = cluster?.pendingRegistrations({ ttlMs: config.tuning.register_cache_expiration_ms, maxEntries: config.tuning.register_cache_max_entries });
+      server = new SwitchboardServer(config, store, tailnet, noiseKey, apiKeys, withOwn(derpMap), policy, log, registry, pending);
       server.cluster = cluster;
       const own = server;
       const useDerpMap = (map: DERPMap, from: string) => {
@@ -646,7 +651,7 @@ export class SwitchboardServer {
     r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
     r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
     r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
-    r.gauge('switchboard_registrations_pending', 'Web logins waiting for a decision (capped by tuning.register_cache_max_entries).', () => this.webLogin.pending.list().length);
+    r.gauge('switchboard_registrations_pending', 'Web logins waiting for a decision (capped by tuning.register_cache_max_entries).', () => this.webLogin.pending.undecided);
     r.gauge('switchboard_connections_open', 'Open connections on the control listener.', () => this.admission.openConnections);
     r.gauge('switchboard_connections_pending', 'Connections on the control listener that have not sent a first request yet.', () => this.admission.pendingConnections);
   }
@@ -698,6 +703,8 @@ async function startOidc(config: Config, server: SwitchboardServer, log: Logger)
       flowTtlMs: config.tuning.register_cache_expiration_ms,
       maxFlows: config.tuning.register_cache_max_entries,
       log: (m) => log.info(m),
+      // With PostgreSQL the provider's callback may reach any instance.
+      ...(server.cluster ? { flows: server.cluster.oidcFlows() } : {}),
     });
     log.info(`oidc: logins go to ${config.oidc.issuer}`);
     return o;

@@ -91,7 +91,7 @@ export function mountRegisterPage(app: FastifyInstance, web: WebLogin, oidc: () 
     if (authIdProblem(id)) {
       return send(reply, 400, page('Not a registration link', '<p>This address does not name a registration. Copy the whole link that <code>tailscale up</code> printed.</p>'));
     }
-    const e = web.pending.get(id);
+    const e = await web.pending.get(id);
     if (!e) {
       return send(
         reply,

@@ -279,10 +279,10 @@ const TABLE: Golden[] = [
     op: 'HeadscaleService_AuthApprove',
     method: 'POST',
     path: '/api/v1/auth/approve',
-    request: (w) => {
+    request: async (w) => {
       // The machine registered above logs in again (same machine key, new node key).
       const known = w.s.tailnet.getNode(Number(w.ids['registered']));
-      const e = w.s.webLogin!.begin({ machineKey: known.machineKey, nodeKey: `nodekey:${'7'.repeat(64)}`, hostinfo: null, ephemeral: false, expiry: null });
+      const e = await w.s.webLogin!.begin({ machineKey: known.machineKey, nodeKey: `nodekey:${'7'.repeat(64)}`, hostinfo: null, ephemeral: false, expiry: null });
       return { path: '/api/v1/auth/approve', body: { authId: e.id } };
     },
     reply: Empty,
@@ -291,8 +291,8 @@ const TABLE: Golden[] = [
     op: 'HeadscaleService_AuthReject',
     method: 'POST',
     path: '/api/v1/auth/reject',
-    request: (w) => {
-      const e = w.s.webLogin!.begin({ machineKey: `mkey:${'8'.repeat(64)}`, nodeKey: `nodekey:${'9'.repeat(64)}`, hostinfo: null, ephemeral: false, expiry: null });
+    request: async (w) => {
+      const e = await w.s.webLogin!.begin({ machineKey: `mkey:${'8'.repeat(64)}`, nodeKey: `nodekey:${'9'.repeat(64)}`, hostinfo: null, ephemeral: false, expiry: null });
       return { path: '/api/v1/auth/reject', body: { authId: e.id } };
     },
     reply: Empty,

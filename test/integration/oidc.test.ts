@@ -172,7 +172,7 @@ describe('OIDC login with oidc-provider', () => {
       'expired',
       'judy',
       // As if its time ran out: the entry's expiry moves into the past.
-      (s: TestServer, id: string) => void (s.server.webLogin.pending.get(id)!.expiresAt = new Date(Date.now() - 1)),
+      async (s: TestServer, id: string) => void ((await s.server.webLogin.pending.get(id))!.expiresAt = new Date(Date.now() - 1)),
       404,
       /no pending registration with auth id .* run `tailscale up` again/,
     ],
@@ -180,7 +180,7 @@ describe('OIDC login with oidc-provider', () => {
     test(`a registration ${what} between the redirect and the callback is refused; no user, no node`, async () => {
       const { c, id } = await pending(`${account}-box`);
       const cb = await reachCallback(`${srv.url}/register/${id}`, account, srv.url);
-      spoil(srv, id);
+      await spoil(srv, id);
       const res = await fetch(cb.url, { headers: { cookie: cb.cookie } });
       assert.equal(res.status, status);
       assert.match((await res.text()).replace(/&#39;|&quot;/g, "'"), why);

@@ -71,7 +71,7 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
     const id = authId(first);
     // Asking again (tailscale up twice) keeps the same registration: no second entry.
     assert.equal(authId(await c.register()), id);
-    assert.equal(f.srv.server.webLogin.pending.size, 1);
+    assert.equal(f.srv.server.webLogin.pending.undecided, 1);
 
     const page = await fetch(`${f.url}/register/${id}`);
     assert.equal(page.status, 200);
@@ -99,7 +99,7 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
     assert.equal(node.nodeKey, c.nodeKey);
     const first_map = await c.startStream();
     assert.equal(first_map.Node!.Name, 'laptop.switchboard.internal.');
-    assert.equal(f.srv.server.webLogin.pending.list().length, 0, 'decided registrations are no longer listed');
+    assert.equal((await f.srv.server.webLogin.pending.list()).length, 0, 'decided registrations are no longer listed');
     // The link now says it is done; deciding again is refused.
     assert.match(await (await fetch(`${f.url}/register/${id}`)).text(), /has been registered/);
     const again = await api('POST', '/api/v1/auth/register', { user: 'alice', authId: id });
@@ -199,7 +199,7 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
     const res = await api('POST', '/api/v1/auth/approve', { authId: id });
     assert.equal(res.status, 400);
     assert.match(((await res.json()) as { message: string }).message, /auth register --user/);
-    f.srv.server.webLogin.reject(id);
+    await f.srv.server.webLogin.reject(id);
   });
 
   test('the page escapes what the client sent: a hostile hostname is shown as text', async () => {
@@ -209,7 +209,7 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
     const html = await (await fetch(`${f.url}/register/${id}`)).text();
     assert.ok(!html.includes('<script>') && !html.includes('<img'), 'no markup from the client');
     assert.ok(html.includes('&lt;script&gt;alert(1)&lt;/script&gt;&quot;&#39;&amp;&lt;img src=x&gt;'), 'the name is there, escaped');
-    f.srv.server.webLogin.reject(id);
+    await f.srv.server.webLogin.reject(id);
   });
 
   test('a follow-up of a link from elsewhere (another machine, garbage) just gets a fresh link', async () => {
@@ -219,8 +219,8 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
     const idB = authId(await b.register({ followup: ra.AuthURL }));
     assert.notEqual(idB, authId(ra));
     assert.notEqual(authId(await b.register({ followup: 'not a url' })), '');
-    f.srv.server.webLogin.reject(authId(ra));
-    f.srv.server.webLogin.reject(idB);
+    await f.srv.server.webLogin.reject(authId(ra));
+    await f.srv.server.webLogin.reject(idB);
   });
 
   test('a client that gives up releases its waiting follow-up', async () => {
@@ -241,7 +241,7 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
   test('the number of waiting registrations is capped; a full cache refuses new machines clearly', async () => {
     const web = f.srv.server.webLogin;
     const made: TailscaleClient[] = [];
-    while (web.pending.list().length < 4) {
+    while ((await web.pending.list()).length < 4) {
       const c = f.client(`flood-${made.length}`);
       authId(await c.register());
       made.push(c);
@@ -251,8 +251,8 @@ for (const backend of testBackends()) describe(`web login (${backend.name})`, ()
     assert.match(over.Error, /too many registrations are waiting for approval \(4, tuning\.register_cache_max_entries\)/);
     // A machine already waiting still gets its own link back.
     assert.equal(authId(await made[0]!.register()).length, 38);
-    for (const e of web.pending.list()) web.reject(e.id);
-    assert.equal(web.pending.list().length, 0);
+    for (const e of await web.pending.list()) await web.reject(e.id);
+    assert.equal((await web.pending.list()).length, 0);
   });
 });
 

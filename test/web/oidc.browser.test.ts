@@ -134,7 +134,7 @@ describe('OIDC login in headless Chromium', { skip: CHROMIUM === '' }, () => {
     assert.equal(srv.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
     assert.equal(srv.server.tailnet.userByName('mallory'), undefined);
     // The registration is still waiting: someone allowed may yet complete it.
-    assert.ok(srv.server.webLogin.pending.get(/\/register\/(.+)$/.exec(authUrl)![1]!)?.verdict === null);
+    assert.ok((await srv.server.webLogin.pending.get(/\/register\/(.+)$/.exec(authUrl)![1]!))?.verdict === null);
     await page.context().close();
   });
 });

@@ -77,7 +77,7 @@ export function addAuthRoutes(router: Router, admin: AdminService, web: WebLogin
     const input = await body();
     const authId = authIdOf(input);
     // The id is checked before the user, so a typo in it is not reported as a missing user.
-    web.lookup(authId);
+    await web.lookup(authId);
     return registerPending(admin, web, authId, resolveUser(admin, input, 'user'));
   });
 
@@ -89,12 +89,12 @@ export function addAuthRoutes(router: Router, admin: AdminService, web: WebLogin
 
   router.add('POST', '/api/v1/auth/reject', authSchemas.authReject, async ({ body }) => {
     if (!web) unavailable();
-    web.reject(authIdOf(await body()));
+    await web.reject(authIdOf(await body()));
     return {};
   });
 
   router.add('GET', '/api/v1/auth/pending', authSchemas.listPending, async () => {
     if (!web) unavailable();
-    return { registrations: web.pending.list().map((e) => pendingJson(web, e)) };
+    return { registrations: (await web.pending.list()).map((e) => pendingJson(web, e)) };
   });
 }

@@ -92,7 +92,7 @@ export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: We
     const key = query.requiredString('key');
     if (!webLogin) throw new ApiError(501, 'registering nodes by web login is not supported by this server; use a pre-auth key');
     // The key is the auth id of a pending web login (the older name of `auth register`).
-    webLogin.lookup(key);
+    await webLogin.lookup(key);
     return registerPending(admin, webLogin, key, resolveUser(admin, query, 'user'));
   });
 
@@ -109,7 +109,7 @@ export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: We
     const name = b.requiredString('name');
     const routes = normalizeRoutes(b.strings('routes') ?? []);
     if (!webLogin) throw new ApiError(501, 'creating a node waiting for registration needs web login, which this server lacks');
-    return { node: debugCreateNode(admin, webLogin, { userName, key, name, routes }) };
+    return { node: await debugCreateNode(admin, webLogin, { userName, key, name, routes }) };
   });
 }
 
@@ -119,11 +119,11 @@ export function addNodeRoutes(router: Router, admin: AdminService, webLogin?: We
  * or `nodes register` then completes. The reply echoes the node it would become: id 0, no
  * addresses yet, owned by `user` (which must exist, by name, as in headscale).
  */
-function debugCreateNode(
+async function debugCreateNode(
   admin: AdminService,
   webLogin: WebLogin,
   req: { userName: string; key: string; name: string; routes: string[] },
-): NodeJson {
+): Promise<NodeJson> {
   const user = admin.listUsers({ name: req.userName })[0];
   if (!user) throw new ApiError(404, `user ${JSON.stringify(req.userName)} not found`);
   const problem = authIdProblem(req.key);
@@ -132,7 +132,7 @@ function debugCreateNode(
   const nodeKey = formatNodePublic(generateKeyPair().publicKey);
   const hostinfo = { Hostname: req.name, OS: 'TestOS', RoutableIPs: req.routes };
   try {
-    webLogin.pending.begin({ machineKey, nodeKey, hostinfo, hostname: req.name, ephemeral: false, requestedExpiry: null }, req.key);
+    await webLogin.pending.begin({ machineKey, nodeKey, hostinfo, hostname: req.name, ephemeral: false, requestedExpiry: null }, req.key);
   } catch (err) {
     if (err instanceof PendingIdTaken) throw new ApiError(409, err.message);
     if (err instanceof PendingFull) throw new ApiError(503, err.message);
