@@ -100,7 +100,7 @@ export class Cluster {
 
   /** Web logins waiting for a decision, shared with the other instances (made once). */
   pendingRegistrations(opts: { ttlMs: number; maxEntries: number }): SharedPendingRegistrations {
-    this.pending ??= new SharedPendingRegistrations({ pool: this.loginPool, ...opts, log: this.opts.log });
+    this.pending ??= new SharedPendingRegistrations({ pool: this.loginPool, ...opts, log: this.opts.log, caughtUp: () => this.caughtUp() });
     return this.pending;
   }
 
@@ -108,6 +108,18 @@ export class Cluster {
   oidcFlows(): SharedOidcFlows {
     this.flows ??= new SharedOidcFlows(this.loginPool);
     return this.flows;
+  }
+
+  /**
+   * Resolves once the change feed has applied everything committed before this call (or
+   * after `timeoutMs`, or at close): what this instance reads from memory is then at least
+   * as new as what it just read from the database.
+   */
+  async caughtUp(timeoutMs = 5000): Promise<void> {
+    const { rows } = await this.pool.query<{ s: string }>('SELECT coalesce(max(seq), 0) AS s FROM ha_changes');
+    const target = Number(rows[0]?.s ?? 0);
+    const end = Date.now() + timeoutMs;
+    while (this.feed.applied < target && !this.closed && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
   }
 
   onLeaderChange(listener: (leader: boolean) => void): () => void {

@@ -29,6 +29,11 @@ export interface SharedPendingOptions {
   ttlMs: number;
   maxEntries: number;
   log(msg: string): void;
+  /**
+   * Resolves once this instance has applied every change committed so far. An approval
+   * read from the database may be ahead of the node it names in this instance's memory.
+   */
+  caughtUp?(): Promise<void>;
 }
 
 interface Row {
@@ -116,7 +121,10 @@ export class SharedPendingRegistrations implements PendingBook {
 
   async get(id: string): Promise<PendingRegistration | undefined> {
     const { rows } = await this.opts.pool.query<Row>(`SELECT ${COLUMNS} FROM ha_pending_registrations WHERE id = $1 AND expires_at > now()`, [id]);
-    return rows[0] ? fromRow(rows[0]) : undefined;
+    const e = rows[0] ? fromRow(rows[0]) : undefined;
+    // The node was written before the approval: once caught up, it is in memory here.
+    if (e?.verdict?.kind === 'approved') await this.opts.caughtUp?.();
+    return e;
   }
 
   async list(): Promise<PendingRegistration[]> {
@@ -198,7 +206,10 @@ export class SharedPendingRegistrations implements PendingBook {
     return result;
   }
 
-  /** Entries another instance changed (from the change feed): answer whoever waits on them. */
+  /**
+   * Entries another instance changed (from the change feed): answer whoever waits on them.
+   * Runs inside the feed's apply, after that batch's nodes, so it must not wait for the feed.
+   */
   async changed(ids: string[]): Promise<void> {
     const watched = ids.filter((id) => this.waiters.has(id));
     if (watched.length === 0) return;
