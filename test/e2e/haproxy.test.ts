@@ -2,6 +2,7 @@
 // run with docs/haproxy.cfg exactly as shipped), and the stock client joining through it.
 // The instance a client streams from is killed with SIGKILL: the client reconnects
 // through HAProxy to the survivor, stays online at its peer, and still gets changes.
+// Before that, a web login made at one instance is approved with the CLI at the other.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -13,12 +14,13 @@ import pg from 'pg';
 import YAML from 'yaml';
 import { afterAll as after, beforeAll as before, describe, test } from 'vitest';
 import { runCli } from '../helpers/cli.js';
-import { skipOrFail, Tailnet, waitFor, type Daemon } from './harness.js';
+import { skipOrFail, Tailnet, upInBackground, waitFor, type Daemon } from './harness.js';
 
 const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 const SWITCHBOARD = path.join(REPO, 'bin', 'switchboard.js');
 const HAPROXY_CFG = path.join(REPO, 'docs', 'haproxy.cfg');
 const PG_URL = process.env.SWITCHBOARD_TEST_PG_URL;
+const AUTH_URL = /(http:\/\/127\.0\.0\.1:8080\/register\/(hskey-authreq-[0-9a-f]{24}))/;
 
 /** Why this file cannot run beyond what the stock-client suite needs, or null. */
 function haproxySkipReason(): string | null {
@@ -148,6 +150,22 @@ describe('two instances behind HAProxy, stock client', { skip }, () => {
     await waitFor('bravo online at alpha', async () => (await a.peer('bravo'))?.Online);
     await waitFor('alpha online at bravo', async () => (await b.peer('alpha'))?.Online);
     assert.ok(await servedBy('alpha'), 'alpha streams from one of the instances');
+  });
+
+  test('tailscale up without a key at sb1, approved with the CLI on sb2: the waiting client becomes Running', async () => {
+    const c = await tn.daemon('charlie');
+    // Straight at sb1, so the registration and the waiting follow-up are certainly there.
+    const up = upInBackground(c, 'http://127.0.0.1:8081', ['--hostname=charlie']);
+    const [, , id] = await waitFor('the AuthURL from tailscale up', async () => AUTH_URL.exec(up.output()), 40_000);
+    const listed = await cli(secondConfig, ['auth', 'list', '-o', 'json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.ok(listed.stdout.includes(id!), `sb2 lists the registration made at sb1: ${listed.stdout}`);
+    const done = await cli(secondConfig, ['auth', 'register', '--user', 'ha', '--auth-id', id!]);
+    assert.equal(done.code, 0, done.stderr);
+    assert.match(done.stdout, /Node charlie registered/);
+    assert.equal(await up.done, 0, `tailscale up exits 0 once approved\n${up.output()}`);
+    assert.equal((await c.status()).BackendState, 'Running');
+    await waitFor('charlie online at alpha', async () => (await a.peer('charlie'))?.Online, 30_000);
   });
 
   test("SIGKILL of alpha's instance: alpha reconnects through HAProxy to the other and stays online; changes still reach both", async () => {
