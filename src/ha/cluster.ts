@@ -207,6 +207,7 @@ export class Cluster {
       const r = await this.pool.query('UPDATE ha_instances SET heartbeat_at = now() WHERE id = $1', [this.opts.instanceId]);
       if (r.rowCount === 0) await this.rejoin();
       if (this.leader.isLeader) await this.leaderDuties();
+      await this.pending?.recount();
     } catch (err) {
       this.opts.log(`ha: heartbeat failed: ${(err as Error).message}`);
     }

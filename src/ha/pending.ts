@@ -230,9 +230,15 @@ export class SharedPendingRegistrations implements PendingBook {
   /** The leader's sweep; returns how many expired entries went. */
   async sweep(): Promise<number> {
     const r = await this.opts.pool.query('DELETE FROM ha_pending_registrations WHERE expires_at <= now()');
-    const { rows: [count] } = await this.opts.pool.query<{ n: string }>('SELECT count(*) AS n FROM ha_pending_registrations WHERE verdict IS NULL');
-    this.counted = Number(count?.n ?? 0);
     return r.rowCount ?? 0;
+  }
+
+  /** Counts the undecided entries of every instance again (for `undecided`, every heartbeat). */
+  async recount(): Promise<void> {
+    const { rows: [count] } = await this.opts.pool.query<{ n: string }>(
+      'SELECT count(*) AS n FROM ha_pending_registrations WHERE verdict IS NULL AND expires_at > now()',
+    );
+    this.counted = Number(count?.n ?? 0);
   }
 
   /** Ends the waits here; the entries stay in the database for the client's next try. */

@@ -651,7 +651,7 @@ export class SwitchboardServer {
     r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
     r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
     r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
-    r.gauge('switchboard_registrations_pending', 'Web logins waiting for a decision (capped by tuning.register_cache_max_entries).', () => this.webLogin.pending.undecided);
+    r.gauge('switchboard_registrations_pending', 'Web logins waiting for a decision (capped by tuning.register_cache_max_entries); with PostgreSQL, those of every instance, as of the last heartbeat.', () => this.webLogin.pending.undecided);
     r.gauge('switchboard_connections_open', 'Open connections on the control listener.', () => this.admission.openConnections);
     r.gauge('switchboard_connections_pending', 'Connections on the control listener that have not sent a first request yet.', () => this.admission.pendingConnections);
   }

@@ -94,3 +94,19 @@ test('a waiter on a real clock ends when its entry expires', async () => {
   clearTimeout(keepAlive);
   c.close();
 });
+
+test('a claimed entry is decided only with its token; releasing it makes it decidable again', () => {
+  const { c, reg } = cache();
+  const a = reg('a');
+  const token = c.claim(a.id)!;
+  assert.ok(token);
+  assert.equal(c.claim(a.id), null, 'one claim at a time');
+  assert.equal(c.decide(a.id, { kind: 'rejected', reason: 'no' }), false, 'an unclaimed decision loses to the claim');
+  assert.equal(c.decide(a.id, { kind: 'rejected', reason: 'no' }, 'wrong'), false);
+  c.release(a.id, token);
+  const again = c.claim(a.id)!;
+  assert.equal(c.decide(a.id, { kind: 'approved', nodeId: 7 }, again), true);
+  assert.deepEqual(c.get(a.id)!.verdict, { kind: 'approved', nodeId: 7 });
+  assert.equal(c.claim(a.id), null, 'a decided entry cannot be claimed');
+  assert.equal(c.decide(a.id, { kind: 'rejected', reason: 'late' }), false, 'decided once');
+});
