@@ -169,7 +169,12 @@ export class WebLogin {
     try {
       return await decide(e, token);
     } finally {
-      await this.pending.release(id, token);
+      // A failed release must not hide decide's own error; the claim's lease then runs out.
+      try {
+        await this.pending.release(id, token);
+      } catch (err) {
+        this.opts.log(`registration ${id}: could not release its claim: ${(err as Error).message}`);
+      }
     }
   }
 
