@@ -122,6 +122,19 @@ describe.skipIf(!backend)('web logins across two instances on one PostgreSQL', (
     assert.equal(b.server.tailnet.nodeByMachineKey(c.machineKey), undefined);
   });
 
+  test('a decision made while A has lost its change feed reaches A when it catches up', async () => {
+    const { c, r, id } = await waiting(a, 'wl-catchup');
+    const answer = c.register({ followup: r.AuthURL });
+    await followupWaiting(a);
+    // Both instances' LISTEN connections drop: the decision's NOTIFY reaches no one.
+    const cut = await query<{ ok: boolean }>("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'switchboard changefeed'");
+    assert.ok(cut.length >= 2 && cut.every((x) => x.ok), `both feeds cut: ${JSON.stringify(cut)}`);
+    const done = await api(b, '/api/v1/auth/register', { authId: id, user: 'default' });
+    assert.equal(done.status, 200, done.body);
+    const res = await answer;
+    assert.equal(res.MachineAuthorized, true, JSON.stringify(res));
+  });
+
   test('an entry that expires ends the wait at A with a fresh link; the old id is gone at B', async () => {
     const { c, r, id } = await waiting(a, 'wl-expire');
     const answer = c.register({ followup: r.AuthURL });
