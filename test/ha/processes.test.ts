@@ -2,6 +2,7 @@
 // across them. One instance is killed with SIGKILL while nodes register and move: nothing a
 // client was told succeeded is lost, no address is handed out twice, its nodes go offline
 // at the survivors and come back when they reconnect there, and the leader's jobs move.
+// A web login made at an instance that is then killed completes at a survivor.
 
 import { afterAll, beforeAll, describe, test } from 'vitest';
 import assert from 'node:assert/strict';
@@ -186,5 +187,27 @@ describe.skipIf(!backend)('three switchboard processes on one PostgreSQL', () =>
       moved.push(c);
     }
     await converged([...watchers, ...moved], 10_000);
+  });
+
+  test('a web login made at an instance then killed with SIGKILL completes at a survivor (followed up and approved there with the CLI)', async () => {
+    const alive = instances.filter((i) => i.alive);
+    assert.ok(alive.length >= 2, 'two instances left');
+    const [victim, survivor] = alive as [Instance, Instance];
+    const first = client(victim, 'weblogin-moved');
+    const r = await first.register();
+    const id = /\/register\/([^/]+)$/.exec(r.AuthURL)?.[1];
+    assert.ok(id, `an AuthURL: ${JSON.stringify(r)}`);
+    await victim.kill();
+    first.close();
+    clients.delete(first);
+    // The same machine follows its link up at the survivor, which finds the entry in the database.
+    const moved = client(survivor, 'weblogin-moved', first);
+    const answer = moved.register({ followup: r.AuthURL });
+    const listed = await survivor.cliJson<Array<{ authId: string }>>(['auth', 'list']);
+    assert.ok(listed.some((e) => e.authId === id), `the survivor lists ${id}: ${JSON.stringify(listed)}`);
+    const done = await survivor.cli(['auth', 'register', '--user', 'default', '--auth-id', id]);
+    assert.equal(done.code, 0, done.stderr);
+    const res = await answer;
+    assert.equal(res.MachineAuthorized, true, JSON.stringify(res));
   });
 });
