@@ -74,7 +74,8 @@ export interface LoadResult {
   };
   rolling?: { restarted: number; firstMapMs: Latency; backToSteadySeconds: number; server: PhaseServer };
   /** probeMs: a GET /key answered by the server meanwhile (every 10 ms, one at a time): how long the event loop was held. */
-  policy?: { reloadToAllNodesMs: Latency; firstNodeMs: number; probeMs: Latency; server: PhaseServer };
+  /** Times from the PUT request; putMs until its answer (checked off-thread, compiled, stored). */
+  policy?: { reloadToAllNodesMs: Latency; putMs: number; firstNodeMs: number; probeMs: Latency; server: PhaseServer };
   slowReaders?: { stopped: number; seconds: number; rssBeforeMB: number; rssPeakMB: number; rssEndMB: number; server: PhaseServer };
   serverRestart?: {
     startSeconds: number;
@@ -450,6 +451,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       const t0p = now();
       const probe = srv.probe(Math.min(30_000, 3000 + n), 10);
       await srv.api('PUT', '/api/v1/policy', { policy: policy('22,80,443') });
+      const putMs = now() - t0p;
       const probeMs = await probe;
       const logs = await takeLogs();
       const first = new Map<number, number>();
@@ -457,6 +459,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       const seen = [...first.values()];
       result.policy = {
         reloadToAllNodesMs: latency(seen, live.size - first.size),
+        putMs,
         firstNodeMs: seen.length ? Math.min(...seen) : NaN,
         probeMs: latency(probeMs),
         server: sampler.phase(),

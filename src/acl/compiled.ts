@@ -246,7 +246,9 @@ export class CompiledPolicy {
         st.def.groups.forEach((g, gi) => {
           const dp = dstPortsFor(st, gi, rec);
           if (dp.length && src.length) {
-            const r: FilterRule = { SrcIPs: [...src], DstPorts: dp };
+            // SrcIPs is the rule's shared array (never modified): every receiver's filter
+            // points at it, so its JSON is written once (mapresponse/filterjson.ts).
+            const r: FilterRule = { SrcIPs: src, DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
             add(st.def.via.length ? `via|${ri}|${gi}` : sharedRuleKey(src, g.proto), rest, r);
           }
@@ -263,7 +265,7 @@ export class CompiledPolicy {
         });
         // Capability rules are delivered even when no source resolves (empty SrcIPs).
         if (st.def.app && capDstCovers(st, rec)) {
-          add(`cap|${ri}`, rest, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
+          add(`cap|${ri}`, rest, { SrcIPs: src, CapGrant: [capGrantFor(st.def.app, rec)] });
         }
         if (st.def.app && hasSelfDst(st)) {
           const ss = selfSources(st, rec, this.srcNodes(st), this.idx);

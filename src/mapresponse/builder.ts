@@ -9,6 +9,7 @@ import type { DERPMap, DNSConfig, NodeID, PeerChange } from '../tailcfg/types.js
 import { homeDerpRegion, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
 import type { PolicyUpdate, PolicyView } from './policyview.js';
 import { CAP_FILE_SHARING } from '../acl/capabilities.js';
+import { packetFiltersJson } from './filterjson.js';
 
 export interface MapContext {
   tailnet: Tailnet;
@@ -42,6 +43,7 @@ const CLOSE_PEERS = Buffer.from(']}');
 
 /** The viewer-specific part of a peer's rendering, to notice when only that changed. */
 function extrasKey(policy: PolicyView, viewer: NodeID, peer: NodeID): string {
+  if (policy.plainPeer(peer)) return '';
   const routes = policy.peerRoutes(viewer, peer);
   const capMap = policy.peerCapMap(viewer, peer);
   return routes || capMap ? JSON.stringify([routes, capMap]) : '';
@@ -81,7 +83,7 @@ export class MapBuilder {
       peerParts.push(this.peerBytes(nodeId, p, policy, opts, peerExtras));
     }
     const selfJson = this.selfJson(self, policy, opts);
-    const filterJson = JSON.stringify({ base: policy.packetFilter(nodeId) });
+    const filterJson = packetFiltersJson(policy.packetFilter(nodeId));
     const ssh = policy.sshPolicy(nodeId);
     const sshJson = ssh ? JSON.stringify(ssh) : '';
     const fields: Raw[] = [
@@ -191,7 +193,7 @@ export class MapBuilder {
       if (dns) fields.push(['DNSConfig', JSON.stringify(dns)]);
     }
     if (viewerAffected) {
-      const filterJson = JSON.stringify({ base: policy.packetFilter(me) });
+      const filterJson = packetFiltersJson(policy.packetFilter(me));
       if (filterJson !== state.filterJson) {
         fields.push(['PacketFilters', filterJson]);
         state.filterJson = filterJson;
@@ -235,8 +237,20 @@ export class MapBuilder {
     }
     if (patchList.length) fields.push(['PeersChangedPatch', JSON.stringify(patchList)]);
     if (fields.length === 0) return null;
-    fields.push(['ControlTime', JSON.stringify(opts.now.toISOString())]);
+    fields.push(['ControlTime', this.controlTime(opts.now)]);
     return assemble(fields);
+  }
+
+  private lastNow: Date | null = null;
+  private lastNowJson = '';
+
+  /** A batch's deltas share one Date: its JSON is formatted once, not per session. */
+  private controlTime(now: Date): string {
+    if (now !== this.lastNow) {
+      this.lastNow = now;
+      this.lastNowJson = JSON.stringify(now.toISOString());
+    }
+    return this.lastNowJson;
   }
 
   /** Drops cached renderings of a removed node. */
@@ -273,8 +287,9 @@ export class MapBuilder {
   }
 
   private peerBytes(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions, extras: Map<NodeID, string>): Buffer {
-    const routes = policy.peerRoutes(viewer, p.id);
-    const capMap = policy.peerCapMap(viewer, p.id);
+    const plain = policy.plainPeer(p.id);
+    const routes = plain ? null : policy.peerRoutes(viewer, p.id);
+    const capMap = plain ? null : policy.peerCapMap(viewer, p.id);
     const online = this.ctx.tailnet.isOnline(p.id);
     const cap = this.ctx.tailnet.capVersion(p.id);
     if (!routes && !capMap) {
