@@ -23,6 +23,9 @@ export interface StreamMetrics {
   frame(type: 'full' | 'delta' | 'keepalive', bytes: number, sinceEventMs?: number): void;
 }
 
+/** A batch stops keeping new frames after this many new ones in a row, none reused between. */
+const MAX_UNSHARED_FRAMES = 64;
+
 /**
  * One dispatch of events: a single timestamp for every session, so that sessions whose
  * deltas are identical (a peer's new endpoints, seen by all) share one compressed frame.
@@ -32,14 +35,19 @@ export class Batch {
   /** performance.now() when the first event of the batch was emitted. */
   constructor(readonly eventAt = performance.now()) {}
   private readonly frames = new Map<string, Buffer>();
+  private unshared = 0;
 
   frame(json: string, compression: Compression): Buffer {
     const key = compression + json;
     let f = this.frames.get(key);
-    if (!f) {
-      f = encodeFrame(json, compression);
-      this.frames.set(key, f);
+    if (f) {
+      this.unshared = 0;
+      return f;
     }
+    f = encodeFrame(json, compression);
+    // Deltas that differ per session (each node's own filter after a policy change) are
+    // not kept: 10,000 of them would stay in memory until the whole batch is served.
+    if (++this.unshared <= MAX_UNSHARED_FRAMES) this.frames.set(key, f);
     return f;
   }
 }

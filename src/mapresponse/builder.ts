@@ -6,8 +6,15 @@ import type { NodePatch, TailnetEvent } from '../state/events.js';
 import type { NodeRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { DERPMap, DNSConfig, NodeID, PeerChange } from '../tailcfg/types.js';
-import { homeDerpRegion, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
-import type { PolicyUpdate, PolicyView } from './policyview.js';
+import { homeDerpRegion, isExpired, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
+import type { CapMap, PeerRoutes, PolicyUpdate, PolicyView } from './policyview.js';
+
+interface SelfInputs {
+  routes: PeerRoutes | null;
+  capMap: CapMap;
+  cap: number;
+  key: string;
+}
 import { CAP_FILE_SHARING } from '../acl/capabilities.js';
 import { packetFiltersJson } from './filterjson.js';
 
@@ -32,6 +39,8 @@ export interface StreamState {
   filterJson: string;
   sshJson: string;
   selfJson: string;
+  /** Everything selfJson was rendered from besides the record itself (see selfInputs). */
+  selfInputs: string;
   /** Per peer, the viewer-specific part sent (routes, capabilities); absent when none. */
   peerExtras: Map<NodeID, string>;
 }
@@ -82,7 +91,8 @@ export class MapBuilder {
       if (peerParts.length) peerParts.push(COMMA);
       peerParts.push(this.peerBytes(nodeId, p, policy, opts, peerExtras));
     }
-    const selfJson = this.selfJson(self, policy, opts);
+    const inputs = this.selfInputs(self, policy, opts);
+    const selfJson = this.selfJson(self, inputs, opts);
     const filterJson = packetFiltersJson(policy.packetFilter(nodeId));
     const ssh = policy.sshPolicy(nodeId);
     const sshJson = ssh ? JSON.stringify(ssh) : '';
@@ -107,7 +117,7 @@ export class MapBuilder {
       : Buffer.concat([Buffer.from(head.slice(0, -1) + ',"Peers":[', 'utf8'), ...peerParts, CLOSE_PEERS]);
     return {
       json,
-      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson, peerExtras },
+      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson, selfInputs: inputs.key, peerExtras },
     };
   }
 
@@ -180,11 +190,16 @@ export class MapBuilder {
     // Records are immutable, so the self node needs re-rendering only when it was
     // replaced or the policy may have changed its capabilities.
     if (self !== state.self || viewerAffected || update.peers.has(me)) {
-      const selfJson = this.selfJson(self, policy, opts);
-      state.self = self;
-      if (selfJson !== state.selfJson) {
-        fields.push(['Node', selfJson]);
-        state.selfJson = selfJson;
+      // A policy change re-renders the node only when what it is rendered from moved.
+      const inputs = this.selfInputs(self, policy, opts);
+      if (self !== state.self || inputs.key !== state.selfInputs) {
+        const selfJson = this.selfJson(self, inputs, opts);
+        state.self = self;
+        state.selfInputs = inputs.key;
+        if (selfJson !== state.selfJson) {
+          fields.push(['Node', selfJson]);
+          state.selfJson = selfJson;
+        }
       }
     }
     if (configChanged) {
@@ -300,14 +315,23 @@ export class MapBuilder {
     return Buffer.from(JSON.stringify(renderNode(p, opts, { online, routes, capMap, cap })), 'utf8');
   }
 
-  private selfJson(self: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
+  /**
+   * What the self node's rendering takes besides its record: routes and capabilities from
+   * the policy, the capability version, and whether it has expired (the clock's only use).
+   */
+  private selfInputs(self: NodeRecord, policy: PolicyView, opts: RenderOptions): SelfInputs {
     const routes = policy.peerRoutes(self.id, self.id);
     let capMap = policy.selfCapMap(self.id);
     if (this.ctx.taildrop === false && CAP_FILE_SHARING in capMap) {
       capMap = { ...capMap };
       delete capMap[CAP_FILE_SHARING];
     }
-    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap, cap: this.ctx.tailnet.capVersion(self.id) }));
+    const cap = this.ctx.tailnet.capVersion(self.id);
+    return { routes, capMap, cap, key: JSON.stringify([routes, capMap, cap, isExpired(self, opts.now)]) };
+  }
+
+  private selfJson(self: NodeRecord, inputs: SelfInputs, opts: RenderOptions): string {
+    return JSON.stringify(renderNode(self, opts, { online: null, routes: inputs.routes, capMap: inputs.capMap, cap: inputs.cap }));
   }
 
   private profilesJson(userIds: Set<number>): string {
