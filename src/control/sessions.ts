@@ -23,7 +23,7 @@ export interface StreamMetrics {
   frame(type: 'full' | 'delta' | 'keepalive', bytes: number, sinceEventMs?: number): void;
 }
 
-/** A batch stops keeping new frames after this many new ones in a row, none reused between. */
+/** After this many new frames in a row, none reused, a batch stops sharing: each session encodes its own. */
 const MAX_UNSHARED_FRAMES = 64;
 
 /**
@@ -38,6 +38,8 @@ export class Batch {
   private unshared = 0;
 
   frame(json: string, compression: Compression): Buffer {
+    // Past the bound nothing new is kept, so a lookup (hashing the whole JSON) rarely pays.
+    if (this.unshared > MAX_UNSHARED_FRAMES) return encodeFrame(json, compression);
     const key = compression + json;
     let f = this.frames.get(key);
     if (f) {
@@ -48,6 +50,7 @@ export class Batch {
     // Deltas that differ per session (each node's own filter after a policy change) are
     // not kept: 10,000 of them would stay in memory until the whole batch is served.
     if (++this.unshared <= MAX_UNSHARED_FRAMES) this.frames.set(key, f);
+    else this.frames.clear();
     return f;
   }
 }

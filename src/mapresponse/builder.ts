@@ -176,7 +176,8 @@ export class MapBuilder {
     const fields: Raw[] = [];
     const viewerAffected = update.viewers === 'all' || update.viewers.has(me);
     if (viewerAffected) {
-      const visible = new Set(policy.visiblePeers(me));
+      const vp = policy.visiblePeers(me);
+      const visible = vp instanceof Set ? (vp as ReadonlySet<NodeID>) : new Set(vp);
       for (const id of visible) {
         // A peer's routes or capabilities for this viewer can change with the policy alone.
         if (!state.peers.has(id) || extrasKey(policy, me, id) !== (state.peerExtras.get(id) ?? '')) full.add(id);
