@@ -8,13 +8,6 @@ import type { Tailnet } from '../state/tailnet.js';
 import type { DERPMap, DNSConfig, NodeID, PeerChange } from '../tailcfg/types.js';
 import { homeDerpRegion, isExpired, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
 import type { CapMap, PeerRoutes, PolicyUpdate, PolicyView } from './policyview.js';
-
-interface SelfInputs {
-  routes: PeerRoutes | null;
-  capMap: CapMap;
-  cap: number;
-  key: string;
-}
 import { CAP_FILE_SHARING } from '../acl/capabilities.js';
 import { packetFiltersJson } from './filterjson.js';
 
@@ -46,6 +39,14 @@ export interface StreamState {
 }
 
 type Raw = [key: string, json: string];
+
+/** What the self node is rendered from besides its record; `key` tells when any of it moved. */
+interface SelfInputs {
+  routes: PeerRoutes | null;
+  capMap: CapMap;
+  cap: number;
+  key: string;
+}
 
 const COMMA = Buffer.from(',');
 const CLOSE_PEERS = Buffer.from(']}');
