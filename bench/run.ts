@@ -278,7 +278,11 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
       { bench: b, metric: 'rolling restarts: last wave → steady, s', value: f1(r.rolling.backToSteadySeconds) },
     );
   }
-  if (r.policy) rows.push({ bench: b, metric: 'policy reload → new filter at all nodes p50 / p99 / max, ms', value: lat(r.policy.reloadToAllNodesMs) });
+  if (r.policy) {
+    rows.push({ bench: b, metric: 'policy reload → new filter at all nodes p50 / p99 / max, ms', value: lat(r.policy.reloadToAllNodesMs) });
+    rows.push({ bench: b, metric: 'policy reload: PUT answered / new filter at the first node, ms', value: `${r.policy.putMs.toFixed(1)} / ${r.policy.firstNodeMs.toFixed(1)}` });
+    rows.push({ bench: b, metric: 'policy reload: GET /key meanwhile p50 / p99 / max, ms', value: lat(r.policy.probeMs) });
+  }
   if (r.slowReaders) {
     const s = r.slowReaders;
     rows.push({ bench: b, metric: `slow readers (${f0(s.stopped)} stop reading, ${f0(s.seconds)} s churn): server RSS before / peak / end, MiB`, value: `${f0(s.rssBeforeMB)} / ${f0(s.rssPeakMB)} / ${f0(s.rssEndMB)}` });

@@ -73,7 +73,9 @@ export interface LoadResult {
     server: PhaseServer;
   };
   rolling?: { restarted: number; firstMapMs: Latency; backToSteadySeconds: number; server: PhaseServer };
-  policy?: { reloadToAllNodesMs: Latency; server: PhaseServer };
+  /** probeMs: a GET /key answered by the server meanwhile (every 10 ms, one at a time): how long the event loop was held. */
+  /** Times from the PUT request; putMs until its answer (checked off-thread, compiled, stored). */
+  policy?: { reloadToAllNodesMs: Latency; putMs: number; firstNodeMs: number; probeMs: Latency; server: PhaseServer };
   slowReaders?: { stopped: number; seconds: number; rssBeforeMB: number; rssPeakMB: number; rssEndMB: number; server: PhaseServer };
   serverRestart?: {
     startSeconds: number;
@@ -447,12 +449,21 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       log('  policy reload …');
       await takeLogs();
       const t0p = now();
+      const probe = srv.probe(Math.min(30_000, 3000 + n), 10);
       await srv.api('PUT', '/api/v1/policy', { policy: policy('22,80,443') });
-      await sleep(Math.min(30_000, 3000 + n));
+      const putMs = now() - t0p;
+      const probeMs = await probe;
       const logs = await takeLogs();
       const first = new Map<number, number>();
       for (let k = 0; k < logs.filterSeen.length; k += 2) if (!first.has(logs.filterSeen[k]!)) first.set(logs.filterSeen[k]!, logs.filterSeen[k + 1]! - t0p);
-      result.policy = { reloadToAllNodesMs: latency([...first.values()], live.size - first.size), server: sampler.phase() };
+      const seen = [...first.values()];
+      result.policy = {
+        reloadToAllNodesMs: latency(seen, live.size - first.size),
+        putMs,
+        firstNodeMs: seen.length ? Math.min(...seen) : NaN,
+        probeMs: latency(probeMs),
+        server: sampler.phase(),
+      };
       log(`  policy: all nodes have the new filter p99 ${result.policy.reloadToAllNodesMs.p99.toFixed(0)} ms, ${live.size - first.size} missed`);
     }
 

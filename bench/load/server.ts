@@ -110,6 +110,29 @@ export class LoadServer {
     });
   }
 
+  /**
+   * GET /key one at a time, `gapMs` apart, for `forMs`: each answer's time (ms) is how long
+   * the server's event loop kept a plain request waiting.
+   */
+  async probe(forMs: number, gapMs: number): Promise<number[]> {
+    const out: number[] = [];
+    const end = performance.now() + forMs;
+    while (performance.now() < end) {
+      const t = performance.now();
+      await new Promise<void>((resolve) => {
+        const req = http.get({ host: '127.0.0.1', port: this.port, path: '/key?v=113', timeout: 30_000 }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        });
+        req.on('timeout', () => req.destroy());
+        req.on('error', () => resolve());
+      });
+      out.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, gapMs));
+    }
+    return out;
+  }
+
   async serverKey(): Promise<string> {
     const r = (await (await fetch(`${this.url}/key?v=113`)).json()) as { publicKey: string };
     return r.publicKey;

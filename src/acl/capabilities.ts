@@ -56,6 +56,7 @@ export function hasAttr(c: CompiledPolicy, rec: NodeRec, attr: string): boolean 
 }
 
 export function peerCapMapOf(_c: CompiledPolicy, _viewer: NodeRec, peer: NodeRec): CapMap {
-  // Approved exit nodes are offered as suggestions to every peer.
+  // Approved exit nodes are offered as suggestions to every peer. (CompiledPolicyView.plainPeer
+  // counts on nothing but an approved exit route putting capabilities on a peer.)
   return peer.exitApproved ? { [CAP_SUGGEST_EXIT]: null } : {};
 }

@@ -22,6 +22,11 @@ import { SshSources } from './sshsources.js';
 export interface CompileOptions {
   /** Base URL for SSH check-mode holdAndDelegate URLs. */
   baseURL?: string;
+  /**
+   * Compute each node's views alone and from every rule, without the rule index and
+   * the peer sets shared between alike nodes (the reference those are tested against).
+   */
+  reference?: boolean;
 }
 
 export type NodeChange = PolicyNode | { removed: number };
@@ -38,6 +43,17 @@ function ruleKey(src: string[], proto?: number[]): string {
   return `ip|${src.join(' ')}|${proto ? proto.join(',') : ''}`;
 }
 
+/** Keys of one rule's (shared, cached) source text, per protocol list: built once, not per node. */
+const sharedKeys = new WeakMap<string[], Map<string, string>>();
+function sharedRuleKey(src: string[], proto?: number[]): string {
+  let m = sharedKeys.get(src);
+  if (!m) sharedKeys.set(src, (m = new Map()));
+  const p = proto ? proto.join(',') : '';
+  let k = m.get(p);
+  if (k === undefined) m.set(p, (k = ruleKey(src, proto)));
+  return k;
+}
+
 const ALLOW_ALL: FilterRule[] = [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }];
 
 export class CompiledPolicy {
@@ -48,6 +64,8 @@ export class CompiledPolicy {
   private primaries?: Map<string, number>;
   private filterCache = new Map<number, FilterRule[]>();
   private peerCache = new Map<number, number[]>();
+  /** Peer sets (self included) per rule signature; see peers(). Cleared on every node change. */
+  private peerShare = new Map<string, number[]>();
   private sshCache = new Map<number, SSHPolicy | null>();
   private sshSources?: SshSources;
   /** Per-viewer answers that depend on the viewer alone (route use, via steering). */
@@ -56,6 +74,14 @@ export class CompiledPolicy {
   private viaRouterCache = new Map<string, number | undefined>();
   /** Does any rule carry "via"? Fixed per policy. */
   readonly hasVia: boolean;
+  /**
+   * Per node, the rules (by position) it is a source or destination of, plus every
+   * autogroup:self rule: the only rules that can put anything in its filter or peer set.
+   * With a rule per team, a node's views then cost its own rules, not the policy's size.
+   * Built on first use, patched for the one node on each change.
+   */
+  private ruleIndex?: Map<number, number[]>;
+  private selfRules: number[] = [];
 
   constructor(policy: Policy | null, tailnet: TailnetInput | TailnetIndex, opts: CompileOptions = {}) {
     this.policy = policy;
@@ -70,6 +96,47 @@ export class CompiledPolicy {
       }));
     }
     this.hasVia = this.rules.some((st) => st.def.via.length > 0);
+    this.rules.forEach((st, ri) => {
+      if (hasSelfDst(st)) this.selfRules.push(ri);
+    });
+  }
+
+  /** Positions of the rules that can concern node `id`, ascending (see ruleIndex). */
+  private rulesFor(id: number): number[] {
+    if (this.opts.reference) return this.rules.map((_, ri) => ri);
+    if (!this.ruleIndex) {
+      const sets = new Map<number, Set<number>>();
+      const put = (nid: number, ri: number) => {
+        let s = sets.get(nid);
+        if (!s) sets.set(nid, (s = new Set()));
+        s.add(ri);
+      };
+      this.rules.forEach((st, ri) => {
+        for (const n of this.srcNodes(st)) put(n, ri);
+        for (const n of this.dstNodes(st)) put(n, ri);
+      });
+      const index = new Map<number, number[]>();
+      for (const nid of this.idx.nodes.keys()) index.set(nid, this.merged(sets.get(nid)));
+      this.ruleIndex = index;
+    }
+    let r = this.ruleIndex.get(id);
+    if (!r) this.ruleIndex.set(id, (r = this.scanRulesFor(id)));
+    return r;
+  }
+
+  private merged(own: Set<number> | undefined): number[] {
+    if (!own) return this.selfRules;
+    for (const ri of this.selfRules) own.add(ri);
+    return [...own].sort((a, b) => a - b);
+  }
+
+  /** rulesFor() of one node from the rules' node sets (after a change to that node). */
+  private scanRulesFor(id: number): number[] {
+    const own = new Set<number>();
+    this.rules.forEach((st, ri) => {
+      if (this.srcNodes(st).has(id) || this.dstNodes(st).has(id)) own.add(ri);
+    });
+    return this.merged(own);
   }
 
   node(id: number): NodeRec | undefined {
@@ -101,7 +168,7 @@ export class CompiledPolicy {
         if (st.def.via.length) return;
         const src = this.srcText(st);
         for (const g of st.def.groups) {
-          const k = ruleKey(src, g.proto);
+          const k = sharedRuleKey(src, g.proto);
           if (!m.has(k)) m.set(k, ri + restOffset(st.def));
         }
         // Capability rules are never merged; each keeps its own position.
@@ -171,15 +238,19 @@ export class CompiledPolicy {
       const keyPos = this.keyPositions();
       const parts: { pos: number; key: string; rule: FilterRule }[] = [];
       const add = (key: string, fallback: number, rule: FilterRule) => parts.push({ pos: keyPos.get(key) ?? fallback, key, rule });
-      this.rules.forEach((st, ri) => {
+      const mine = this.rulesFor(id);
+      for (const ri of mine) {
+        const st = this.rules[ri]!;
         const src = this.srcText(st);
         const rest = ri + restOffset(st.def);
         st.def.groups.forEach((g, gi) => {
           const dp = dstPortsFor(st, gi, rec);
           if (dp.length && src.length) {
-            const r: FilterRule = { SrcIPs: [...src], DstPorts: dp };
+            // SrcIPs is the rule's shared array (never modified): every receiver's filter
+            // points at it, so its JSON is written once (mapresponse/filterjson.ts).
+            const r: FilterRule = { SrcIPs: src, DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
-            add(st.def.via.length ? `via|${ri}|${gi}` : ruleKey(src, g.proto), rest, r);
+            add(st.def.via.length ? `via|${ri}|${gi}` : sharedRuleKey(src, g.proto), rest, r);
           }
           if (hasSelfDst(st)) {
             const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
@@ -194,7 +265,7 @@ export class CompiledPolicy {
         });
         // Capability rules are delivered even when no source resolves (empty SrcIPs).
         if (st.def.app && capDstCovers(st, rec)) {
-          add(`cap|${ri}`, rest, { SrcIPs: [...src], CapGrant: [capGrantFor(st.def.app, rec)] });
+          add(`cap|${ri}`, rest, { SrcIPs: src, CapGrant: [capGrantFor(st.def.app, rec)] });
         }
         if (st.def.app && hasSelfDst(st)) {
           const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
@@ -203,19 +274,20 @@ export class CompiledPolicy {
             add(`cap|self|${ri}`, ri + SELF_OFFSET, { SrcIPs: sIPs, CapGrant: [capGrantFor(st.def.app, rec)] });
           }
         }
-      });
+      }
       // Some capabilities have a companion granted back to the sources (e.g. a Taildrive
       // sharer learns who may access its shares): sources become destinations.
-      this.rules.forEach((st, ri) => {
-        if (!st.def.app || !this.srcNodes(st).has(id)) return;
+      for (const ri of mine) {
+        const st = this.rules[ri]!;
+        if (!st.def.app || !this.srcNodes(st).has(id)) continue;
         const companions = Object.keys(st.def.app).map((k) => COMPANION[k]).filter((k): k is string => !!k);
-        if (!companions.length) return;
+        if (!companions.length) continue;
         const dstSel = select(this.policy!, this.idx, st.def.dst.map((d) => d.alias).filter((a) => a !== 'autogroup:self'));
         const sIPs = new Set(sourceStrings(dstSel, this.idx));
         if (hasSelfDst(st) && !rec.tagged && rec.node.userId !== null) {
           for (const o of this.idx.byUser.get(rec.node.userId) ?? []) for (const a of this.idx.nodes.get(o)!.addrText) sIPs.add(a);
         }
-        if (!sIPs.size) return;
+        if (!sIPs.size) continue;
         // One rule per companion capability, in grant order.
         companions.forEach((k, ci) => {
           add(`cap|companion|${ri}|${ci}`, ri + SELF_OFFSET + (ci + 1) / (companions.length + 2), {
@@ -223,7 +295,7 @@ export class CompiledPolicy {
             CapGrant: [{ Dsts: [...rec.addrCidr], CapMap: { [k]: null } }],
           });
         });
-      });
+      }
       parts.sort((a, b) => a.pos - b.pos);
       out = mergeRules(parts);
     }
@@ -235,10 +307,33 @@ export class CompiledPolicy {
     const hit = this.peerCache.get(id);
     if (hit) return hit;
     const rec = this.requireNode(id);
+    // Nodes alike in their rules (source or destination of the same ones) and, for
+    // autogroup:self, in their user have the same peers bar themselves: a team's peer set
+    // is computed once per change, not once per member.
+    let key = 'all';
+    if (this.opts.reference) key = `#${id}`;
+    else if (this.policy) {
+      key = rec.tagged || rec.node.userId === null ? 'T' : `u${rec.node.userId}`;
+      for (const ri of this.rulesFor(id)) {
+        const st = this.rules[ri]!;
+        key += `|${ri}${this.srcNodes(st).has(id) ? 's' : ''}${this.dstNodes(st).has(id) ? 'd' : ''}`;
+      }
+    }
+    let shared = this.peerShare.get(key);
+    if (!shared) this.peerShare.set(key, (shared = this.scanPeers(rec)));
+    const out = shared.filter((p) => p !== id);
+    this.peerCache.set(id, out);
+    return out;
+  }
+
+  /** The peers of `rec` and of every node with its rule signature, itself included, ascending. */
+  private scanPeers(rec: NodeRec): number[] {
+    const id = rec.node.id;
     const set = new Set<number>();
     if (!this.policy) for (const k of this.idx.nodes.keys()) set.add(k);
     else {
-      for (const st of this.rules) {
+      for (const ri of this.rulesFor(id)) {
+        const st = this.rules[ri]!;
         const srcNodes = this.srcNodes(st);
         const inSrc = srcNodes.has(id);
         if (this.ruleTargets(st, rec)) for (const s of srcNodes) set.add(s);
@@ -250,12 +345,11 @@ export class CompiledPolicy {
         }
         if (inSrc) for (const o of this.dstNodes(st)) set.add(o);
       }
+      // viaPeers depends on nothing but the rules' node sets today; were it to look at the
+      // node itself, the signature in peers() would have to say so.
       for (const v of viaPeers(this, rec)) set.add(v);
     }
-    set.delete(id);
-    const out = [...set].sort((a, b) => a - b);
-    this.peerCache.set(id, out);
-    return out;
+    return [...set].sort((a, b) => a - b);
   }
 
   /** Routes `viewer` may use through `peer` (AllowedIPs beyond addresses) and its primaries. */
@@ -416,6 +510,7 @@ export class CompiledPolicy {
     const beforeSubnets = routing(before);
     if ('removed' in change) this.idx.remove(id);
     else this.idx.upsert(change);
+    this.peerShare.clear();
     const after = this.idx.nodes.get(id);
     const afterSubnets = routing(after);
     const routesChanged = beforeSubnets !== afterSubnets;
@@ -450,6 +545,11 @@ export class CompiledPolicy {
         }
         if (wasDst.get(st) || isDst) for (const r of this.srcNodes(st)) affected.add(r);
       }
+      // The node's own rule list follows its new place in the rules' node sets.
+      if (this.ruleIndex) {
+        if (after) this.ruleIndex.set(id, this.scanRulesFor(id));
+        else this.ruleIndex.delete(id);
+      }
       // SSH rules listing the node as a source change their receivers' policy (the node's
       // own policy is dropped below).
       for (const a of sshAffected) affected.add(a);
@@ -468,6 +568,7 @@ export class CompiledPolicy {
         for (const q of this.peers(o.node.id)) affected.add(q);
       }
     }
+    this.peerShare.clear();
     for (const a of affected) this.dropViews(a);
     this.dropViews(id);
     if (after) {

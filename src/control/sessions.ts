@@ -1,6 +1,7 @@
 // Streaming map sessions: one per node with an open /machine/map stream. The hub
 // receives each batch of tailnet events once, brings the policy up to date once,
-// and lets every session turn the batch into its own smallest delta.
+// and lets every session turn the batch into its own smallest delta, a slice of
+// sessions per turn of the event loop, each session getting its batches in order.
 
 import type { MapBuilder, StreamState } from '../mapresponse/builder.js';
 import { encodeFrame, keepAliveFrame, type Compression } from '../mapresponse/encode.js';
@@ -22,6 +23,9 @@ export interface StreamMetrics {
   frame(type: 'full' | 'delta' | 'keepalive', bytes: number, sinceEventMs?: number): void;
 }
 
+/** After this many new frames in a row, none reused, a batch stops sharing: each session encodes its own. */
+const MAX_UNSHARED_FRAMES = 64;
+
 /**
  * One dispatch of events: a single timestamp for every session, so that sessions whose
  * deltas are identical (a peer's new endpoints, seen by all) share one compressed frame.
@@ -31,14 +35,22 @@ export class Batch {
   /** performance.now() when the first event of the batch was emitted. */
   constructor(readonly eventAt = performance.now()) {}
   private readonly frames = new Map<string, Buffer>();
+  private unshared = 0;
 
   frame(json: string, compression: Compression): Buffer {
+    // Past the bound nothing new is kept, so a lookup (hashing the whole JSON) rarely pays.
+    if (this.unshared > MAX_UNSHARED_FRAMES) return encodeFrame(json, compression);
     const key = compression + json;
     let f = this.frames.get(key);
-    if (!f) {
-      f = encodeFrame(json, compression);
-      this.frames.set(key, f);
+    if (f) {
+      this.unshared = 0;
+      return f;
     }
+    f = encodeFrame(json, compression);
+    // Deltas that differ per session (each node's own filter after a policy change) are
+    // not kept: 10,000 of them would stay in memory until the whole batch is served.
+    if (++this.unshared <= MAX_UNSHARED_FRAMES) this.frames.set(key, f);
+    else this.frames.clear();
     return f;
   }
 }
@@ -160,15 +172,37 @@ export class MapSession {
   }
 }
 
+/**
+ * Default time a dispatch may hold the event loop before it yields. A batch for every
+ * stream (a policy change) costs ~0.1 ms per session, so at 10,000 streams it is served
+ * over many turns: the first clients have their delta within milliseconds, and
+ * keep-alives, API requests and other batches are not held for the whole fleet.
+ */
+export const DEFAULT_SLICE_MS = 8;
+
+/** A batch still being served: `owed` are the sessions it has not reached yet, in order. */
+interface Work {
+  readonly events: readonly TailnetEvent[];
+  readonly update: PolicyUpdate;
+  readonly batch: Batch;
+  readonly owed: Set<MapSession>;
+}
+
 export class SessionHub {
   private readonly sessions = new Map<NodeID, MapSession>();
   private readonly unsubscribe: () => void;
+  /** Batches not yet delivered to all their sessions, oldest first. */
+  private readonly queue: Work[] = [];
+  private pumpScheduled = false;
+  private closed = false;
 
   constructor(
     tailnet: Tailnet,
     private readonly builder: MapBuilder,
     private readonly policy: () => PolicyView,
     private readonly log: (msg: string) => void,
+    /** How long one turn of the event loop may spend delivering; 0 yields after every session. */
+    private readonly sliceMs = DEFAULT_SLICE_MS,
   ) {
     this.unsubscribe = tailnet.subscribe((events, eventAt) => this.dispatch(events, eventAt));
   }
@@ -193,8 +227,15 @@ export class SessionHub {
   }
 
   closeAll(reason: string): void {
+    this.closed = true;
+    this.queue.length = 0;
     for (const s of [...this.sessions.values()]) s.close(reason);
     this.unsubscribe();
+  }
+
+  /** Batches still being delivered (tests, metrics). */
+  get pending(): number {
+    return this.queue.length;
   }
 
   /**
@@ -235,6 +276,7 @@ export class SessionHub {
   }
 
   private dispatch(events: readonly TailnetEvent[], eventAt?: number): void {
+    if (this.closed) return;
     const update = this.policy().apply(events);
     for (const e of events) {
       if (e.kind === 'nodeRemoved') {
@@ -242,14 +284,62 @@ export class SessionHub {
         this.sessions.get(e.nodeId)?.close('node was deleted');
       }
     }
-    const batch = new Batch(eventAt);
-    for (const s of this.targets(events, update)) {
-      try {
-        s.deliver(this.builder, events, update, batch);
-      } catch (err) {
-        this.log(`map update for node ${s.nodeId} failed: ${(err as Error).stack ?? err}`);
-        s.close('internal error');
+    const work: Work = { events, update, batch: new Batch(eventAt), owed: new Set(this.targets(events, update)) };
+    if (work.owed.size === 0) return;
+    this.queue.push(work);
+    // The new batch starts at once, even behind a large one still being served: a small
+    // change (one peer's endpoints) reaches its few sessions without waiting for the fleet.
+    this.serve(work, performance.now() + this.sliceMs);
+    this.schedule();
+  }
+
+  /** Serves `work` until the deadline; a session first gets every older batch it is owed. */
+  private serve(work: Work, deadline: number): void {
+    for (const s of work.owed) {
+      for (const w of this.queue) {
+        if (w === work) break;
+        if (w.owed.delete(s)) this.deliver(s, w);
       }
+      work.owed.delete(s);
+      this.deliver(s, work);
+      if (performance.now() >= deadline) break;
+    }
+    if (work.owed.size === 0) {
+      const i = this.queue.indexOf(work);
+      if (i >= 0) this.queue.splice(i, 1);
+    }
+  }
+
+  private schedule(): void {
+    if (this.pumpScheduled || this.queue.length === 0) return;
+    this.pumpScheduled = true;
+    // setImmediate: I/O (the frames just written, keep-alives, requests) runs in between.
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      if (this.closed) return;
+      const deadline = performance.now() + this.sliceMs;
+      do this.serve(this.smallest(), deadline);
+      while (this.queue.length && performance.now() < deadline);
+      this.schedule();
+    });
+  }
+
+  /**
+   * The batch with the fewest sessions left goes first: a peer's change is not held
+   * behind a fleet-wide one, and order per session holds whichever is served first.
+   */
+  private smallest(): Work {
+    let best = this.queue[0]!;
+    for (const w of this.queue) if (w.owed.size < best.owed.size) best = w;
+    return best;
+  }
+
+  private deliver(s: MapSession, w: Work): void {
+    try {
+      s.deliver(this.builder, w.events, w.update, w.batch);
+    } catch (err) {
+      this.log(`map update for node ${s.nodeId} failed: ${(err as Error).stack ?? err}`);
+      s.close('internal error');
     }
   }
 }

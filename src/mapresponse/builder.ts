@@ -6,9 +6,10 @@ import type { NodePatch, TailnetEvent } from '../state/events.js';
 import type { NodeRecord } from '../state/model.js';
 import type { Tailnet } from '../state/tailnet.js';
 import type { DERPMap, DNSConfig, NodeID, PeerChange } from '../tailcfg/types.js';
-import { homeDerpRegion, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
-import type { PolicyUpdate, PolicyView } from './policyview.js';
+import { homeDerpRegion, isExpired, PeerJsonCache, renderNode, TAGGED_DEVICES_PROFILE, TAGGED_DEVICES_USER_ID, userIdOf, userProfile, type RenderOptions } from './nodes.js';
+import type { CapMap, PeerRoutes, PolicyUpdate, PolicyView } from './policyview.js';
 import { CAP_FILE_SHARING } from '../acl/capabilities.js';
+import { packetFiltersJson } from './filterjson.js';
 
 export interface MapContext {
   tailnet: Tailnet;
@@ -31,17 +32,28 @@ export interface StreamState {
   filterJson: string;
   sshJson: string;
   selfJson: string;
+  /** Everything selfJson was rendered from besides the record itself (see selfInputs). */
+  selfInputs: string;
   /** Per peer, the viewer-specific part sent (routes, capabilities); absent when none. */
   peerExtras: Map<NodeID, string>;
 }
 
 type Raw = [key: string, json: string];
 
+/** What the self node is rendered from besides its record; `key` tells when any of it moved. */
+interface SelfInputs {
+  routes: PeerRoutes | null;
+  capMap: CapMap;
+  cap: number;
+  key: string;
+}
+
 const COMMA = Buffer.from(',');
 const CLOSE_PEERS = Buffer.from(']}');
 
 /** The viewer-specific part of a peer's rendering, to notice when only that changed. */
 function extrasKey(policy: PolicyView, viewer: NodeID, peer: NodeID): string {
+  if (policy.plainPeer(peer)) return '';
   const routes = policy.peerRoutes(viewer, peer);
   const capMap = policy.peerCapMap(viewer, peer);
   return routes || capMap ? JSON.stringify([routes, capMap]) : '';
@@ -80,8 +92,9 @@ export class MapBuilder {
       if (peerParts.length) peerParts.push(COMMA);
       peerParts.push(this.peerBytes(nodeId, p, policy, opts, peerExtras));
     }
-    const selfJson = this.selfJson(self, policy, opts);
-    const filterJson = JSON.stringify({ base: policy.packetFilter(nodeId) });
+    const inputs = this.selfInputs(self, policy, opts);
+    const selfJson = this.selfJson(self, inputs, opts);
+    const filterJson = packetFiltersJson(policy.packetFilter(nodeId));
     const ssh = policy.sshPolicy(nodeId);
     const sshJson = ssh ? JSON.stringify(ssh) : '';
     const fields: Raw[] = [
@@ -105,7 +118,7 @@ export class MapBuilder {
       : Buffer.concat([Buffer.from(head.slice(0, -1) + ',"Peers":[', 'utf8'), ...peerParts, CLOSE_PEERS]);
     return {
       json,
-      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson, peerExtras },
+      state: { nodeId, self, peers: new Set(peers), userIds, filterJson, sshJson, selfJson, selfInputs: inputs.key, peerExtras },
     };
   }
 
@@ -164,7 +177,8 @@ export class MapBuilder {
     const fields: Raw[] = [];
     const viewerAffected = update.viewers === 'all' || update.viewers.has(me);
     if (viewerAffected) {
-      const visible = new Set(policy.visiblePeers(me));
+      const vp = policy.visiblePeers(me);
+      const visible = vp instanceof Set ? (vp as ReadonlySet<NodeID>) : new Set(vp);
       for (const id of visible) {
         // A peer's routes or capabilities for this viewer can change with the policy alone.
         if (!state.peers.has(id) || extrasKey(policy, me, id) !== (state.peerExtras.get(id) ?? '')) full.add(id);
@@ -178,11 +192,16 @@ export class MapBuilder {
     // Records are immutable, so the self node needs re-rendering only when it was
     // replaced or the policy may have changed its capabilities.
     if (self !== state.self || viewerAffected || update.peers.has(me)) {
-      const selfJson = this.selfJson(self, policy, opts);
-      state.self = self;
-      if (selfJson !== state.selfJson) {
-        fields.push(['Node', selfJson]);
-        state.selfJson = selfJson;
+      // A policy change re-renders the node only when what it is rendered from moved.
+      const inputs = this.selfInputs(self, policy, opts);
+      if (self !== state.self || inputs.key !== state.selfInputs) {
+        const selfJson = this.selfJson(self, inputs, opts);
+        state.self = self;
+        state.selfInputs = inputs.key;
+        if (selfJson !== state.selfJson) {
+          fields.push(['Node', selfJson]);
+          state.selfJson = selfJson;
+        }
       }
     }
     if (configChanged) {
@@ -191,7 +210,7 @@ export class MapBuilder {
       if (dns) fields.push(['DNSConfig', JSON.stringify(dns)]);
     }
     if (viewerAffected) {
-      const filterJson = JSON.stringify({ base: policy.packetFilter(me) });
+      const filterJson = packetFiltersJson(policy.packetFilter(me));
       if (filterJson !== state.filterJson) {
         fields.push(['PacketFilters', filterJson]);
         state.filterJson = filterJson;
@@ -235,8 +254,20 @@ export class MapBuilder {
     }
     if (patchList.length) fields.push(['PeersChangedPatch', JSON.stringify(patchList)]);
     if (fields.length === 0) return null;
-    fields.push(['ControlTime', JSON.stringify(opts.now.toISOString())]);
+    fields.push(['ControlTime', this.controlTime(opts.now)]);
     return assemble(fields);
+  }
+
+  private lastNow: Date | null = null;
+  private lastNowJson = '';
+
+  /** A batch's deltas share one Date: its JSON is formatted once, not per session. */
+  private controlTime(now: Date): string {
+    if (now !== this.lastNow) {
+      this.lastNow = now;
+      this.lastNowJson = JSON.stringify(now.toISOString());
+    }
+    return this.lastNowJson;
   }
 
   /** Drops cached renderings of a removed node. */
@@ -273,8 +304,9 @@ export class MapBuilder {
   }
 
   private peerBytes(viewer: NodeID, p: NodeRecord, policy: PolicyView, opts: RenderOptions, extras: Map<NodeID, string>): Buffer {
-    const routes = policy.peerRoutes(viewer, p.id);
-    const capMap = policy.peerCapMap(viewer, p.id);
+    const plain = policy.plainPeer(p.id);
+    const routes = plain ? null : policy.peerRoutes(viewer, p.id);
+    const capMap = plain ? null : policy.peerCapMap(viewer, p.id);
     const online = this.ctx.tailnet.isOnline(p.id);
     const cap = this.ctx.tailnet.capVersion(p.id);
     if (!routes && !capMap) {
@@ -285,14 +317,23 @@ export class MapBuilder {
     return Buffer.from(JSON.stringify(renderNode(p, opts, { online, routes, capMap, cap })), 'utf8');
   }
 
-  private selfJson(self: NodeRecord, policy: PolicyView, opts: RenderOptions): string {
+  /**
+   * What the self node's rendering takes besides its record: routes and capabilities from
+   * the policy, the capability version, and whether it has expired (the clock's only use).
+   */
+  private selfInputs(self: NodeRecord, policy: PolicyView, opts: RenderOptions): SelfInputs {
     const routes = policy.peerRoutes(self.id, self.id);
     let capMap = policy.selfCapMap(self.id);
     if (this.ctx.taildrop === false && CAP_FILE_SHARING in capMap) {
       capMap = { ...capMap };
       delete capMap[CAP_FILE_SHARING];
     }
-    return JSON.stringify(renderNode(self, opts, { online: null, routes, capMap, cap: this.ctx.tailnet.capVersion(self.id) }));
+    const cap = this.ctx.tailnet.capVersion(self.id);
+    return { routes, capMap, cap, key: JSON.stringify([routes, capMap, cap, isExpired(self, opts.now)]) };
+  }
+
+  private selfJson(self: NodeRecord, inputs: SelfInputs, opts: RenderOptions): string {
+    return JSON.stringify(renderNode(self, opts, { online: null, routes: inputs.routes, capMap: inputs.capMap, cap: inputs.cap }));
   }
 
   private profilesJson(userIds: Set<number>): string {

@@ -33,4 +33,9 @@ export interface PolicyView {
   selfCapMap(node: NodeID): CapMap;
   /** Capabilities attached to `peer` in `viewer`'s netmap; null when none. */
   peerCapMap(viewer: NodeID, peer: NodeID): CapMap | null;
+  /**
+   * True when `peer` has neither routes nor capabilities for any viewer (peerRoutes and
+   * peerCapMap are null whoever asks): the common case, answered once per peer, not per pair.
+   */
+  plainPeer(peer: NodeID): boolean;
 }

@@ -153,6 +153,13 @@ export class CompiledPolicyView implements PolicyView {
     return this.compiled.node(node) ? this.compiled.capMap(node) : {};
   }
 
+  plainPeer(peer: NodeID): boolean {
+    const r = this.compiled.node(peer);
+    // Without subnets or an approved exit route, peerRoutes is empty and peerCapMap (exit-node
+    // suggestions only) is too, for every viewer.
+    return !r || (!r.subnets.length && !r.exitApproved);
+  }
+
   peerCapMap(viewer: NodeID, peer: NodeID): CapMap | null {
     if (!this.compiled.node(viewer) || !this.compiled.node(peer)) return null;
     const m = this.compiled.peerCapMap(viewer, peer);
