@@ -16,7 +16,7 @@ import { now } from './node.js';
 import { LoadServer, procSample, type ProcSample } from './server.js';
 import type { StepResult, WorkerCommand } from './worker.js';
 
-export const PROFILES = ['join-storm', 'steady', 'rolling', 'policy', 'slow-readers', 'server-restart'] as const;
+export const PROFILES = ['join-storm', 'steady', 'rolling', 'policy', 'slow-readers', 'server-restart', 'server-restart-term'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 export interface LoadOptions {
@@ -75,17 +75,28 @@ export interface LoadResult {
   rolling?: { restarted: number; firstMapMs: Latency; backToSteadySeconds: number; server: PhaseServer };
   policy?: { reloadToAllNodesMs: Latency; server: PhaseServer };
   slowReaders?: { stopped: number; seconds: number; rssBeforeMB: number; rssPeakMB: number; rssEndMB: number; server: PhaseServer };
-  serverRestart?: {
-    startSeconds: number;
-    killToSteadySeconds: number;
-    upToSteadySeconds: number;
-    steadyNodes: number;
-    reconnectFirstMapMs: Latency;
-    /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
-    nodePhases: Record<string, number>;
-    server: PhaseServer;
-  };
+  /** SIGKILL (a crash). */
+  serverRestart?: ServerRestart;
+  /** SIGTERM (a graceful stop: `systemctl restart`). */
+  serverRestartTerm?: ServerRestart;
   final: { serverRssMB: number; serverRssPerNodeKB: number; serverFds: number; generatorRssMB: number; digestEntries: number };
+}
+
+export interface ServerRestart {
+  signal: 'SIGKILL' | 'SIGTERM';
+  /** From the signal until the old process was gone. */
+  stopSeconds: number;
+  /** From the new process' spawn until its control port took a TCP connection. */
+  listenSeconds: number;
+  /** From the new process' spawn until it answered /health. */
+  startSeconds: number;
+  killToSteadySeconds: number;
+  upToSteadySeconds: number;
+  steadyNodes: number;
+  reconnectFirstMapMs: Latency;
+  /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
+  nodePhases: Record<string, number>;
+  server: PhaseServer;
 }
 
 function latency(samples: number[], missed = 0): Latency {
@@ -474,32 +485,42 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       log(`  slow readers: server RSS ${rssBefore.toFixed(0)} → peak ${peak.toFixed(0)} MiB`);
     }
 
-    if (profiles.has('server-restart')) {
-      // SIGKILL: a crash, or `kill -9`. A graceful stop at 10,000 streams first writes every
-      // node's last-seen, and clients that reconnect meanwhile reach the closing process.
-      log('  server restart (SIGKILL) …');
+    // The stop, the start on the same database, and the time until every node has a fresh
+    // full map and sees its whole team online. SIGKILL is a crash (or `kill -9`); SIGTERM a
+    // graceful stop, which closes the listener first and writes last-seen in one batch.
+    const restartServer = async (signal: 'SIGKILL' | 'SIGTERM'): Promise<ServerRestart> => {
+      log(`  server restart (${signal}) …`);
       const tKill = now();
-      await srv.stop('SIGKILL');
+      await srv.stop(signal);
       const tStart = now();
-      await srv.start();
+      const up = await srv.start();
       const tUp = now();
-      sampler.reset();
+      sampler!.reset();
       const st = await steady(300_000);
       const at = Math.max(...st.map((s) => s.at));
       const phases: Record<string, number> = {};
       for (const s of st) for (const [k, v] of Object.entries(s.phases)) phases[k] = (phases[k] ?? 0) + v;
-      result.serverRestart = {
+      const r: ServerRestart = {
+        signal,
+        stopSeconds: (tStart - tKill) / 1000,
+        listenSeconds: (up.listeningAt - tStart) / 1000,
         startSeconds: (tUp - tStart) / 1000,
         killToSteadySeconds: (at - tKill) / 1000,
         upToSteadySeconds: (at - tUp) / 1000,
         steadyNodes: st.reduce((a, s) => a + s.steady, 0),
         reconnectFirstMapMs: latency(st.flatMap((s) => s.reconnectMapMs)),
         nodePhases: phases,
-        server: sampler.phase(),
+        server: sampler!.phase(),
       };
-      log(`  server restart: steady ${result.serverRestart.upToSteadySeconds.toFixed(1)} s after the new server answered (${result.serverRestart.steadyNodes} nodes; ${JSON.stringify(phases)})`);
+      log(
+        `  server restart (${signal}): stopped in ${r.stopSeconds.toFixed(1)} s, listening ${r.listenSeconds.toFixed(1)} s / answering ${r.startSeconds.toFixed(1)} s after the spawn, ` +
+          `steady ${r.killToSteadySeconds.toFixed(1)} s after the signal (${r.steadyNodes} nodes; ${JSON.stringify(phases)})`,
+      );
       await takeLogs();
-    }
+      return r;
+    };
+    if (profiles.has('server-restart')) result.serverRestart = await restartServer('SIGKILL');
+    if (profiles.has('server-restart-term')) result.serverRestartTerm = await restartServer('SIGTERM');
 
     const counters = await all<{ digestEntries: number; memory: { rssMB: number } }>({ cmd: 'counters' });
     const s = procSample(srv.pid);

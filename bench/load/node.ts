@@ -10,7 +10,21 @@ import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPriv
 import type { Hostinfo, MapRequest, MapResponse, Node, RegisterResponse } from '../../src/tailcfg/types.js';
 
 const CAPABILITY_VERSION = 113;
+/**
+ * What the simulated nodes copy from tailscaled (control/controlclient, util/backoff,
+ * control/controlhttp): a map poll that brings nothing for two minutes is abandoned; a
+ * Noise dial without a dial plan gets 5 s plus 5 s for the upgrade and handshake, end to
+ * end; after each failed dial or map poll the client waits min(n² × 10 ms, 30 s) × [0.5,
+ * 1.5) with n the failures since its last full netmap (a full netmap resets n to 0).
+ */
 const FIRST_MAP_TIMEOUT_MS = 120_000;
+export const DIAL_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/** tailscaled's wait after its n-th consecutive failure (util/backoff: n² × 10 ms, capped, jittered ±50 %). */
+export function backoffDelayMs(failures: number, random: number = Math.random()): number {
+  return Math.min(failures * failures * 10, MAX_BACKOFF_MS) * (0.5 + random);
+}
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across worker threads. */
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -83,7 +97,8 @@ export class SimNode {
   private closeLink: (() => void) | null = null;
   private stream: ControlRequest | null = null;
   private everMapped = false;
-  private backoffMs = 0;
+  /** Failed dials and map polls since the last full netmap (tailscaled's backoff counter). */
+  private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Called with the first-map latency (ms since the map request) of each stream. */
   onFirstMap: ((ms: number, reconnect: boolean) => void) | null = null;
@@ -101,7 +116,7 @@ export class SimNode {
       serverPublicKey: this.o.serverKey,
       protocolVersion: CAPABILITY_VERSION,
       http2: 'builtin',
-      timeoutMs: 30_000,
+      timeoutMs: DIAL_TIMEOUT_MS,
     });
     this.http = link.http;
     this.socket = link.conn.inner;
@@ -223,7 +238,7 @@ export class SimNode {
             if (first) {
               first = false;
               this.everMapped = true;
-              this.backoffMs = 0;
+              this.failures = 0;
               this.streamUpAt = t;
               this.onFirstMap?.(t - t0, reconnect);
               resolve();
@@ -294,9 +309,8 @@ export class SimNode {
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer) return;
-    // tailscaled retries with a growing, jittered backoff.
-    this.backoffMs = Math.min(16_000, this.backoffMs ? this.backoffMs * 2 : 1000);
-    const delay = this.backoffMs * (0.5 + Math.random());
+    this.failures++;
+    const delay = backoffDelayMs(this.failures);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.autoReconnect || this.stream) return;
@@ -333,10 +347,33 @@ export class SimNode {
     const auto = this.autoReconnect;
     this.autoReconnect = false;
     this.disconnect();
+    this.failures = 0; // a new tailscaled process starts its backoff afresh
     try {
       await this.startStream();
+    } catch (err) {
+      // It keeps trying, as after any failed map poll (the step still counts the failure).
+      this.autoReconnect = auto;
+      if (auto && !this.stream) this.scheduleReconnect();
+      throw err;
     } finally {
       this.autoReconnect = auto;
+    }
+  }
+
+  /**
+   * Dials until it works, as tailscaled's login loop does (a failed dial waits the backoff
+   * and tries again); gives up after `giveUpMs`.
+   */
+  async connectRetrying(giveUpMs: number): Promise<void> {
+    const t0 = now();
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.connect();
+        return;
+      } catch (err) {
+        if (now() - t0 > giveUpMs) throw err;
+        await new Promise((r) => setTimeout(r, backoffDelayMs(failures)));
+      }
     }
   }
 

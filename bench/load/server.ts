@@ -69,7 +69,11 @@ export class LoadServer {
     return cfg;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Spawns the server and resolves once /health answers, with when its control port first
+   * took a TCP connection (the kernel accepts once listen() ran, before the event loop is free).
+   */
+  async start(): Promise<{ listeningAt: number }> {
     if (!this.port) {
       const probe = net.createServer().listen(0, '127.0.0.1');
       await new Promise((r) => probe.once('listening', r));
@@ -86,12 +90,38 @@ export class LoadServer {
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });
-    for (let i = 0; i < 600; i++) {
-      if (await this.healthy()) return;
-      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}): ${this.stderr}`);
-      await sleep(100);
+    let listeningAt = 0;
+    let probing = true;
+    const probe = (async () => {
+      while (probing && !listeningAt) {
+        if (await this.accepts()) listeningAt = performance.timeOrigin + performance.now();
+        else await sleep(20);
+      }
+    })();
+    try {
+      for (let i = 0; i < 600; i++) {
+        if (await this.healthy()) {
+          await probe;
+          return { listeningAt };
+        }
+        if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}): ${this.stderr}`);
+        await sleep(100);
+      }
+    } finally {
+      probing = false;
     }
     throw new Error(`server did not answer /health within 60 s: ${this.stderr}`);
+  }
+
+  private accepts(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port: this.port });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
   }
 
   /** The last lines the server wrote to stderr (warnings and errors). */

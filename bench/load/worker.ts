@@ -39,6 +39,8 @@ export interface StepResult {
 }
 
 const port = parentPort!;
+/** A joiner that cannot dial for this long counts as failed. */
+const JOIN_GIVE_UP_MS = 120_000;
 const log = new ObservationLog();
 const nodes = new Map<number, SimNode>();
 let firstMaps: number[] = [];
@@ -96,9 +98,11 @@ async function handle(m: WorkerCommand): Promise<unknown> {
     case 'join':
       // A new machine: dial, register, then open its map stream, as `tailscale up` does.
       // The join is timed from the register request: the dial is the handshake's cost, reported apart.
+      // A dial that times out is retried after tailscaled's backoff; the dial figure is from
+      // the first attempt to the end of the one that worked.
       return step(m.idxs, m.concurrency, async (n, joined) => {
         const t0 = now();
-        await n.connect();
+        await n.connectRetrying(JOIN_GIVE_UP_MS);
         const t1 = now();
         joined.push(n.idx, t1, t1 - t0);
         await n.register(authKeys.get(n.idx)!);
