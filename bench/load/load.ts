@@ -13,7 +13,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fixtureHostinfo, percentile, repoRoot } from '../common.js';
 import { now } from './node.js';
-import { LoadServer, procSample, type ProcSample } from './server.js';
+import { LoadServer, procSample, type ProcSample, type ServerLimits } from './server.js';
 import type { StepResult, WorkerCommand } from './worker.js';
 
 export const PROFILES = ['join-storm', 'steady', 'rolling', 'policy', 'slow-readers', 'server-restart', 'server-restart-term'] as const;
@@ -32,6 +32,8 @@ export interface LoadOptions {
   storm?: number;
   /** Nodes that stop reading in the slow-readers profile. */
   slowReaders?: number;
+  /** The server's global admission limits (default 'fleet': above the fleet; 'default': as shipped). */
+  serverLimits?: ServerLimits;
   /** Extra node flags for the server process (e.g. --cpu-prof). */
   serverNodeArgs?: string[];
   log?: (m: string) => void;
@@ -61,6 +63,7 @@ export interface LoadResult {
   groupSize: number;
   groups: number;
   workers: number;
+  serverLimits: ServerLimits;
   loadAverage: { start: number[]; end: number[] };
   setup: { registerSeconds: number; streamSeconds: number; steadySeconds: number; firstMapMs: Latency; steadyNodes: number; server: PhaseServer };
   /** visibleAtAllPeersMs is timed from the register request; dialMs is the Noise/HTTP/2 dial before it. */
@@ -94,6 +97,10 @@ export interface ServerRestart {
   upToSteadySeconds: number;
   steadyNodes: number;
   reconnectFirstMapMs: Latency;
+  /** When each node had its first map again, seconds after the new server answered (negative: before). */
+  streamUpAfterUpSeconds: Latency;
+  /** The nodes' dials from the signal until steady, by outcome. */
+  dials: { connected: number; refused: number; timedOut: number; failed: number };
   /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
   nodePhases: Record<string, number>;
   server: PhaseServer;
@@ -218,7 +225,8 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
     throw new Error(`open-file limit ${fdLimit} is below ${n} connections plus room: raise it (ulimit -n ${n + 1024}) first`);
   }
 
-  const srv = new LoadServer(repoRoot(), { maxConnections: n + 1024, nodeArgs: o.serverNodeArgs });
+  const serverLimits = o.serverLimits ?? 'fleet';
+  const srv = new LoadServer(repoRoot(), { maxConnections: n + 1024, nodeArgs: o.serverNodeArgs, limits: serverLimits });
   const workers: FleetWorker[] = [];
   let sampler: Sampler | null = null;
   const all = <T>(m: WorkerCommand | ((w: number) => WorkerCommand)) => Promise.all(workers.map((w, i) => w.call<T>(typeof m === 'function' ? m(i) : m)));
@@ -295,7 +303,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       return e;
     };
     const steady = (timeoutMs: number) =>
-      all<{ steady: number; of: number; at: number; reconnectMapMs: number[]; phases: Record<string, number> }>((w) => ({ cmd: 'steady', expected: expected(w), timeoutMs }));
+      all<{ steady: number; of: number; at: number; reconnectMapMs: number[]; phases: Record<string, number>; upAt: number[] }>((w) => ({ cmd: 'steady', expected: expected(w), timeoutMs }));
     const perWorker = 16;
     const reg = await run('register', base, perWorker);
     log(`  registered ${reg.ok} in ${reg.seconds.toFixed(1)} s`);
@@ -311,6 +319,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       groupSize,
       groups,
       workers: workerCount,
+      serverLimits,
       loadAverage: { start: loadStart, end: [] },
       setup: { registerSeconds: reg.seconds, streamSeconds: str.seconds, steadySeconds: setupSteady, firstMapMs: latency(str.firstMapMs), steadyNodes, server: sampler.phase() },
       final: { serverRssMB: 0, serverRssPerNodeKB: 0, serverFds: 0, generatorRssMB: 0, digestEntries: 0 },
@@ -488,8 +497,16 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
     // The stop, the start on the same database, and the time until every node has a fresh
     // full map and sees its whole team online. SIGKILL is a crash (or `kill -9`); SIGTERM a
     // graceful stop, which closes the listener first and writes last-seen in one batch.
+    type Dials = ServerRestart['dials'];
+    const dialCounts = async (): Promise<Dials> => {
+      const cs = await all<{ dials: Dials }>({ cmd: 'counters' });
+      const d: Dials = { connected: 0, refused: 0, timedOut: 0, failed: 0 };
+      for (const c of cs) for (const k of Object.keys(d) as (keyof Dials)[]) d[k] += c.dials[k];
+      return d;
+    };
     const restartServer = async (signal: 'SIGKILL' | 'SIGTERM'): Promise<ServerRestart> => {
       log(`  server restart (${signal}) …`);
+      const d0 = await dialCounts();
       const tKill = now();
       await srv.stop(signal);
       const tStart = now();
@@ -500,7 +517,11 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       const at = Math.max(...st.map((s) => s.at));
       const phases: Record<string, number> = {};
       for (const s of st) for (const [k, v] of Object.entries(s.phases)) phases[k] = (phases[k] ?? 0) + v;
+      const d1 = await dialCounts();
+      const dials = { ...d1 };
+      for (const k of Object.keys(dials) as (keyof Dials)[]) dials[k] -= d0[k];
       const r: ServerRestart = {
+        dials,
         signal,
         stopSeconds: (tStart - tKill) / 1000,
         listenSeconds: (up.listeningAt - tStart) / 1000,
@@ -509,12 +530,13 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
         upToSteadySeconds: (at - tUp) / 1000,
         steadyNodes: st.reduce((a, s) => a + s.steady, 0),
         reconnectFirstMapMs: latency(st.flatMap((s) => s.reconnectMapMs)),
+        streamUpAfterUpSeconds: latency(st.flatMap((s) => s.upAt.map((t) => (t - tUp) / 1000))),
         nodePhases: phases,
         server: sampler!.phase(),
       };
       log(
         `  server restart (${signal}): stopped in ${r.stopSeconds.toFixed(1)} s, listening ${r.listenSeconds.toFixed(1)} s / answering ${r.startSeconds.toFixed(1)} s after the spawn, ` +
-          `steady ${r.killToSteadySeconds.toFixed(1)} s after the signal (${r.steadyNodes} nodes; ${JSON.stringify(phases)})`,
+          `steady ${r.killToSteadySeconds.toFixed(1)} s after the signal (${r.steadyNodes} nodes; ${JSON.stringify(phases)}); dials ${JSON.stringify(dials)}`,
       );
       await takeLogs();
       return r;

@@ -56,6 +56,8 @@ export class ObservationLog {
   filterSeen: number[] = [];
   frames = { full: 0, delta: 0, keepalive: 0 };
   bytes = 0;
+  /** Dials by outcome: connected, refused (nothing listening), timedOut (the 10 s limit), failed (anything else). */
+  dials = { connected: 0, refused: 0, timedOut: 0, failed: 0 };
 
   take(): { peerSeen: number[]; endpointSeen: number[]; endpointSent: number[]; filterSeen: number[] } {
     const out = { peerSeen: this.peerSeen, endpointSeen: this.endpointSeen, endpointSent: this.endpointSent, filterSeen: this.filterSeen };
@@ -111,13 +113,24 @@ export class SimNode {
   /** Dials the control connection (Noise over HTTP/2) unless it is up. */
   async connect(): Promise<ControlHttp> {
     if (this.http && !this.http.closed) return this.http;
-    const link = await dialControl(this.o.url, {
-      machinePrivateKey: this.machinePrivateKey,
-      serverPublicKey: this.o.serverKey,
-      protocolVersion: CAPABILITY_VERSION,
-      http2: 'builtin',
-      timeoutMs: DIAL_TIMEOUT_MS,
-    });
+    const dials = this.o.log.dials;
+    let link;
+    try {
+      link = await dialControl(this.o.url, {
+        machinePrivateKey: this.machinePrivateKey,
+        serverPublicKey: this.o.serverKey,
+        protocolVersion: CAPABILITY_VERSION,
+        http2: 'builtin',
+        timeoutMs: DIAL_TIMEOUT_MS,
+      });
+    } catch (err) {
+      const m = (err as Error).message;
+      if (m.includes('ECONNREFUSED')) dials.refused++;
+      else if (m.includes('timed out')) dials.timedOut++;
+      else dials.failed++;
+      throw err;
+    }
+    dials.connected++;
     this.http = link.http;
     this.socket = link.conn.inner;
     this.closeLink = () => {

@@ -33,6 +33,9 @@ export function procSample(pid: number): ProcSample {
   return { rssMB: rssKB / 1024, cpuSeconds: (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND, fds };
 }
 
+/** The server's global admission limits: lifted above the fleet, or as shipped. */
+export type ServerLimits = 'fleet' | 'default';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LoadServer {
@@ -43,7 +46,7 @@ export class LoadServer {
 
   constructor(
     private readonly root: string,
-    private readonly opts: { maxConnections: number; nodeArgs?: string[] },
+    private readonly opts: { maxConnections: number; nodeArgs?: string[]; limits?: ServerLimits },
   ) {}
 
   get pid(): number {
@@ -58,14 +61,15 @@ export class LoadServer {
   private writeConfig(): string {
     const cfg = path.join(this.dir, 'config.yaml');
     const max = this.opts.maxConnections;
-    fs.writeFileSync(
-      cfg,
-      benchServerConfig(this.dir, this.port, 'load.test', [
-        // Every simulated node comes from 127.0.0.1, as no real tailnet does: per-address
-        // limits off, global ones above the fleet.
-        `limits: {max_connections: ${max}, max_connections_per_address: 0, max_pending_handshakes: ${max}, handshakes_per_second: 0, handshakes_per_second_per_address: 0, handshake_timeout: 60s}`,
-      ]),
-    );
+    // Every simulated node comes from 127.0.0.1, as no real tailnet does: the per-address
+    // limits are off either way. 'fleet' also lifts the global ones above the fleet;
+    // 'default' keeps them as shipped (max_pending_handshakes 1024, handshakes_per_second
+    // 500, handshake_timeout 10 s), as a deployment with clients on many addresses has them.
+    const limits =
+      this.opts.limits === 'default'
+        ? `limits: {max_connections: ${max}, max_connections_per_address: 0, handshakes_per_second_per_address: 0}`
+        : `limits: {max_connections: ${max}, max_connections_per_address: 0, max_pending_handshakes: ${max}, handshakes_per_second: 0, handshakes_per_second_per_address: 0, handshake_timeout: 60s}`;
+    fs.writeFileSync(cfg, benchServerConfig(this.dir, this.port, 'load.test', [limits]));
     return cfg;
   }
 

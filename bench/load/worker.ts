@@ -150,7 +150,13 @@ async function handle(m: WorkerCommand): Promise<unknown> {
             const p = nodes.get(Number(idx))!.phase;
             phases[p] = (phases[p] ?? 0) + 1;
           }
-          return { steady: n, of, at: now(), reconnectMapMs: reconnectMaps.splice(0), phases };
+          // When each checked node's current stream got its first map: the connection side of the wait.
+          const upAt: number[] = [];
+          for (const idx of Object.keys(m.expected)) {
+            const t = nodes.get(Number(idx))!.streamUpAt;
+            if (t) upAt.push(t);
+          }
+          return { steady: n, of, at: now(), reconnectMapMs: reconnectMaps.splice(0), phases, upAt };
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -162,7 +168,7 @@ async function handle(m: WorkerCommand): Promise<unknown> {
     case 'counters': {
       let digestEntries = 0;
       for (const n of nodes.values()) digestEntries += n.digest.size;
-      return { frames: { ...log.frames }, bytes: log.bytes, digestEntries, memory: memory(false), cpu: process.cpuUsage() };
+      return { frames: { ...log.frames }, dials: { ...log.dials }, bytes: log.bytes, digestEntries, memory: memory(false), cpu: process.cpuUsage() };
     }
     case 'close':
       for (const n of nodes.values()) n.close();
