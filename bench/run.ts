@@ -296,7 +296,7 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
       { bench: b, metric: `${m}: reconnect first map p50 / p99 / max, ms`, value: lat(s.reconnectFirstMapMs) },
       { bench: b, metric: `${m}: streams up again after the new server answered p50 / p99 / max, s`, value: lat(s.streamUpAfterUpSeconds) },
       { bench: b, metric: `${m}: dials connected / refused / timed out (10 s) / failed otherwise`, value: `${f0(s.dials.connected)} / ${f0(s.dials.refused)} / ${f0(s.dials.timedOut)} / ${f0(s.dials.failed)}` },
-      { bench: b, metric: `${m}: server CPU % (generator CPU %)`, value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)})` },
+      { bench: b, metric: `${m}: server CPU % (generator CPU %); generator event-loop delay p99 / max, ms`, value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)}); ${f0(s.generatorLoopDelayMs.p99Ms)} / ${f0(s.generatorLoopDelayMs.maxMs)}` },
     );
   }
   rows.push(

@@ -101,6 +101,8 @@ export interface ServerRestart {
   streamUpAfterUpSeconds: Latency;
   /** The nodes' dials from the signal until steady, by outcome. */
   dials: { connected: number; refused: number; timedOut: number; failed: number };
+  /** The generator threads' worst event-loop delay meanwhile (p99, max): how far its own timers ran late. */
+  generatorLoopDelayMs: { p99Ms: number; maxMs: number };
   /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
   nodePhases: Record<string, number>;
   server: PhaseServer;
@@ -498,15 +500,15 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
     // full map and sees its whole team online. SIGKILL is a crash (or `kill -9`); SIGTERM a
     // graceful stop, which closes the listener first and writes last-seen in one batch.
     type Dials = ServerRestart['dials'];
-    const dialCounts = async (): Promise<Dials> => {
-      const cs = await all<{ dials: Dials }>({ cmd: 'counters' });
+    const dialCounts = async (): Promise<{ d: Dials; loop: { p99Ms: number; maxMs: number } }> => {
+      const cs = await all<{ dials: Dials; loop: { p99Ms: number; maxMs: number } }>({ cmd: 'counters' });
       const d: Dials = { connected: 0, refused: 0, timedOut: 0, failed: 0 };
       for (const c of cs) for (const k of Object.keys(d) as (keyof Dials)[]) d[k] += c.dials[k];
-      return d;
+      return { d, loop: { p99Ms: Math.max(...cs.map((c) => c.loop.p99Ms)), maxMs: Math.max(...cs.map((c) => c.loop.maxMs)) } };
     };
     const restartServer = async (signal: 'SIGKILL' | 'SIGTERM'): Promise<ServerRestart> => {
       log(`  server restart (${signal}) …`);
-      const d0 = await dialCounts();
+      const { d: d0 } = await dialCounts();
       const tKill = now();
       await srv.stop(signal);
       const tStart = now();
@@ -517,11 +519,12 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       const at = Math.max(...st.map((s) => s.at));
       const phases: Record<string, number> = {};
       for (const s of st) for (const [k, v] of Object.entries(s.phases)) phases[k] = (phases[k] ?? 0) + v;
-      const d1 = await dialCounts();
+      const { d: d1, loop } = await dialCounts();
       const dials = { ...d1 };
       for (const k of Object.keys(dials) as (keyof Dials)[]) dials[k] -= d0[k];
       const r: ServerRestart = {
         dials,
+        generatorLoopDelayMs: loop,
         signal,
         stopSeconds: (tStart - tKill) / 1000,
         listenSeconds: (up.listeningAt - tStart) / 1000,
@@ -536,7 +539,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       };
       log(
         `  server restart (${signal}): stopped in ${r.stopSeconds.toFixed(1)} s, listening ${r.listenSeconds.toFixed(1)} s / answering ${r.startSeconds.toFixed(1)} s after the spawn, ` +
-          `steady ${r.killToSteadySeconds.toFixed(1)} s after the signal (${r.steadyNodes} nodes; ${JSON.stringify(phases)}); dials ${JSON.stringify(dials)}`,
+          `steady ${r.killToSteadySeconds.toFixed(1)} s after the signal (${r.steadyNodes} nodes; ${JSON.stringify(phases)}); dials ${JSON.stringify(dials)}; generator loop delay p99 ${loop.p99Ms.toFixed(0)} / max ${loop.maxMs.toFixed(0)} ms`,
       );
       await takeLogs();
       return r;

@@ -99,6 +99,7 @@ export class SimNode {
   private closeLink: (() => void) | null = null;
   private stream: ControlRequest | null = null;
   private everMapped = false;
+  private dialing = false;
   /** Failed dials and map polls since the last full netmap (tailscaled's backoff counter). */
   private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -115,6 +116,7 @@ export class SimNode {
     if (this.http && !this.http.closed) return this.http;
     const dials = this.o.log.dials;
     let link;
+    this.dialing = true;
     try {
       link = await dialControl(this.o.url, {
         machinePrivateKey: this.machinePrivateKey,
@@ -129,6 +131,8 @@ export class SimNode {
       else if (m.includes('timed out')) dials.timedOut++;
       else dials.failed++;
       throw err;
+    } finally {
+      this.dialing = false;
     }
     dials.connected++;
     this.http = link.http;
@@ -308,8 +312,9 @@ export class SimNode {
   }
 
   /** For the report of nodes that did not come back: what this one is doing. */
-  get phase(): 'streaming' | 'waiting-first-map' | 'reconnect-scheduled' | 'idle' {
+  get phase(): 'streaming' | 'waiting-first-map' | 'dialing' | 'reconnect-scheduled' | 'idle' {
     if (this.stream) return this.streamUpAt ? 'streaming' : 'waiting-first-map';
+    if (this.dialing) return 'dialing';
     return this.reconnectTimer ? 'reconnect-scheduled' : 'idle';
   }
 

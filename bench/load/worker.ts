@@ -1,6 +1,7 @@
 // A worker thread of the load generator: a few thousand SimNodes on one event loop,
 // driven by the coordinator (bench/load/load.ts) with request/reply messages.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Hostinfo } from '../../src/tailcfg/types.js';
 import { memory, pool } from '../common.js';
@@ -39,6 +40,9 @@ export interface StepResult {
 }
 
 const port = parentPort!;
+/** This thread's event-loop delay: a starved generator times its own dials out, not the server's. */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
 /** A joiner that cannot dial for this long counts as failed. */
 const JOIN_GIVE_UP_MS = 120_000;
 const log = new ObservationLog();
@@ -168,7 +172,10 @@ async function handle(m: WorkerCommand): Promise<unknown> {
     case 'counters': {
       let digestEntries = 0;
       for (const n of nodes.values()) digestEntries += n.digest.size;
-      return { frames: { ...log.frames }, dials: { ...log.dials }, bytes: log.bytes, digestEntries, memory: memory(false), cpu: process.cpuUsage() };
+      // The loop delay is since the previous 'counters'.
+      const loop = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      return { frames: { ...log.frames }, dials: { ...log.dials }, loop, bytes: log.bytes, digestEntries, memory: memory(false), cpu: process.cpuUsage() };
     }
     case 'close':
       for (const n of nodes.values()) n.close();
