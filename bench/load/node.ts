@@ -14,12 +14,44 @@ const CAPABILITY_VERSION = 113;
  * What the simulated nodes copy from tailscaled (control/controlclient, util/backoff,
  * control/controlhttp): a map poll that brings nothing for two minutes is abandoned; a
  * Noise dial without a dial plan gets 5 s plus 5 s for the upgrade and handshake, end to
- * end; after each failed dial or map poll the client waits min(n² × 10 ms, 30 s) × [0.5,
- * 1.5) with n the failures since its last full netmap (a full netmap resets n to 0).
+ * end (measured on the generator thread's run time, see runTimeDeadline); after each
+ * failed dial or map poll the client waits min(n² × 10 ms, 30 s) × [0.5, 1.5) with n the
+ * failures since its last full netmap (a full netmap resets n to 0).
  */
 const FIRST_MAP_TIMEOUT_MS = 120_000;
 export const DIAL_TIMEOUT_MS = 10_000;
 const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * The time this thread's event loop was free to run, in ms: a stall (GC, or the machine's
+ * other work starving the generator) counts as at most two ticks. A dial's 10 s are
+ * measured on it, so that a starved generator does not time out answers that are already
+ * in its socket buffer: a real client has its own CPU.
+ */
+const TICK_MS = 250;
+let runTime = 0;
+let lastTick = performance.now();
+setInterval(() => {
+  const t = performance.now();
+  runTime += Math.min(t - lastTick, 2 * TICK_MS);
+  lastTick = t;
+}, TICK_MS).unref();
+const runNow = () => runTime + Math.min(performance.now() - lastTick, 2 * TICK_MS);
+
+/** Aborts `ac` once `ms` of this thread's run time have passed; returns a cancel function. */
+function runTimeDeadline(ms: number, ac: AbortController): () => void {
+  const start = runNow();
+  let timer: NodeJS.Timeout;
+  const arm = (wait: number) => {
+    timer = setTimeout(() => {
+      const left = ms - (runNow() - start);
+      if (left > 1) arm(left);
+      else ac.abort(new Error(`ts2021 dial timed out after ${ms} ms`));
+    }, wait);
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
 
 /** tailscaled's wait after its n-th consecutive failure (util/backoff: n² × 10 ms, capped, jittered ±50 %). */
 export function backoffDelayMs(failures: number, random: number = Math.random()): number {
@@ -117,13 +149,17 @@ export class SimNode {
     const dials = this.o.log.dials;
     let link;
     this.dialing = true;
+    const ac = new AbortController();
+    const cancel = runTimeDeadline(DIAL_TIMEOUT_MS, ac);
     try {
       link = await dialControl(this.o.url, {
         machinePrivateKey: this.machinePrivateKey,
         serverPublicKey: this.o.serverKey,
         protocolVersion: CAPABILITY_VERSION,
         http2: 'builtin',
-        timeoutMs: DIAL_TIMEOUT_MS,
+        // The limit is the run-time deadline; this wall-clock one only backs it up.
+        timeoutMs: DIAL_TIMEOUT_MS * 6,
+        signal: ac.signal,
       });
     } catch (err) {
       const m = (err as Error).message;
@@ -132,6 +168,7 @@ export class SimNode {
       else dials.failed++;
       throw err;
     } finally {
+      cancel();
       this.dialing = false;
     }
     dials.connected++;
