@@ -200,7 +200,7 @@ async function main(): Promise<void> {
   if (args.only.has('load')) {
     const nodes = args.load.nodes ?? (args.quick ? 500 : 10_000);
     log(`load ${nodes} nodes …`);
-    const r = await benchLoad({ ...args.load, nodes, steadySeconds: args.load.steadySeconds ?? (args.quick ? 15 : 60), log });
+    const r = await benchLoad({ ...args.load, serverRoot: args.serverRoot, nodes, steadySeconds: args.load.steadySeconds ?? (args.quick ? 15 : 60), log });
     results.load = r;
     log(`  JSON: ${path.relative(process.cwd(), writeLoadJson(r))}`);
     rows.push(...loadRows(r));

@@ -34,6 +34,8 @@ export interface LoadOptions {
   slowReaders?: number;
   /** The server's global admission limits (default 'fleet': above the fleet; 'default': as shipped). */
   serverLimits?: ServerLimits;
+  /** A checkout (with dist/) whose server to run instead of this one's (--server-root), to compare builds. */
+  serverRoot?: string;
   /** Extra node flags for the server process (e.g. --cpu-prof). */
   serverNodeArgs?: string[];
   log?: (m: string) => void;
@@ -228,7 +230,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
   }
 
   const serverLimits = o.serverLimits ?? 'fleet';
-  const srv = new LoadServer(repoRoot(), { maxConnections: n + 1024, nodeArgs: o.serverNodeArgs, limits: serverLimits });
+  const srv = new LoadServer(o.serverRoot ?? repoRoot(), { maxConnections: n + 1024, nodeArgs: o.serverNodeArgs, limits: serverLimits });
   const workers: FleetWorker[] = [];
   let sampler: Sampler | null = null;
   const all = <T>(m: WorkerCommand | ((w: number) => WorkerCommand)) => Promise.all(workers.map((w, i) => w.call<T>(typeof m === 'function' ? m(i) : m)));
