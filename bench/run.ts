@@ -5,7 +5,7 @@
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
 //   npm run bench -- --only abuse [--server-root DIR]   hostile clients against a server child process (DIR: another checkout's build, for before/after)
 //   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread) and dist/fanout-rounds-clients.cpuprofile (client fleet), rounds only
-//   npm run bench -- --only load [--nodes N] [--profile P,…] [--group-size G] [--workers W] [--duration S] [--server-cpu-prof]
+//   npm run bench -- --only load [--nodes N] [--profile P,…] [--group-size G] [--workers W] [--duration S] [--server-cpu-prof] [--server-limits fleet|default]
 //                                      simulated nodes against `switchboard serve` (not part of the default run)
 
 import fs from 'node:fs';
@@ -53,7 +53,11 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
     else if (a === '--group-size') load.groupSize = Math.round(positive(a, argv[++i]));
     else if (a === '--workers') load.workers = Math.round(positive(a, argv[++i]));
     else if (a === '--duration') load.steadySeconds = positive(a, argv[++i]);
-    else if (a === '--server-cpu-prof') load.serverNodeArgs = ['--cpu-prof', `--cpu-prof-dir=${path.join(repoRoot(), 'dist')}`];
+    else if (a === '--server-limits') {
+      const v = argv[++i];
+      if (v !== 'fleet' && v !== 'default') throw new Error(`--server-limits: "${v}" is not fleet or default`);
+      load.serverLimits = v;
+    } else if (a === '--server-cpu-prof') load.serverNodeArgs = ['--cpu-prof', `--cpu-prof-dir=${path.join(repoRoot(), 'dist')}`];
     else if (a === '--profile') {
       const ps = (argv[++i] ?? '').split(',').filter(Boolean);
       for (const p of ps) if (!(PROFILES as readonly string[]).includes(p)) throw new Error(`--profile: unknown profile "${p}" (one of ${PROFILES.join(', ')})`);
@@ -69,7 +73,7 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
         if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
         only.add(n as Name);
       }
-    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>, --nodes, --profile, --group-size, --workers, --duration, --server-cpu-prof)`);
+    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>, --nodes, --profile, --group-size, --workers, --duration, --server-cpu-prof, --server-limits)`);
   }
   if (only.size === 0) for (const n of DEFAULT_NAMES) only.add(n);
   return { only, quick, sameThread, cpuProf, serverRoot, load };
@@ -196,7 +200,7 @@ async function main(): Promise<void> {
   if (args.only.has('load')) {
     const nodes = args.load.nodes ?? (args.quick ? 500 : 10_000);
     log(`load ${nodes} nodes …`);
-    const r = await benchLoad({ ...args.load, nodes, steadySeconds: args.load.steadySeconds ?? (args.quick ? 15 : 60), log });
+    const r = await benchLoad({ ...args.load, serverRoot: args.serverRoot, nodes, steadySeconds: args.load.steadySeconds ?? (args.quick ? 15 : 60), log });
     results.load = r;
     log(`  JSON: ${path.relative(process.cwd(), writeLoadJson(r))}`);
     rows.push(...loadRows(r));
@@ -246,7 +250,7 @@ async function main(): Promise<void> {
 }
 
 function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
-  const b = `load ${f0(r.nodes)} (teams of ${r.groupSize})`;
+  const b = `load ${f0(r.nodes)} (teams of ${r.groupSize}${r.serverLimits === 'default' ? ', default limits' : ''})`;
   const lat = (l: { p50: number; p99: number; max: number; n: number; missed: number }) => `${f1(l.p50)} / ${f1(l.p99)} / ${f1(l.max)} (n=${l.n}, missed ${l.missed})`;
   const big = r.nodes >= 10_000;
   const rows: Row[] = [
@@ -287,12 +291,16 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
     const s = r.slowReaders;
     rows.push({ bench: b, metric: `slow readers (${f0(s.stopped)} stop reading, ${f0(s.seconds)} s churn): server RSS before / peak / end, MiB`, value: `${f0(s.rssBeforeMB)} / ${f0(s.rssPeakMB)} / ${f0(s.rssEndMB)}` });
   }
-  if (r.serverRestart) {
-    const s = r.serverRestart;
+  for (const s of [r.serverRestart, r.serverRestartTerm]) {
+    if (!s) continue;
+    const m = `server restart (${s.signal})`;
     rows.push(
-      { bench: b, metric: 'server restart: kill → steady / new server up → steady, s', value: `${f1(s.killToSteadySeconds)} / ${f1(s.upToSteadySeconds)} (${f0(s.steadyNodes)} nodes)`, target: big ? '< 60 s' : undefined, pass: big ? s.killToSteadySeconds < 60 : undefined },
-      { bench: b, metric: 'server restart: reconnect first map p50 / p99 / max, ms', value: lat(s.reconnectFirstMapMs) },
-      { bench: b, metric: 'server restart: server CPU % (generator CPU %)', value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)})` },
+      { bench: b, metric: `${m}: signal → steady / new server up → steady, s`, value: `${f1(s.killToSteadySeconds)} / ${f1(s.upToSteadySeconds)} (${f0(s.steadyNodes)} nodes)`, target: big ? '< 60 s' : undefined, pass: big ? s.killToSteadySeconds < 60 : undefined },
+      { bench: b, metric: `${m}: old process gone / new one listening / answering, s`, value: `${f1(s.stopSeconds)} / ${f1(s.listenSeconds)} / ${f1(s.startSeconds)}` },
+      { bench: b, metric: `${m}: reconnect first map p50 / p99 / max, ms`, value: lat(s.reconnectFirstMapMs) },
+      { bench: b, metric: `${m}: streams up again after the new server answered p50 / p99 / max, s`, value: lat(s.streamUpAfterUpSeconds) },
+      { bench: b, metric: `${m}: dials connected / refused / timed out (10 s) / failed otherwise`, value: `${f0(s.dials.connected)} / ${f0(s.dials.refused)} / ${f0(s.dials.timedOut)} / ${f0(s.dials.failed)}` },
+      { bench: b, metric: `${m}: server CPU % (generator CPU %); generator event-loop delay p99 / max, ms`, value: `${f0(s.server.cpuPercent)} (${f0(s.server.generatorCpuPercent)}); ${f0(s.generatorLoopDelayMs.p99Ms)} / ${f0(s.generatorLoopDelayMs.maxMs)}` },
     );
   }
   rows.push(

@@ -13,10 +13,10 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fixtureHostinfo, percentile, repoRoot } from '../common.js';
 import { now } from './node.js';
-import { LoadServer, procSample, type ProcSample } from './server.js';
+import { LoadServer, procSample, type ProcSample, type ServerLimits } from './server.js';
 import type { StepResult, WorkerCommand } from './worker.js';
 
-export const PROFILES = ['join-storm', 'steady', 'rolling', 'policy', 'slow-readers', 'server-restart'] as const;
+export const PROFILES = ['join-storm', 'steady', 'rolling', 'policy', 'slow-readers', 'server-restart', 'server-restart-term'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 export interface LoadOptions {
@@ -32,6 +32,10 @@ export interface LoadOptions {
   storm?: number;
   /** Nodes that stop reading in the slow-readers profile. */
   slowReaders?: number;
+  /** The server's global admission limits (default 'fleet': above the fleet; 'default': as shipped). */
+  serverLimits?: ServerLimits;
+  /** A checkout (with dist/) whose server to run instead of this one's (--server-root), to compare builds. */
+  serverRoot?: string;
   /** Extra node flags for the server process (e.g. --cpu-prof). */
   serverNodeArgs?: string[];
   log?: (m: string) => void;
@@ -61,6 +65,7 @@ export interface LoadResult {
   groupSize: number;
   groups: number;
   workers: number;
+  serverLimits: ServerLimits;
   loadAverage: { start: number[]; end: number[] };
   setup: { registerSeconds: number; streamSeconds: number; steadySeconds: number; firstMapMs: Latency; steadyNodes: number; server: PhaseServer };
   /** visibleAtAllPeersMs is timed from the register request; dialMs is the Noise/HTTP/2 dial before it. */
@@ -77,17 +82,34 @@ export interface LoadResult {
   /** Times from the PUT request; putMs until its answer (checked off-thread, compiled, stored). */
   policy?: { reloadToAllNodesMs: Latency; putMs: number; firstNodeMs: number; probeMs: Latency; server: PhaseServer };
   slowReaders?: { stopped: number; seconds: number; rssBeforeMB: number; rssPeakMB: number; rssEndMB: number; server: PhaseServer };
-  serverRestart?: {
-    startSeconds: number;
-    killToSteadySeconds: number;
-    upToSteadySeconds: number;
-    steadyNodes: number;
-    reconnectFirstMapMs: Latency;
-    /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
-    nodePhases: Record<string, number>;
-    server: PhaseServer;
-  };
+  /** SIGKILL (a crash). */
+  serverRestart?: ServerRestart;
+  /** SIGTERM (a graceful stop: `systemctl restart`). */
+  serverRestartTerm?: ServerRestart;
   final: { serverRssMB: number; serverRssPerNodeKB: number; serverFds: number; generatorRssMB: number; digestEntries: number };
+}
+
+export interface ServerRestart {
+  signal: 'SIGKILL' | 'SIGTERM';
+  /** From the signal until the old process was gone. */
+  stopSeconds: number;
+  /** From the new process' spawn until its control port took a TCP connection. */
+  listenSeconds: number;
+  /** From the new process' spawn until it answered /health. */
+  startSeconds: number;
+  killToSteadySeconds: number;
+  upToSteadySeconds: number;
+  steadyNodes: number;
+  reconnectFirstMapMs: Latency;
+  /** When each node had its first map again, seconds after the new server answered (negative: before). */
+  streamUpAfterUpSeconds: Latency;
+  /** The nodes' dials from the signal until steady, by outcome. */
+  dials: { connected: number; refused: number; timedOut: number; failed: number };
+  /** The generator threads' worst event-loop delay meanwhile (p99, max): how far its own timers ran late. */
+  generatorLoopDelayMs: { p99Ms: number; maxMs: number };
+  /** What the nodes were doing when the wait ended (streaming, waiting-first-map, reconnect-scheduled, idle). */
+  nodePhases: Record<string, number>;
+  server: PhaseServer;
 }
 
 function latency(samples: number[], missed = 0): Latency {
@@ -209,7 +231,8 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
     throw new Error(`open-file limit ${fdLimit} is below ${n} connections plus room: raise it (ulimit -n ${n + 1024}) first`);
   }
 
-  const srv = new LoadServer(repoRoot(), { maxConnections: n + 1024, nodeArgs: o.serverNodeArgs });
+  const serverLimits = o.serverLimits ?? 'fleet';
+  const srv = new LoadServer(o.serverRoot ?? repoRoot(), { maxConnections: n + 1024, nodeArgs: o.serverNodeArgs, limits: serverLimits });
   const workers: FleetWorker[] = [];
   let sampler: Sampler | null = null;
   const all = <T>(m: WorkerCommand | ((w: number) => WorkerCommand)) => Promise.all(workers.map((w, i) => w.call<T>(typeof m === 'function' ? m(i) : m)));
@@ -286,7 +309,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       return e;
     };
     const steady = (timeoutMs: number) =>
-      all<{ steady: number; of: number; at: number; reconnectMapMs: number[]; phases: Record<string, number> }>((w) => ({ cmd: 'steady', expected: expected(w), timeoutMs }));
+      all<{ steady: number; of: number; at: number; reconnectMapMs: number[]; phases: Record<string, number>; upAt: number[] }>((w) => ({ cmd: 'steady', expected: expected(w), timeoutMs }));
     const perWorker = 16;
     const reg = await run('register', base, perWorker);
     log(`  registered ${reg.ok} in ${reg.seconds.toFixed(1)} s`);
@@ -302,6 +325,7 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       groupSize,
       groups,
       workers: workerCount,
+      serverLimits,
       loadAverage: { start: loadStart, end: [] },
       setup: { registerSeconds: reg.seconds, streamSeconds: str.seconds, steadySeconds: setupSteady, firstMapMs: latency(str.firstMapMs), steadyNodes, server: sampler.phase() },
       final: { serverRssMB: 0, serverRssPerNodeKB: 0, serverFds: 0, generatorRssMB: 0, digestEntries: 0 },
@@ -485,32 +509,56 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       log(`  slow readers: server RSS ${rssBefore.toFixed(0)} → peak ${peak.toFixed(0)} MiB`);
     }
 
-    if (profiles.has('server-restart')) {
-      // SIGKILL: a crash, or `kill -9`. A graceful stop at 10,000 streams first writes every
-      // node's last-seen, and clients that reconnect meanwhile reach the closing process.
-      log('  server restart (SIGKILL) …');
+    // The stop, the start on the same database, and the time until every node has a fresh
+    // full map and sees its whole team online. SIGKILL is a crash (or `kill -9`); SIGTERM a
+    // graceful stop, which closes the listener first and writes last-seen in one batch.
+    type Dials = ServerRestart['dials'];
+    const dialCounts = async (): Promise<{ d: Dials; loop: { p99Ms: number; maxMs: number } }> => {
+      const cs = await all<{ dials: Dials; loop: { p99Ms: number; maxMs: number } }>({ cmd: 'counters' });
+      const d: Dials = { connected: 0, refused: 0, timedOut: 0, failed: 0 };
+      for (const c of cs) for (const k of Object.keys(d) as (keyof Dials)[]) d[k] += c.dials[k];
+      return { d, loop: { p99Ms: Math.max(...cs.map((c) => c.loop.p99Ms)), maxMs: Math.max(...cs.map((c) => c.loop.maxMs)) } };
+    };
+    const restartServer = async (signal: 'SIGKILL' | 'SIGTERM'): Promise<ServerRestart> => {
+      log(`  server restart (${signal}) …`);
+      const { d: d0 } = await dialCounts();
       const tKill = now();
-      await srv.stop('SIGKILL');
+      await srv.stop(signal);
       const tStart = now();
-      await srv.start();
+      const up = await srv.start();
       const tUp = now();
-      sampler.reset();
+      sampler!.reset();
       const st = await steady(300_000);
       const at = Math.max(...st.map((s) => s.at));
       const phases: Record<string, number> = {};
       for (const s of st) for (const [k, v] of Object.entries(s.phases)) phases[k] = (phases[k] ?? 0) + v;
-      result.serverRestart = {
+      const { d: d1, loop } = await dialCounts();
+      const dials = { ...d1 };
+      for (const k of Object.keys(dials) as (keyof Dials)[]) dials[k] -= d0[k];
+      const r: ServerRestart = {
+        dials,
+        generatorLoopDelayMs: loop,
+        signal,
+        stopSeconds: (tStart - tKill) / 1000,
+        listenSeconds: (up.listeningAt - tStart) / 1000,
         startSeconds: (tUp - tStart) / 1000,
         killToSteadySeconds: (at - tKill) / 1000,
         upToSteadySeconds: (at - tUp) / 1000,
         steadyNodes: st.reduce((a, s) => a + s.steady, 0),
         reconnectFirstMapMs: latency(st.flatMap((s) => s.reconnectMapMs)),
+        streamUpAfterUpSeconds: latency(st.flatMap((s) => s.upAt.map((t) => (t - tUp) / 1000))),
         nodePhases: phases,
-        server: sampler.phase(),
+        server: sampler!.phase(),
       };
-      log(`  server restart: steady ${result.serverRestart.upToSteadySeconds.toFixed(1)} s after the new server answered (${result.serverRestart.steadyNodes} nodes; ${JSON.stringify(phases)})`);
+      log(
+        `  server restart (${signal}): stopped in ${r.stopSeconds.toFixed(1)} s, listening ${r.listenSeconds.toFixed(1)} s / answering ${r.startSeconds.toFixed(1)} s after the spawn, ` +
+          `steady ${r.killToSteadySeconds.toFixed(1)} s after the signal (${r.steadyNodes} nodes; ${JSON.stringify(phases)}); dials ${JSON.stringify(dials)}; generator loop delay p99 ${loop.p99Ms.toFixed(0)} / max ${loop.maxMs.toFixed(0)} ms`,
+      );
       await takeLogs();
-    }
+      return r;
+    };
+    if (profiles.has('server-restart')) result.serverRestart = await restartServer('SIGKILL');
+    if (profiles.has('server-restart-term')) result.serverRestartTerm = await restartServer('SIGTERM');
 
     const counters = await all<{ digestEntries: number; memory: { rssMB: number } }>({ cmd: 'counters' });
     const s = procSample(srv.pid);

@@ -10,7 +10,53 @@ import { formatDiscoPublic, formatNodePublic, generatePrivateKey, publicFromPriv
 import type { Hostinfo, MapRequest, MapResponse, Node, RegisterResponse } from '../../src/tailcfg/types.js';
 
 const CAPABILITY_VERSION = 113;
+/**
+ * What the simulated nodes copy from tailscaled (control/controlclient, util/backoff,
+ * control/controlhttp): a map poll that brings nothing for two minutes is abandoned; a
+ * Noise dial without a dial plan gets 5 s plus 5 s for the upgrade and handshake, end to
+ * end (measured on the generator thread's run time, see runTimeDeadline); after each
+ * failed dial or map poll the client waits min(n² × 10 ms, 30 s) × [0.5, 1.5) with n the
+ * failures since its last full netmap (a full netmap resets n to 0).
+ */
 const FIRST_MAP_TIMEOUT_MS = 120_000;
+export const DIAL_TIMEOUT_MS = 10_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * The time this thread's event loop was free to run, in ms: a stall (GC, or the machine's
+ * other work starving the generator) counts as at most two ticks. A dial's 10 s are
+ * measured on it, so that a starved generator does not time out answers that are already
+ * in its socket buffer: a real client has its own CPU.
+ */
+const TICK_MS = 250;
+let runTime = 0;
+let lastTick = performance.now();
+setInterval(() => {
+  const t = performance.now();
+  runTime += Math.min(t - lastTick, 2 * TICK_MS);
+  lastTick = t;
+}, TICK_MS).unref();
+const runNow = () => runTime + Math.min(performance.now() - lastTick, 2 * TICK_MS);
+
+/** Aborts `ac` once `ms` of this thread's run time have passed; returns a cancel function. */
+function runTimeDeadline(ms: number, ac: AbortController): () => void {
+  const start = runNow();
+  let timer: NodeJS.Timeout;
+  const arm = (wait: number) => {
+    timer = setTimeout(() => {
+      const left = ms - (runNow() - start);
+      if (left > 1) arm(left);
+      else ac.abort(new Error(`ts2021 dial timed out after ${ms} ms`));
+    }, wait);
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
+}
+
+/** tailscaled's wait after its n-th consecutive failure (util/backoff: n² × 10 ms, capped, jittered ±50 %). */
+export function backoffDelayMs(failures: number, random: number = Math.random()): number {
+  return Math.min(failures * failures * 10, MAX_BACKOFF_MS) * (0.5 + random);
+}
 
 /** Wall-clock milliseconds with sub-millisecond resolution, comparable across worker threads. */
 export const now = (): number => performance.timeOrigin + performance.now();
@@ -42,6 +88,8 @@ export class ObservationLog {
   filterSeen: number[] = [];
   frames = { full: 0, delta: 0, keepalive: 0 };
   bytes = 0;
+  /** Dials by outcome: connected, refused (nothing listening), timedOut (the 10 s limit), failed (anything else). */
+  dials = { connected: 0, refused: 0, timedOut: 0, failed: 0 };
 
   take(): { peerSeen: number[]; endpointSeen: number[]; endpointSent: number[]; filterSeen: number[] } {
     const out = { peerSeen: this.peerSeen, endpointSeen: this.endpointSeen, endpointSent: this.endpointSent, filterSeen: this.filterSeen };
@@ -83,7 +131,9 @@ export class SimNode {
   private closeLink: (() => void) | null = null;
   private stream: ControlRequest | null = null;
   private everMapped = false;
-  private backoffMs = 0;
+  private dialing = false;
+  /** Failed dials and map polls since the last full netmap (tailscaled's backoff counter). */
+  private failures = 0;
   private reconnectTimer: NodeJS.Timeout | null = null;
   /** Called with the first-map latency (ms since the map request) of each stream. */
   onFirstMap: ((ms: number, reconnect: boolean) => void) | null = null;
@@ -96,13 +146,32 @@ export class SimNode {
   /** Dials the control connection (Noise over HTTP/2) unless it is up. */
   async connect(): Promise<ControlHttp> {
     if (this.http && !this.http.closed) return this.http;
-    const link = await dialControl(this.o.url, {
-      machinePrivateKey: this.machinePrivateKey,
-      serverPublicKey: this.o.serverKey,
-      protocolVersion: CAPABILITY_VERSION,
-      http2: 'builtin',
-      timeoutMs: 30_000,
-    });
+    const dials = this.o.log.dials;
+    let link;
+    this.dialing = true;
+    const ac = new AbortController();
+    const cancel = runTimeDeadline(DIAL_TIMEOUT_MS, ac);
+    try {
+      link = await dialControl(this.o.url, {
+        machinePrivateKey: this.machinePrivateKey,
+        serverPublicKey: this.o.serverKey,
+        protocolVersion: CAPABILITY_VERSION,
+        http2: 'builtin',
+        // The limit is the run-time deadline; this wall-clock one only backs it up.
+        timeoutMs: DIAL_TIMEOUT_MS * 6,
+        signal: ac.signal,
+      });
+    } catch (err) {
+      const m = (err as Error).message;
+      if (m.includes('ECONNREFUSED')) dials.refused++;
+      else if (m.includes('timed out')) dials.timedOut++;
+      else dials.failed++;
+      throw err;
+    } finally {
+      cancel();
+      this.dialing = false;
+    }
+    dials.connected++;
     this.http = link.http;
     this.socket = link.conn.inner;
     this.closeLink = () => {
@@ -223,7 +292,7 @@ export class SimNode {
             if (first) {
               first = false;
               this.everMapped = true;
-              this.backoffMs = 0;
+              this.failures = 0;
               this.streamUpAt = t;
               this.onFirstMap?.(t - t0, reconnect);
               resolve();
@@ -280,8 +349,9 @@ export class SimNode {
   }
 
   /** For the report of nodes that did not come back: what this one is doing. */
-  get phase(): 'streaming' | 'waiting-first-map' | 'reconnect-scheduled' | 'idle' {
+  get phase(): 'streaming' | 'waiting-first-map' | 'dialing' | 'reconnect-scheduled' | 'idle' {
     if (this.stream) return this.streamUpAt ? 'streaming' : 'waiting-first-map';
+    if (this.dialing) return 'dialing';
     return this.reconnectTimer ? 'reconnect-scheduled' : 'idle';
   }
 
@@ -294,9 +364,8 @@ export class SimNode {
 
   private scheduleReconnect(): void {
     if (this.reconnectTimer) return;
-    // tailscaled retries with a growing, jittered backoff.
-    this.backoffMs = Math.min(16_000, this.backoffMs ? this.backoffMs * 2 : 1000);
-    const delay = this.backoffMs * (0.5 + Math.random());
+    this.failures++;
+    const delay = backoffDelayMs(this.failures);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (!this.autoReconnect || this.stream) return;
@@ -333,10 +402,33 @@ export class SimNode {
     const auto = this.autoReconnect;
     this.autoReconnect = false;
     this.disconnect();
+    this.failures = 0; // a new tailscaled process starts its backoff afresh
     try {
       await this.startStream();
+    } catch (err) {
+      // It keeps trying, as after any failed map poll (the step still counts the failure).
+      this.autoReconnect = auto;
+      if (auto && !this.stream) this.scheduleReconnect();
+      throw err;
     } finally {
       this.autoReconnect = auto;
+    }
+  }
+
+  /**
+   * Dials until it works, as tailscaled's login loop does (a failed dial waits the backoff
+   * and tries again); gives up after `giveUpMs`.
+   */
+  async connectRetrying(giveUpMs: number): Promise<void> {
+    const t0 = now();
+    for (let failures = 1; ; failures++) {
+      try {
+        await this.connect();
+        return;
+      } catch (err) {
+        if (now() - t0 > giveUpMs) throw err;
+        await new Promise((r) => setTimeout(r, backoffDelayMs(failures)));
+      }
     }
   }
 

@@ -33,6 +33,9 @@ export function procSample(pid: number): ProcSample {
   return { rssMB: rssKB / 1024, cpuSeconds: (Number(rest[11]) + Number(rest[12])) / TICKS_PER_SECOND, fds };
 }
 
+/** The server's global admission limits: lifted above the fleet, or as shipped. */
+export type ServerLimits = 'fleet' | 'default';
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LoadServer {
@@ -43,7 +46,7 @@ export class LoadServer {
 
   constructor(
     private readonly root: string,
-    private readonly opts: { maxConnections: number; nodeArgs?: string[] },
+    private readonly opts: { maxConnections: number; nodeArgs?: string[]; limits?: ServerLimits },
   ) {}
 
   get pid(): number {
@@ -58,18 +61,23 @@ export class LoadServer {
   private writeConfig(): string {
     const cfg = path.join(this.dir, 'config.yaml');
     const max = this.opts.maxConnections;
-    fs.writeFileSync(
-      cfg,
-      benchServerConfig(this.dir, this.port, 'load.test', [
-        // Every simulated node comes from 127.0.0.1, as no real tailnet does: per-address
-        // limits off, global ones above the fleet.
-        `limits: {max_connections: ${max}, max_connections_per_address: 0, max_pending_handshakes: ${max}, handshakes_per_second: 0, handshakes_per_second_per_address: 0, handshake_timeout: 60s}`,
-      ]),
-    );
+    // Every simulated node comes from 127.0.0.1, as no real tailnet does: the per-address
+    // limits are off either way. 'fleet' also lifts the global ones above the fleet;
+    // 'default' keeps them as shipped (max_pending_handshakes 1024, handshakes_per_second
+    // 500, handshake_timeout 10 s), as a deployment with clients on many addresses has them.
+    const limits =
+      this.opts.limits === 'default'
+        ? `limits: {max_connections: ${max}, max_connections_per_address: 0, handshakes_per_second_per_address: 0}`
+        : `limits: {max_connections: ${max}, max_connections_per_address: 0, max_pending_handshakes: ${max}, handshakes_per_second: 0, handshakes_per_second_per_address: 0, handshake_timeout: 60s}`;
+    fs.writeFileSync(cfg, benchServerConfig(this.dir, this.port, 'load.test', [limits]));
     return cfg;
   }
 
-  async start(): Promise<void> {
+  /**
+   * Spawns the server and resolves once /health answers, with when its control port first
+   * took a TCP connection (the kernel accepts once listen() ran, before the event loop is free).
+   */
+  async start(): Promise<{ listeningAt: number }> {
     if (!this.port) {
       const probe = net.createServer().listen(0, '127.0.0.1');
       await new Promise((r) => probe.once('listening', r));
@@ -86,12 +94,38 @@ export class LoadServer {
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });
-    for (let i = 0; i < 600; i++) {
-      if (await this.healthy()) return;
-      if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}): ${this.stderr}`);
-      await sleep(100);
+    let listeningAt = 0;
+    let probing = true;
+    const probe = (async () => {
+      while (probing && !listeningAt) {
+        if (await this.accepts()) listeningAt = performance.timeOrigin + performance.now();
+        else await sleep(20);
+      }
+    })();
+    try {
+      for (let i = 0; i < 600; i++) {
+        if (await this.healthy()) {
+          await probe;
+          return { listeningAt };
+        }
+        if (proc.exitCode !== null) throw new Error(`server exited (${proc.exitCode}): ${this.stderr}`);
+        await sleep(100);
+      }
+    } finally {
+      probing = false;
     }
     throw new Error(`server did not answer /health within 60 s: ${this.stderr}`);
+  }
+
+  private accepts(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const c = net.connect({ host: '127.0.0.1', port: this.port });
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
   }
 
   /** The last lines the server wrote to stderr (warnings and errors). */

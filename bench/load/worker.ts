@@ -1,6 +1,7 @@
 // A worker thread of the load generator: a few thousand SimNodes on one event loop,
 // driven by the coordinator (bench/load/load.ts) with request/reply messages.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Hostinfo } from '../../src/tailcfg/types.js';
 import { memory, pool } from '../common.js';
@@ -39,6 +40,11 @@ export interface StepResult {
 }
 
 const port = parentPort!;
+/** This thread's event-loop delay: a starved generator times its own dials out, not the server's. */
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+/** A joiner that cannot dial for this long counts as failed. */
+const JOIN_GIVE_UP_MS = 120_000;
 const log = new ObservationLog();
 const nodes = new Map<number, SimNode>();
 let firstMaps: number[] = [];
@@ -96,9 +102,11 @@ async function handle(m: WorkerCommand): Promise<unknown> {
     case 'join':
       // A new machine: dial, register, then open its map stream, as `tailscale up` does.
       // The join is timed from the register request: the dial is the handshake's cost, reported apart.
+      // A dial that times out is retried after tailscaled's backoff; the dial figure is from
+      // the first attempt to the end of the one that worked.
       return step(m.idxs, m.concurrency, async (n, joined) => {
         const t0 = now();
-        await n.connect();
+        await n.connectRetrying(JOIN_GIVE_UP_MS);
         const t1 = now();
         joined.push(n.idx, t1, t1 - t0);
         await n.register(authKeys.get(n.idx)!);
@@ -146,7 +154,13 @@ async function handle(m: WorkerCommand): Promise<unknown> {
             const p = nodes.get(Number(idx))!.phase;
             phases[p] = (phases[p] ?? 0) + 1;
           }
-          return { steady: n, of, at: now(), reconnectMapMs: reconnectMaps.splice(0), phases };
+          // When each checked node's current stream got its first map: the connection side of the wait.
+          const upAt: number[] = [];
+          for (const idx of Object.keys(m.expected)) {
+            const t = nodes.get(Number(idx))!.streamUpAt;
+            if (t) upAt.push(t);
+          }
+          return { steady: n, of, at: now(), reconnectMapMs: reconnectMaps.splice(0), phases, upAt };
         }
         await new Promise((r) => setTimeout(r, 200));
       }
@@ -158,7 +172,10 @@ async function handle(m: WorkerCommand): Promise<unknown> {
     case 'counters': {
       let digestEntries = 0;
       for (const n of nodes.values()) digestEntries += n.digest.size;
-      return { frames: { ...log.frames }, bytes: log.bytes, digestEntries, memory: memory(false), cpu: process.cpuUsage() };
+      // The loop delay is since the previous 'counters'.
+      const loop = { p99Ms: loopDelay.percentile(99) / 1e6, maxMs: loopDelay.max / 1e6 };
+      loopDelay.reset();
+      return { frames: { ...log.frames }, dials: { ...log.dials }, loop, bytes: log.bytes, digestEntries, memory: memory(false), cpu: process.cpuUsage() };
     }
     case 'close':
       for (const n of nodes.values()) n.close();

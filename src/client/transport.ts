@@ -33,6 +33,8 @@ export interface DialControlOptions {
   webSocket?: boolean;
   /** Limit for the whole dial, default 10 s. */
   timeoutMs?: number;
+  /** Gives the dial up early (a caller's own deadline); it fails with the signal's reason. */
+  signal?: AbortSignal;
   /**
    * Which HTTP/2 client speaks inside the Noise channel: ours (src/http2/client.ts) or
    * node:http2's. Default 'node' here, so `session` is there for callers that use it
@@ -408,7 +410,18 @@ export async function dialControl(serverUrl: string, opts: DialControlOptions): 
     return { http: new NodeControlHttp(session), session, earlyNoise, conn: c };
   };
   try {
-    const { http: h, session, earlyNoise, conn: c } = await withTimeout(setup(), opts.timeoutMs ?? 10_000, 'ts2021 dial', abort);
+    const signal = opts.signal;
+    const work = signal
+      ? Promise.race([
+          setup(),
+          new Promise<never>((_, reject) => {
+            const fail = () => reject(signal.reason instanceof Error ? signal.reason : new Error('ts2021 dial aborted'));
+            if (signal.aborted) fail();
+            else signal.addEventListener('abort', fail, { once: true });
+          }),
+        ])
+      : setup();
+    const { http: h, session, earlyNoise, conn: c } = await withTimeout(work, opts.timeoutMs ?? 10_000, 'ts2021 dial', abort);
     // Errors after setup surface on the HTTP/2 client; keep the raw stream from crashing the process.
     c.on('error', () => {});
     session?.on('error', () => {});

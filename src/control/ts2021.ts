@@ -9,6 +9,7 @@ import { isNoiseError } from '../noise/errors.js';
 import { formatChallengePublic, formatMachinePublic, generateKeyPair, prepareStaticKey, type KeyPair, type StaticKey } from '../noise/keys.js';
 import { HEADER_LEN, MSG_TYPE_RECORD } from '../noise/messages.js';
 import { WebSocketDuplex } from '../noise/websocket-duplex.js';
+import { HandshakeQueue, type HandshakeQueueOptions } from './handshake-queue.js';
 
 /** Names fixed by controlhttpcommon. */
 export const TS2021_PATH = '/ts2021';
@@ -60,6 +61,8 @@ export interface Ts2021Options {
    * Retry-After (the caller counts and logs its own refusals: onReject is not called).
    */
   admitHandshake?(req: IncomingMessage): string | null;
+  /** How native upgrades wait for their handshake (handshake-queue.ts); onDropped counts the ones given up. */
+  queue?: HandshakeQueueOptions;
 }
 
 export type HandshakeCheck =
@@ -185,6 +188,7 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
   const minVersion = opts.minProtocolVersion ?? MIN_CAPABILITY_VERSION;
   // Import the static key once; per-handshake import would double the cost.
   const serverKey = prepareStaticKey(opts.serverPrivateKey);
+  const queue = new HandshakeQueue(opts.queue);
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false, // Noise records don't compress
@@ -301,7 +305,15 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       }
       try {
         const next = String(req.headers.upgrade ?? '').toLowerCase();
-        if (next === UPGRADE_PROTOCOL) upgradeNative(req, socket, head, remoteAddress);
+        if (next === UPGRADE_PROTOCOL) {
+          queue.enqueue(socket, () => {
+            try {
+              upgradeNative(req, socket, head, remoteAddress);
+            } catch (err) {
+              reject(socket, remoteAddress, 400, `ts2021 upgrade failed: ${(err as Error).message}`);
+            }
+          });
+        }
         else if (next === 'websocket') upgradeWebSocket(req, socket, head, url ?? new URL(TS2021_PATH, 'http://unused'), remoteAddress);
         else if (next === '') reject(socket, remoteAddress, 400, 'missing next protocol in Upgrade header');
         else reject(socket, remoteAddress, 400, `unknown next protocol ${JSON.stringify(next.slice(0, 64))} in Upgrade header; want ${UPGRADE_PROTOCOL}`);
@@ -336,6 +348,7 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     },
 
     close() {
+      queue.close();
       wss.close();
     },
   };

@@ -237,7 +237,7 @@ export class SwitchboardServer {
       metrics: this.controlMetrics(),
       webLogin: this.webLogin,
     };
-    const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused).', ['result']);
+    const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused, dropped: given up while queued in a reconnect storm).', ['result']);
     const refusedConnections = this.registry.counter(
       'switchboard_connections_refused_total',
       'Connections and handshakes refused by the admission limits (limits.*), by reason.',
@@ -269,6 +269,8 @@ export class SwitchboardServer {
         this.refusedLog.log(`refused control connection from ${r.remoteAddress ?? '?'}: ${r.message}`);
       },
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
+      // Upgrades whose client left (or must have, by the time their turn came) under a reconnect storm.
+      queue: { onDropped: () => handshakes.inc({ result: 'dropped' }) },
     });
     this.registerMetrics();
   }

@@ -36,3 +36,41 @@ test('a timed-out dial closes its socket even when the upgrade answer comes late
     server.close();
   }
 });
+
+test("a dial given up through its signal fails with the signal's reason and closes its socket", async () => {
+  const ac = new AbortController();
+  let serverSide: net.Socket | null = null;
+  const closed = new Promise<void>((resolve) => {
+    const server = net.createServer((sock) => {
+      serverSide = sock;
+      sock.on('error', () => {});
+      sock.on('close', () => {
+        server.close();
+        resolve();
+      });
+      sock.resume();
+      // Never answers; the caller's own deadline (here: as soon as the server has the connection) ends the dial.
+      ac.abort(new Error('given up by the caller'));
+    });
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      void assert
+        .rejects(
+          dialControl(`http://127.0.0.1:${port}`, {
+            machinePrivateKey: generateKeyPair().privateKey,
+            serverPublicKey: generateKeyPair().publicKey,
+            http2: 'builtin',
+            timeoutMs: 60_000,
+            signal: ac.signal,
+          }),
+          /given up by the caller/,
+        )
+        .catch((err) => {
+          server.close();
+          throw err;
+        });
+    });
+  });
+  await closed;
+  assert.ok(serverSide, 'the client connected');
+});

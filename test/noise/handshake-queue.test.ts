@@ -1,0 +1,117 @@
+// Native ts2021 upgrades wait in a queue for their handshake (src/control/handshake-queue.ts):
+// a burst is answered whole, in slices; an upgrade whose socket closed, or that waited
+// longer than its client would, is dropped without a handshake. Real sockets, real Noise.
+import { afterAll as after, test } from 'vitest';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import http from 'node:http';
+import net from 'node:net';
+import { HandshakeQueue } from '../../src/control/handshake-queue.js';
+import { createTs2021Handler, type Ts2021Connection, type Ts2021Options } from '../../src/control/ts2021.js';
+import { createInitiation } from '../../src/noise/control-handshake.js';
+import { generateKeyPair } from '../../src/noise/keys.js';
+import { RESPONSE_LEN } from '../../src/noise/messages.js';
+
+const serverKey = generateKeyPair();
+const cleanups: Array<() => Promise<void> | void> = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+async function ts2021Server(queue: Ts2021Options['queue']) {
+  const connections: Ts2021Connection[] = [];
+  const handler = createTs2021Handler({ serverPrivateKey: serverKey.privateKey, onConnection: (c) => connections.push(c), queue });
+  const server = http.createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req, socket, head) => {
+    if (!handler.handleUpgrade(req, socket, head)) socket.destroy();
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  cleanups.push(async () => {
+    handler.close();
+    for (const c of connections) c.conn.destroy();
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { port: (server.address() as net.AddressInfo).port, connections };
+}
+
+/** Sends one upgrade; resolves with the completed client handshake, or null if the server closed without a 101. */
+function upgrade(port: number): Promise<{ ok: boolean; sock: net.Socket }> {
+  const machine = generateKeyPair();
+  const ci = createInitiation(machine.privateKey, serverKey.publicKey, 113);
+  const sock = net.connect(port, '127.0.0.1');
+  sock.write(
+    `POST /ts2021 HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: tailscale-control-protocol\r\n` +
+      `X-Tailscale-Handshake: ${ci.initiationBytes.toString('base64')}\r\nContent-Length: 0\r\n\r\n`,
+  );
+  cleanups.push(() => void sock.destroy());
+  return new Promise((resolve) => {
+    let buf = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0 || buf.length < end + 4 + RESPONSE_LEN) return;
+      assert.match(buf.subarray(0, end).toString('latin1'), /^HTTP\/1\.1 101 /);
+      ci.complete(buf.subarray(end + 4, end + 4 + RESPONSE_LEN)); // throws unless it is the server's real answer
+      resolve({ ok: true, sock });
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => resolve({ ok: false, sock }));
+  });
+}
+
+test('a burst of upgrades is answered whole, one handshake per turn of the event loop', async () => {
+  // sliceMs 0: the queue yields after every handshake, the most it ever splits the work.
+  const { port, connections } = await ts2021Server({ sliceMs: 0 });
+  const results = await Promise.all(Array.from({ length: 40 }, () => upgrade(port)));
+  assert.equal(results.filter((r) => r.ok).length, 40);
+  assert.equal(connections.length, 40);
+});
+
+test('an upgrade that waited longer than its client would is dropped without a handshake', async () => {
+  // Each reading of the clock is 9 s after the one before: by its turn, every upgrade has waited 9 s.
+  let t = 0;
+  const dropped: string[] = [];
+  const { port, connections } = await ts2021Server({ now: () => (t += 9_000), onDropped: (r) => dropped.push(r) });
+  const r = await upgrade(port);
+  assert.equal(r.ok, false, 'closed without a 101');
+  assert.deepEqual(dropped, ['expired']);
+  assert.equal(connections.length, 0);
+});
+
+test('an upgrade whose socket closed while it waited costs no handshake; the next one is served', async () => {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted: net.Socket[] = [];
+  server.on('connection', (s) => accepted.push(s));
+  cleanups.push(async () => {
+    for (const s of accepted) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const { port } = server.address() as net.AddressInfo;
+  const clients = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')];
+  for (const c of clients) cleanups.push(() => void c.destroy());
+  while (accepted.length < 2) await once(server, 'connection');
+  const dropped: string[] = [];
+  const ran: number[] = [];
+  const q = new HandshakeQueue({ onDropped: (r) => dropped.push(r) });
+  q.enqueue(accepted[0]!, () => ran.push(0));
+  q.enqueue(accepted[1]!, () => ran.push(1));
+  accepted[0]!.destroy();
+  assert.equal(q.length, 2);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [1]);
+  assert.deepEqual(dropped, ['closed']);
+  assert.equal(q.length, 0);
+  // After close, nothing more is taken: a new socket is destroyed at once.
+  q.close();
+  const late = net.connect(port, '127.0.0.1');
+  cleanups.push(() => void late.destroy());
+  while (accepted.length < 3) await once(server, 'connection');
+  q.enqueue(accepted[2]!, () => ran.push(2));
+  assert.equal(accepted[2]!.destroyed, true);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [1]);
+});
