@@ -99,9 +99,8 @@ export class CompiledPolicy {
       this.rules.forEach((st, ri) => {
         // Via rules are compiled per router, outside the tailnet-wide merge.
         if (st.def.via.length) return;
-        const src = this.srcText(st);
-        for (const g of st.def.groups) {
-          const k = ruleKey(src, g.proto);
+        for (let gi = 0; gi < st.def.groups.length; gi++) {
+          const k = this.srcKey(st, gi);
           if (!m.has(k)) m.set(k, ri + restOffset(st.def));
         }
         // Capability rules are never merged; each keeps its own position.
@@ -113,6 +112,15 @@ export class CompiledPolicy {
 
   srcText(st: RuleState): string[] {
     return (st.srcText ??= sourceStrings(st.src, this.idx));
+  }
+
+  /**
+   * ruleKey of the rule's sources for group `gi`, kept with srcText: a team of 100 has a key
+   * of ~1.5 KB, and every viewer's filter and every keyPositions rebuild would join it again.
+   */
+  private srcKey(st: RuleState, gi: number): string {
+    st.srcKeys ??= st.def.groups.map((g) => ruleKey(this.srcText(st), g.proto));
+    return st.srcKeys[gi]!;
   }
 
   /** Is the node a source of the rule (own address, or a subnet it serves, is covered)? */
@@ -174,12 +182,16 @@ export class CompiledPolicy {
       this.rules.forEach((st, ri) => {
         const src = this.srcText(st);
         const rest = ri + restOffset(st.def);
+        // A rule whose destinations miss the node has no DstPorts for it (outside via rules,
+        // dstPortsFor only finds what dstContains, and so dstNodes, covers): skipped without
+        // looking, since with a rule per team most rules are someone else's.
+        const targeted = st.def.via.length > 0 || this.dstNodes(st).has(id);
         st.def.groups.forEach((g, gi) => {
-          const dp = dstPortsFor(st, gi, rec);
+          const dp = targeted ? dstPortsFor(st, gi, rec) : [];
           if (dp.length && src.length) {
             const r: FilterRule = { SrcIPs: [...src], DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
-            add(st.def.via.length ? `via|${ri}|${gi}` : ruleKey(src, g.proto), rest, r);
+            add(st.def.via.length ? `via|${ri}|${gi}` : this.srcKey(st, gi), rest, r);
           }
           if (hasSelfDst(st)) {
             const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
@@ -442,6 +454,7 @@ export class CompiledPolicy {
         if (srcTextChanged) {
           // Every receiver of this rule sees new SrcIPs.
           st.srcText = undefined;
+          st.srcKeys = undefined;
           this.keyPos = undefined;
           for (const r of this.dstNodes(st)) affected.add(r);
           if (hasSelfDst(st) && after && !after.tagged && after.node.userId !== null) {

@@ -14,6 +14,8 @@ export interface RuleState {
   dsts: Selection[];
   /** Cached source strings; undefined when stale. */
   srcText?: string[];
+  /** Per protocol group, the merge key of srcText (ruleKey); stale with it. */
+  srcKeys?: string[];
   srcNodes?: Set<number>;
   dstNodes?: Set<number>;
 }
