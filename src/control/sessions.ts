@@ -30,14 +30,15 @@ export class Batch {
   readonly now = new Date();
   /** performance.now() when the first event of the batch was emitted. */
   constructor(readonly eventAt = performance.now()) {}
-  private readonly frames = new Map<string, Buffer>();
+  /** Per compression, keyed by the JSON itself: a concatenated key would copy every delta once more. */
+  private readonly frames: Record<Compression, Map<string, Buffer>> = { zstd: new Map(), none: new Map() };
 
   frame(json: string, compression: Compression): Buffer {
-    const key = compression + json;
-    let f = this.frames.get(key);
+    const frames = this.frames[compression];
+    let f = frames.get(json);
     if (!f) {
       f = encodeFrame(json, compression);
-      this.frames.set(key, f);
+      frames.set(json, f);
     }
     return f;
   }
