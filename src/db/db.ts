@@ -17,7 +17,6 @@ interface Delegate<Row, Where, WhereUnique, Create, Update, OrderBy> {
   findUnique(args: { where: WhereUnique }): Promise<Row | null>;
   create(args: { data: Create }): Promise<Row>;
   createMany(args: { data: Create[] }): Promise<{ count: number }>;
-  createManyAndReturn(args: { data: Create[] }): Promise<Row[]>;
   update(args: { where: WhereUnique; data: Update }): Promise<Row>;
   upsert(args: { where: WhereUnique; create: Create; update: Update }): Promise<Row>;
   delete(args: { where: WhereUnique }): Promise<Row>;

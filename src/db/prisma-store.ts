@@ -21,8 +21,6 @@ const MAX_GROUP = 128;
 interface GroupedWrite {
   what: string;
   op: (db: DbModels) => Promise<unknown>;
-  /** A node creation's row: the group's creations go in as one INSERT. */
-  create?: Prisma.NodeUncheckedCreateInput;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
@@ -84,10 +82,10 @@ export class PrismaStore implements Store {
    * transaction fails (one write hit a unique column, say), it rolled back entirely and the
    * writes are run again one by one, so one bad write fails only its own caller.
    */
-  #grouped<T>(what: string, op: (db: DbModels) => Promise<T>, create?: Prisma.NodeUncheckedCreateInput): Promise<T> {
+  #grouped<T>(what: string, op: (db: DbModels) => Promise<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new Error(`${this.kind} store is closed`));
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ what, op, create, resolve: resolve as (v: unknown) => void, reject });
+      this.#queue.push({ what, op, resolve: resolve as (v: unknown) => void, reject });
       this.#draining ??= this.#drain();
     });
   }
@@ -108,21 +106,10 @@ export class PrismaStore implements Store {
       try {
         results = await this.#db.$transaction(
           async (tx) => {
-            // Prisma costs ~1 ms of CPU per statement on SQLite: the creations share one
-            // INSERT … RETURNING, matched back by machine key (unique).
-            const created = new Map<GroupedWrite, NodeRecord>();
-            const creations = group.filter((w) => w.create);
-            if (creations.length > 1) {
-              const rows = await tx.node.createManyAndReturn({ data: creations.map((w) => w.create!) });
-              const byKey = new Map(rows.map((r) => [r.machineKey, r]));
-              for (const w of creations) {
-                const row = byKey.get(w.create!.machineKey);
-                if (!row) throw new Error(`node "${w.create!.givenName}" missing from the rows the insert returned`);
-                created.set(w, nodeFromRow(row));
-              }
-            }
+            // One statement per write, not one createManyAndReturn for the group's creations:
+            // Prisma compiles a query plan per row count, which cost more than it saved.
             const out: unknown[] = [];
-            for (const w of group) out.push(created.get(w) ?? (await w.op(tx)));
+            for (const w of group) out.push(await w.op(tx));
             return out;
           },
           { timeout: 60_000, maxWait: 60_000 },
@@ -236,7 +223,7 @@ export class PrismaStore implements Store {
     } catch (e) {
       return Promise.reject(translateError(e, what, false));
     }
-    return this.#grouped(what, async (db) => nodeFromRow(await db.node.create({ data })), data);
+    return this.#grouped(what, async (db) => nodeFromRow(await db.node.create({ data })));
   }
 
   updateNode(id: number, patch: Partial<NewNode>): Promise<NodeRecord> {
