@@ -14,8 +14,12 @@ import {
 
 /** Rows per INSERT during an import: well under SQLite's and PostgreSQL's bound-parameter limits. */
 const IMPORT_BATCH = 200;
-/** Most node writes committed together: bounds one transaction's length and a fallback's. */
-const MAX_GROUP = 128;
+/**
+ * Most node writes committed together. Small on purpose: every caller of a group waits for
+ * all of it, and its nodeAdded events reach the sessions as one batch (at 10,000 nodes a
+ * group of 128 joins made one dispatch of ~12,800 deltas that held the loop for seconds).
+ */
+export const MAX_GROUP = 16;
 
 /** A node write waiting for its group's transaction. */
 interface GroupedWrite {
