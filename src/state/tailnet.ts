@@ -298,7 +298,9 @@ export class Tailnet implements AdminService {
     return this.nodeLocks.run(String(id), async () => {
       const before = this.nodes.get(id);
       if (!before) return undefined;
-      const after: NodeRecord = { ...before, ...changes, updatedAt: new Date() };
+      // updatedAt stays the written row's: applyRemoteNode compares it with rows another
+      // instance wrote, and a report not in the database yet must not hide their change.
+      const after: NodeRecord = { ...before, ...changes };
       this.unindexNode(before);
       this.indexNode(after);
       this.unwritten.set(id, { ...this.unwritten.get(id), ...changes });
