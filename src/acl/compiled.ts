@@ -43,17 +43,6 @@ function ruleKey(src: string[], proto?: number[]): string {
   return `ip|${src.join(' ')}|${proto ? proto.join(',') : ''}`;
 }
 
-/** Keys of one rule's (shared, cached) source text, per protocol list: built once, not per node. */
-const sharedKeys = new WeakMap<string[], Map<string, string>>();
-function sharedRuleKey(src: string[], proto?: number[]): string {
-  let m = sharedKeys.get(src);
-  if (!m) sharedKeys.set(src, (m = new Map()));
-  const p = proto ? proto.join(',') : '';
-  let k = m.get(p);
-  if (k === undefined) m.set(p, (k = ruleKey(src, proto)));
-  return k;
-}
-
 const ALLOW_ALL: FilterRule[] = [{ SrcIPs: ['*'], DstPorts: [{ IP: '*', Ports: { First: 0, Last: 65535 } }] }];
 
 export class CompiledPolicy {
@@ -166,9 +155,8 @@ export class CompiledPolicy {
       this.rules.forEach((st, ri) => {
         // Via rules are compiled per router, outside the tailnet-wide merge.
         if (st.def.via.length) return;
-        const src = this.srcText(st);
-        for (const g of st.def.groups) {
-          const k = sharedRuleKey(src, g.proto);
+        for (let gi = 0; gi < st.def.groups.length; gi++) {
+          const k = this.srcKey(st, gi);
           if (!m.has(k)) m.set(k, ri + restOffset(st.def));
         }
         // Capability rules are never merged; each keeps its own position.
@@ -180,6 +168,15 @@ export class CompiledPolicy {
 
   srcText(st: RuleState): string[] {
     return (st.srcText ??= sourceStrings(st.src, this.idx));
+  }
+
+  /**
+   * ruleKey of the rule's sources for group `gi`, kept with srcText: a team of 100 has a key
+   * of ~1.5 KB, and every viewer's filter and every keyPositions rebuild would join it again.
+   */
+  private srcKey(st: RuleState, gi: number): string {
+    st.srcKeys ??= st.def.groups.map((g) => ruleKey(this.srcText(st), g.proto));
+    return st.srcKeys[gi]!;
   }
 
   /** Is the node a source of the rule (own address, or a subnet it serves, is covered)? */
@@ -243,14 +240,18 @@ export class CompiledPolicy {
         const st = this.rules[ri]!;
         const src = this.srcText(st);
         const rest = ri + restOffset(st.def);
+        // A rule whose destinations miss the node has no DstPorts for it (outside via rules,
+        // dstPortsFor only finds what dstContains, and so dstNodes, covers): skipped without
+        // looking, since with a rule per team most rules are someone else's.
+        const targeted = st.def.via.length > 0 || this.dstNodes(st).has(id);
         st.def.groups.forEach((g, gi) => {
-          const dp = dstPortsFor(st, gi, rec);
+          const dp = targeted ? dstPortsFor(st, gi, rec) : [];
           if (dp.length && src.length) {
             // SrcIPs is the rule's shared array (never modified): every receiver's filter
             // points at it, so its JSON is written once (mapresponse/filterjson.ts).
             const r: FilterRule = { SrcIPs: src, DstPorts: dp };
             if (g.proto) r.IPProto = [...g.proto];
-            add(st.def.via.length ? `via|${ri}|${gi}` : sharedRuleKey(src, g.proto), rest, r);
+            add(st.def.via.length ? `via|${ri}|${gi}` : this.srcKey(st, gi), rest, r);
           }
           if (hasSelfDst(st)) {
             const ss = selfSources(st, rec, this.srcNodes(st), this.idx);
@@ -537,6 +538,7 @@ export class CompiledPolicy {
         if (srcTextChanged) {
           // Every receiver of this rule sees new SrcIPs.
           st.srcText = undefined;
+          st.srcKeys = undefined;
           this.keyPos = undefined;
           for (const r of this.dstNodes(st)) affected.add(r);
           if (hasSelfDst(st) && after && !after.tagged && after.node.userId !== null) {

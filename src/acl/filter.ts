@@ -14,6 +14,10 @@ export interface RuleState {
   dsts: Selection[];
   /** Cached source strings; undefined when stale. */
   srcText?: string[];
+  /** Per protocol group, the merge key of srcText (ruleKey); stale with it. */
+  srcKeys?: string[];
+  /** Whether a destination is autogroup:self (hasSelfDst). */
+  selfDst?: boolean;
   srcNodes?: Set<number>;
   dstNodes?: Set<number>;
 }
@@ -62,7 +66,8 @@ export function restOffset(def: RuleDef): number {
 }
 
 export function hasSelfDst(st: RuleState): boolean {
-  return st.dsts.some((d) => d.self);
+  // Fixed by the rule's aliases; asked per rule for every viewer's filter and peer set.
+  return (st.selfDst ??= st.dsts.some((d) => d.self));
 }
 
 /** Source nodes that reach `rec` through autogroup:self (same user, untagged). */

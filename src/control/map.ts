@@ -120,7 +120,8 @@ export async function applyMapRequestUpdates(ctx: MapContext, node: NodeRecord, 
       // Only DERP latencies moved: no peer is told, and nothing is written.
       return (await ctx.tailnet.replaceHostinfoInMemory(node.id, changes.hostinfo)) ?? current;
     }
-    return ctx.tailnet.updateNode(node.id, changes, full ? undefined : hasPatch ? patch : {});
+    // Client-reported state: peers hear of it now, the database within LAZY_WRITE_MS.
+    return (await ctx.tailnet.updateNodeSoon(node.id, changes, full ? undefined : hasPatch ? patch : {})) ?? current;
   });
 }
 

@@ -34,14 +34,15 @@ export class Batch {
   readonly now = new Date();
   /** performance.now() when the first event of the batch was emitted. */
   constructor(readonly eventAt = performance.now()) {}
-  private readonly frames = new Map<string, Buffer>();
+  /** Per compression, keyed by the JSON itself: a concatenated key would copy every delta once more. */
+  private readonly frames: Record<Compression, Map<string, Buffer>> = { zstd: new Map(), none: new Map() };
   private unshared = 0;
 
   frame(json: string, compression: Compression): Buffer {
     // Past the bound nothing new is kept, so a lookup (hashing the whole JSON) rarely pays.
     if (this.unshared > MAX_UNSHARED_FRAMES) return encodeFrame(json, compression);
-    const key = compression + json;
-    let f = this.frames.get(key);
+    const frames = this.frames[compression];
+    let f = frames.get(json);
     if (f) {
       this.unshared = 0;
       return f;
@@ -49,8 +50,11 @@ export class Batch {
     f = encodeFrame(json, compression);
     // Deltas that differ per session (each node's own filter after a policy change) are
     // not kept: 10,000 of them would stay in memory until the whole batch is served.
-    if (++this.unshared <= MAX_UNSHARED_FRAMES) this.frames.set(key, f);
-    else this.frames.clear();
+    if (++this.unshared <= MAX_UNSHARED_FRAMES) frames.set(json, f);
+    else {
+      this.frames.zstd.clear();
+      this.frames.none.clear();
+    }
     return f;
   }
 }

@@ -18,6 +18,12 @@ import { isValidLabel, sanitizeHostname } from '../dns/names.js';
 
 export const PREAUTH_KEY_KIND = 'hskey-auth';
 
+/**
+ * Longest a lazily written node report (updateNodeSoon) waits for the database. Other
+ * instances on the same PostgreSQL learn it once written, so this is their extra delay.
+ */
+export const LAZY_WRITE_MS = 20;
+
 /** Unique node columns the tailnet fills in itself, so a clash with another instance is retried. */
 const ALLOCATED_COLUMNS = new Set(['nodes.ipv4', 'nodes.ipv6', 'nodes.given_name']);
 
@@ -54,6 +60,9 @@ export class Tailnet implements AdminService {
   private streamRecorder: ((id: NodeID, open: boolean) => void) | null = null;
   /** During shutdown: nodes whose last stream closed, written in one batch by flushLastSeen. */
   private lastSeenAtShutdown: NodeID[] | null = null;
+  /** Node changes applied in memory by updateNodeSoon and not yet written. */
+  private readonly unwritten = new Map<NodeID, Partial<NewNode>>();
+  private unwrittenTimer: NodeJS.Timeout | null = null;
   /** Capability version each node last spoke; not persisted, every client re-sends it on connect. */
   private readonly caps = new Map<NodeID, number>();
   private readonly listeners = new Set<EventListener>();
@@ -268,12 +277,71 @@ export class Tailnet implements AdminService {
     return this.nodeLocks.run(String(id), async () => {
       const before = this.nodes.get(id);
       if (!before) throw new AdminError(404, `node ${id} not found`);
-      const after = await this.store.updateNode(id, changes);
+      const after = await this.writeNode(id, changes);
       this.unindexNode(before);
       this.indexNode(after);
       this.emit(patch ? { kind: 'nodePatched', nodeId: id, patch } : { kind: 'nodeChanged', nodeId: id });
       return after;
     });
+  }
+
+  /**
+   * What a client reports about itself (endpoints, disco key, Hostinfo): applied in memory and
+   * told to peers at once, written within LAZY_WRITE_MS, coalesced per node with any later
+   * report, and in the same group commit as the other nodes' reports. A join storm's stream
+   * starts then cost no database round trip before their peers hear of them, and the
+   * report's patch goes out in the same batch as the stream's "online". Memory stays
+   * authoritative for maps; a crash before the write loses only what the client re-sends
+   * when it reconnects. Shutdown writes what is pending (flushLastSeen).
+   */
+  updateNodeSoon(id: NodeID, changes: Partial<NewNode>, patch?: NodePatch): Promise<NodeRecord | undefined> {
+    return this.nodeLocks.run(String(id), async () => {
+      const before = this.nodes.get(id);
+      if (!before) return undefined;
+      // updatedAt stays the written row's: applyRemoteNode compares it with rows another
+      // instance wrote, and a report not in the database yet must not hide their change.
+      const after: NodeRecord = { ...before, ...changes };
+      this.unindexNode(before);
+      this.indexNode(after);
+      this.unwritten.set(id, { ...this.unwritten.get(id), ...changes });
+      this.unwrittenTimer ??= setTimeout(() => {
+        this.unwrittenTimer = null;
+        void this.writeUnwritten();
+      }, LAZY_WRITE_MS);
+      this.emit(patch ? { kind: 'nodePatched', nodeId: id, patch } : { kind: 'nodeChanged', nodeId: id });
+      return after;
+    });
+  }
+
+  /** Writes the reports updateNodeSoon kept, one node lock each (the store commits them together). */
+  private async writeUnwritten(): Promise<void> {
+    if (this.unwrittenTimer) clearTimeout(this.unwrittenTimer);
+    this.unwrittenTimer = null;
+    const ids = [...this.unwritten.keys()];
+    await Promise.all(
+      ids.map((id) =>
+        this.nodeLocks.run(String(id), async () => {
+          const changes = this.unwritten.get(id);
+          if (!changes) return; // a write-through took it along meanwhile
+          this.unwritten.delete(id);
+          try {
+            await this.store.updateNode(id, changes);
+          } catch (err) {
+            // Deleted meanwhile: nothing to record. Otherwise memory keeps the report, and the
+            // client sends it again on its next connection.
+            if (!(err instanceof StoreError && err.code === 'not_found')) this.log(`could not write what node ${id} reported: ${(err as Error).message}`);
+          }
+        }),
+      ),
+    );
+  }
+
+  /** A write-through of a node (under its lock) that carries along its unwritten report, so the row read back has it. */
+  private async writeNode(id: NodeID, changes: Partial<NewNode>): Promise<NodeRecord> {
+    const pending = this.unwritten.get(id);
+    const after = await this.store.updateNode(id, pending ? { ...pending, ...changes } : changes);
+    if (pending) this.unwritten.delete(id);
+    return after;
   }
 
   /**
@@ -302,6 +370,7 @@ export class Tailnet implements AdminService {
     const n = this.nodes.get(id);
     if (!n) throw new AdminError(404, `node ${id} not found`);
     await this.store.deleteNode(id);
+    this.unwritten.delete(id);
     this.unindexNode(n);
     if (n.ipv4) this.v4?.release(n.ipv4);
     if (n.ipv6) this.v6?.release(n.ipv6);
@@ -349,8 +418,11 @@ export class Tailnet implements AdminService {
     await Promise.all(ids.nodes.map((id) => this.nodeLocks.run(String(id), async () => this.applyRemoteNode(id, nodes.get(id) ?? null))));
   }
 
-  private applyRemoteNode(id: NodeID, now: NodeRecord | null): void {
+  private applyRemoteNode(id: NodeID, read: NodeRecord | null): void {
     const before = this.nodes.get(id);
+    // What this node reported here and is not written yet is newer than the row read.
+    const pending = this.unwritten.get(id);
+    const now = read && pending ? { ...read, ...pending } : read;
     // A local write that finished after the read is newer than what was read.
     if (before && now && before.updatedAt.getTime() > now.updatedAt.getTime()) return;
     if (!before && !now) return;
@@ -436,8 +508,9 @@ export class Tailnet implements AdminService {
     this.lastSeenAtShutdown ??= [];
   }
 
-  /** Writes the last-seen collected since beginShutdown, in one batch. */
+  /** Writes the unwritten node reports, then the last-seen collected since beginShutdown, in one batch. */
   async flushLastSeen(): Promise<void> {
+    await this.writeUnwritten();
     const ids = this.lastSeenAtShutdown?.splice(0) ?? [];
     if (ids.length === 0) return;
     // Only the database: the process is going away, nothing reads the in-memory records now.
@@ -671,7 +744,7 @@ export class Tailnet implements AdminService {
         if (lines.length === 0) return;
         let after: NodeRecord;
         try {
-          after = await this.store.updateNode(id, patch);
+          after = await this.writeNode(id, patch);
         } catch (err) {
           for (const [pool, ip] of fresh) pool.release(ip);
           throw err;

@@ -31,3 +31,16 @@ test('a shutdown records last-seen of every streaming node and takes no new conn
     assert.ok(n.lastSeen && n.lastSeen.getTime() >= t0, `${n.givenName}: last-seen ${n.lastSeen?.toISOString()} recorded at shutdown`);
   }
 });
+
+test('endpoints a client reported just before the shutdown (written lazily) are in the database after the restart', async () => {
+  const c = await f.join('lazy-report');
+  c.endpoints = ['198.51.100.7:41641', '[2001:db8::7]:41641'];
+  await c.liteUpdate();
+  const id = f.srv.server.tailnet.listNodes().find((n) => n.givenName === 'lazy-report')!.id;
+  // Memory has it at once; the database gets it within LAZY_WRITE_MS, or at the shutdown
+  // right below at the latest.
+  assert.deepEqual(f.srv.server.tailnet.getNode(id).endpoints, c.endpoints);
+  await f.srv.server.close();
+  f.srv = await f.srv.restart();
+  assert.deepEqual(f.srv.server.tailnet.getNode(id).endpoints, ['198.51.100.7:41641', '[2001:db8::7]:41641']);
+});
