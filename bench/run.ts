@@ -5,7 +5,7 @@
 //   npm run bench -- --only fanout --same-thread   clients on the server's event loop instead of a worker thread
 //   npm run bench -- --only abuse [--server-root DIR]   hostile clients against a server child process (DIR: another checkout's build, for before/after)
 //   npm run bench -- --only fanout --cpu-prof-fanout   also writes dist/fanout-rounds.cpuprofile (server thread) and dist/fanout-rounds-clients.cpuprofile (client fleet), rounds only
-//   npm run bench -- --only load [--nodes N] [--profile P,…] [--group-size G] [--workers W] [--duration S] [--server-cpu-prof] [--server-limits fleet|default]
+//   npm run bench -- --only load [--nodes N] [--profile P,…] [--group-size G] [--workers W] [--duration S] [--storm N] [--server-cpu-prof] [--server-limits fleet|default]
 //                                      simulated nodes against `switchboard serve` (not part of the default run)
 
 import fs from 'node:fs';
@@ -53,6 +53,7 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
     else if (a === '--group-size') load.groupSize = Math.round(positive(a, argv[++i]));
     else if (a === '--workers') load.workers = Math.round(positive(a, argv[++i]));
     else if (a === '--duration') load.steadySeconds = positive(a, argv[++i]);
+    else if (a === '--storm') load.storm = Math.round(positive(a, argv[++i]));
     else if (a === '--server-limits') {
       const v = argv[++i];
       if (v !== 'fleet' && v !== 'default') throw new Error(`--server-limits: "${v}" is not fleet or default`);
@@ -73,7 +74,7 @@ function parseArgs(argv: string[]): { only: Set<Name>; quick: boolean; sameThrea
         if (!(NAMES as readonly string[]).includes(n)) throw new Error(`--only: unknown benchmark "${n}" (one of ${NAMES.join(', ')})`);
         only.add(n as Name);
       }
-    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>, --nodes, --profile, --group-size, --workers, --duration, --server-cpu-prof, --server-limits)`);
+    } else throw new Error(`unknown argument ${a} (--quick, --only <name>, --same-thread, --cpu-prof-fanout, --server-root <dir>, --nodes, --profile, --group-size, --workers, --duration, --storm, --server-cpu-prof, --server-limits)`);
   }
   if (only.size === 0) for (const n of DEFAULT_NAMES) only.add(n);
   return { only, quick, sameThread, cpuProf, serverRoot, load };
