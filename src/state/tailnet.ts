@@ -199,10 +199,15 @@ export class Tailnet implements AdminService {
   /** Records the capability version a node's client speaks; peers learn it as a patch. */
   setCapVersion(id: NodeID, version: number): void {
     if (!this.nodes.has(id) || this.caps.get(id) === version) return;
+    const first = !this.caps.has(id);
     this.caps.set(id, version);
     // The other instances learn it from this instance's stream record.
     if ((this.streams.get(id) ?? 0) > 0) this.streamRecorder?.(id, true);
-    this.emit({ kind: 'nodePatched', nodeId: id, patch: { cap: true } });
+    // Learnt for the first time (every node's first map request after a start): it travels
+    // with that node's coming online, batched like it; a client's upgrade goes out at once.
+    const event = { kind: 'nodePatched', nodeId: id, patch: { cap: true } } as const;
+    if (first) this.emitLingering(event);
+    else this.emit(event);
   }
 
   // ---- node lifecycle used by the control protocol ----

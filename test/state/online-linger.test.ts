@@ -87,5 +87,39 @@ for (const backend of testBackends()) {
         await cleanup();
       }
     });
+
+    test('a capability version learnt for the first time travels with the coming online; a later change goes at once', async () => {
+      const { store, cleanup } = await backend.makeStore();
+      try {
+        const t = await Tailnet.load(store, opts);
+        const u = await t.createUser({ name: 'carol' });
+        const a = await node(t, u.id, 21);
+        const b = await node(t, u.id, 22);
+        await new Promise((r) => setImmediate(r));
+        const batches: string[][] = [];
+        let seen: () => void = () => {};
+        t.subscribe((events) => {
+          batches.push(events.map(describeEvent));
+          seen();
+        });
+        // A map request: the client's version, then its stream; another node changes meanwhile.
+        t.setCapVersion(a.id, 113);
+        t.streamOpened(a.id);
+        await t.renameNode(b.id, 'b-renamed');
+        while (!batches.flat().includes(`nodePatched:${a.id}:online`)) await new Promise<void>((r) => (seen = r));
+        const held = batches.find((x) => x.includes(`nodePatched:${a.id}:online`))!;
+        assert.deepEqual(held, [`nodePatched:${a.id}:cap`, `nodePatched:${a.id}:online`], JSON.stringify(batches));
+        assert.ok(batches.indexOf(held) > 0, 'the other node’s rename was not held');
+        // The client upgraded: not held, so it goes ahead of the rename that follows it.
+        const before = batches.length;
+        t.setCapVersion(a.id, 120);
+        await t.renameNode(b.id, 'b-again');
+        const later = () => batches.slice(before).flat();
+        while (!later().some((e) => e.endsWith(`:${b.id}`))) await new Promise<void>((r) => (seen = r));
+        assert.equal(later()[0], `nodePatched:${a.id}:cap`, JSON.stringify(batches));
+      } finally {
+        await cleanup();
+      }
+    });
   });
 }
