@@ -6,6 +6,12 @@
 // already up wait too. So the work is done in slices, yielding to I/O between them, and an
 // upgrade that waited longer than its client does (tailscaled gives a dial 10 s in all)
 // is dropped without spending cryptography on an answer no one reads.
+//
+// Order is adaptive LIFO: first come first served while the queue is short, newest first
+// once the oldest has waited longer than `lifoAfterMs`. Under overload a FIFO queue answers
+// only dials whose client is about to give up (or already has), so the work is wasted and
+// each of those clients backs off further; the newest dials still have most of their 10 s,
+// so answering them first completes connections. The old ones expire at the head unanswered.
 
 import type { Duplex } from 'node:stream';
 
@@ -14,6 +20,8 @@ export interface HandshakeQueueOptions {
   sliceMs?: number;
   /** An upgrade queued longer than this is dropped unanswered (ms). */
   maxWaitMs?: number;
+  /** Once the oldest upgrade has waited longer than this, the newest is served first (ms). */
+  lifoAfterMs?: number;
   /** Clock in milliseconds (tests pass their own). */
   now?: () => number;
   /** Called for each upgrade dropped: its socket was closed meanwhile, or it waited too long. */
@@ -24,6 +32,8 @@ export interface HandshakeQueueOptions {
 export const DEFAULT_SLICE_MS = 10;
 /** Below tailscaled's 10 s dial limit, which also covers TCP connect and the answer's way back. */
 export const DEFAULT_MAX_WAIT_MS = 8_000;
+/** A queue whose oldest waited this long is not keeping up; serving it in order only feeds the backlog. */
+export const DEFAULT_LIFO_AFTER_MS = 1_000;
 
 interface Waiting {
   at: number;
@@ -38,11 +48,13 @@ export class HandshakeQueue {
   private closed = false;
   private readonly sliceMs: number;
   private readonly maxWaitMs: number;
+  private readonly lifoAfterMs: number;
   private readonly now: () => number;
 
   constructor(private readonly opts: HandshakeQueueOptions = {}) {
     this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
     this.maxWaitMs = opts.maxWaitMs ?? DEFAULT_MAX_WAIT_MS;
+    this.lifoAfterMs = opts.lifoAfterMs ?? DEFAULT_LIFO_AFTER_MS;
     this.now = opts.now ?? (() => performance.now());
   }
 
@@ -79,21 +91,28 @@ export class HandshakeQueue {
     this.scheduled = false;
     const start = this.now();
     while (this.head < this.items.length) {
-      const w = this.items[this.head]!;
-      this.items[this.head++] = undefined as unknown as Waiting; // let it be collected
-      if (w.socket.destroyed) {
-        this.opts.onDropped?.('closed');
+      // Entries are in arrival order, so the expired ones are at the head.
+      const oldest = this.items[this.head]!;
+      if (oldest.socket.destroyed || start - oldest.at > this.maxWaitMs) {
+        this.items[this.head++] = undefined as unknown as Waiting; // let it be collected
+        this.drop(oldest);
         continue;
       }
-      if (start - w.at > this.maxWaitMs) {
-        w.socket.destroy();
-        this.opts.onDropped?.('expired');
+      let w: Waiting;
+      if (start - oldest.at > this.lifoAfterMs && this.items.length - 1 > this.head) {
+        w = this.items.pop()!;
+      } else {
+        w = oldest;
+        this.items[this.head++] = undefined as unknown as Waiting;
+      }
+      if (w.socket.destroyed) {
+        this.drop(w);
         continue;
       }
       w.run();
       if (this.now() - start >= this.sliceMs) break;
     }
-    if (this.head === this.items.length) {
+    if (this.head >= this.items.length) {
       this.items = [];
       this.head = 0;
     } else {
@@ -104,5 +123,14 @@ export class HandshakeQueue {
       }
       this.schedule();
     }
+  }
+
+  private drop(w: Waiting): void {
+    if (w.socket.destroyed) {
+      this.opts.onDropped?.('closed');
+      return;
+    }
+    w.socket.destroy();
+    this.opts.onDropped?.('expired');
   }
 }

@@ -98,6 +98,14 @@ async function handleMap(ctx: MachineContext, peer: NoisePeer, body: Record<stri
     buffered: () => res.buffered(),
     close: () => res.end(),
   };
-  const session = openStream(ctx, node, mreq, sink);
-  res.onClose(() => session.close('client closed the stream'));
+  const open = (): void => {
+    if (res.closed) return; // gave up while waiting for its turn
+    // The node as it is now: it may have changed while the open waited.
+    const current = ctx.tailnet.node(node.id);
+    if (!current) return void res.end();
+    const session = openStream(ctx, current, mreq, sink);
+    res.onClose(() => session.close('client closed the stream'));
+  };
+  if (ctx.opens) await ctx.opens.run(open);
+  else open();
 }

@@ -12,6 +12,7 @@ import { checkHostinfo, MAX_ENDPOINTS } from './hostinfo.js';
 import { BadRequest, isZeroKey, optionalBool, optionalObject, optionalString, optionalStringList, requireKey } from './validate.js';
 import { KeyedLock } from '../util/keyedlock.js';
 import type { ControlMetrics } from './metrics.js';
+import type { StreamOpenQueue } from './stream-open-queue.js';
 
 export interface MapContext {
   tailnet: Tailnet;
@@ -24,6 +25,8 @@ export interface MapContext {
   /** Serializes updates of one node. */
   locks: KeyedLock;
   metrics: ControlMetrics;
+  /** Where stream opens wait their turn (stream-open-queue.ts); without it they open at once. */
+  opens?: StreamOpenQueue;
 }
 
 export interface ParsedMapRequest {

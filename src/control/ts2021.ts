@@ -180,6 +180,8 @@ export interface Ts2021Handler {
   requestHelp(): string;
   /** Call from http.Server 'request': explains that /ts2021 needs an upgrade. Returns false for other paths. */
   handleRequest(req: IncomingMessage, res: ServerResponse): boolean;
+  /** Native upgrades waiting for their handshake (other work yields to them). */
+  readonly pendingHandshakes: number;
   /** Stops the WebSocket helper; established connections are left alone. */
   close(): void;
 }
@@ -345,6 +347,10 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
       res.end(body);
       return true;
+    },
+
+    get pendingHandshakes() {
+      return queue.length;
     },
 
     close() {

@@ -12,6 +12,7 @@ import { mountOpenApi } from '../api/openapi.js';
 import type { Config } from '../config/types.js';
 import { MAX_BODY_BYTES, machineHandler, type MachineContext } from '../control/machine.js';
 import { SessionHub, type MapSession } from '../control/sessions.js';
+import { StreamOpenQueue } from '../control/stream-open-queue.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { answerKeyRequest } from '../control/key.js';
 import { createTs2021Handler, rawHttpError, type Ts2021Handler } from '../control/ts2021.js';
@@ -236,6 +237,8 @@ export class SwitchboardServer {
       refusedTags: (user, keyTags, requested) => policy.view.refusedTags(user, keyTags, requested),
       metrics: this.controlMetrics(),
       webLogin: this.webLogin,
+      // Dials (10 s to live) go before map stream opens (a poll waits far longer).
+      opens: new StreamOpenQueue({ busy: () => this.ts2021.pendingHandshakes > 0 }),
     };
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused, dropped: given up while queued in a reconnect storm).', ['result']);
     const refusedConnections = this.registry.counter(

@@ -23,6 +23,8 @@ export const PREAUTH_KEY_KIND = 'hskey-auth';
  * instances on the same PostgreSQL learn it once written, so this is their extra delay.
  */
 export const LAZY_WRITE_MS = 20;
+/** How long a node's coming online may wait to reach its peers, batched with others (ms). */
+export const ONLINE_LINGER_MS = 250;
 
 /** Unique node columns the tailnet fills in itself, so a clash with another instance is retried. */
 const ALLOCATED_COLUMNS = new Set(['nodes.ipv4', 'nodes.ipv6', 'nodes.given_name']);
@@ -69,6 +71,11 @@ export class Tailnet implements AdminService {
   private readonly observers = new Set<(event: TailnetEvent) => void>();
   private pending: TailnetEvent[] = [];
   private flushScheduled = false;
+  /** Events held back for ONLINE_LINGER_MS (a stream came up), and the nodes they concern. */
+  private lingering: TailnetEvent[] = [];
+  private readonly lingeringNodes = new Set<NodeID>();
+  private lingerTimer: NodeJS.Timeout | null = null;
+  private lingerSince = 0;
   private readonly v4: AddressPool | null;
   private readonly v6: AddressPool | null;
   private readonly log: (msg: string) => void;
@@ -110,11 +117,42 @@ export class Tailnet implements AdminService {
   /** Queues an event; listeners get all events of one turn of the event loop together. */
   emit(event: TailnetEvent): void {
     for (const o of this.observers) o(event);
+    // A held-back event about the same node goes first, so each node's events keep their order.
+    if ('nodeId' in event && this.lingeringNodes.has(event.nodeId)) this.releaseLingering();
     this.pending.push(event);
+    this.scheduleFlush();
+  }
+
+  /**
+   * Like emit, but listeners get the event up to ONLINE_LINGER_MS later, with the others of
+   * that window. For a node coming online: after a restart thousands do within seconds, and
+   * each turn's handful would be one more small delta to every peer; a window makes that a
+   * few large ones. Peers learning of a new stream a moment later costs nothing.
+   */
+  private emitLingering(event: TailnetEvent & { nodeId: NodeID }): void {
+    for (const o of this.observers) o(event);
+    this.lingering.push(event);
+    this.lingeringNodes.add(event.nodeId);
+    if (this.lingerTimer) return;
+    this.lingerSince = performance.now();
+    this.lingerTimer = setTimeout(() => this.releaseLingering(), ONLINE_LINGER_MS);
+    this.lingerTimer.unref();
+  }
+
+  private releaseLingering(): void {
+    if (this.lingerTimer) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
+    if (this.lingering.length === 0) return;
+    for (const e of this.lingering) this.pending.push(e);
+    this.lingering = [];
+    this.lingeringNodes.clear();
+    this.scheduleFlush(this.lingerSince);
+  }
+
+  /** `eventAt`: when the change happened, so map streams can report how long it took to reach clients. */
+  private scheduleFlush(eventAt = performance.now()): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    // When the change happened, so map streams can report how long it took to reach clients.
-    const eventAt = performance.now();
     setImmediate(() => {
       this.flushScheduled = false;
       const batch = this.pending;
@@ -169,10 +207,15 @@ export class Tailnet implements AdminService {
   /** Records the capability version a node's client speaks; peers learn it as a patch. */
   setCapVersion(id: NodeID, version: number): void {
     if (!this.nodes.has(id) || this.caps.get(id) === version) return;
+    const first = !this.caps.has(id);
     this.caps.set(id, version);
     // The other instances learn it from this instance's stream record.
     if ((this.streams.get(id) ?? 0) > 0) this.streamRecorder?.(id, true);
-    this.emit({ kind: 'nodePatched', nodeId: id, patch: { cap: true } });
+    // Learnt for the first time (every node's first map request after a start): it travels
+    // with that node's coming online, batched like it; a client's upgrade goes out at once.
+    const event = { kind: 'nodePatched', nodeId: id, patch: { cap: true } } as const;
+    if (first) this.emitLingering(event);
+    else this.emit(event);
   }
 
   // ---- node lifecycle used by the control protocol ----
@@ -472,7 +515,7 @@ export class Tailnet implements AdminService {
     this.streams.set(id, count);
     if (count === 1) {
       this.streamRecorder?.(id, true);
-      if (!wasOnline) this.emit({ kind: 'nodePatched', nodeId: id, patch: { online: true } });
+      if (!wasOnline) this.emitLingering({ kind: 'nodePatched', nodeId: id, patch: { online: true } });
     }
     let closed = false;
     return () => {

@@ -115,3 +115,77 @@ test('an upgrade whose socket closed while it waited costs no handshake; the nex
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [1]);
 });
+
+/** Accepted server-side sockets of `n` real loopback connections. */
+async function acceptedSockets(n: number): Promise<net.Socket[]> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const accepted: net.Socket[] = [];
+  server.on('connection', (s) => accepted.push(s));
+  cleanups.push(async () => {
+    for (const s of accepted) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const { port } = server.address() as net.AddressInfo;
+  for (let i = 0; i < n; i++) {
+    const c = net.connect(port, '127.0.0.1');
+    cleanups.push(() => void c.destroy());
+  }
+  while (accepted.length < n) await once(server, 'connection');
+  return accepted;
+}
+
+test('a short queue is served in arrival order', async () => {
+  const sockets = await acceptedSockets(4);
+  let t = 0;
+  const ran: number[] = [];
+  const q = new HandshakeQueue({ now: () => t });
+  sockets.forEach((s, i) => q.enqueue(s, () => ran.push(i)));
+  t = 500; // the oldest has waited 0.5 s: under lifoAfterMs (1 s)
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [0, 1, 2, 3]);
+});
+
+test('a queue that is not keeping up serves the newest first and drops the expired at its head', async () => {
+  const sockets = await acceptedSockets(6);
+  let t = 0;
+  const ran: number[] = [];
+  const dropped: string[] = [];
+  const q = new HandshakeQueue({ now: () => t, onDropped: (r) => dropped.push(r) });
+  q.enqueue(sockets[0]!, () => ran.push(0)); // at 0: will have waited 8.5 s
+  t = 3_000;
+  for (let i = 1; i < 5; i++) q.enqueue(sockets[i]!, () => ran.push(i)); // at 3 s: 5.5 s
+  t = 8_300;
+  q.enqueue(sockets[5]!, () => ran.push(5)); // at 8.3 s: 0.2 s
+  t = 8_500;
+  await new Promise((r) => setImmediate(r));
+  // 0 expired unanswered; the others newest first, while the oldest left has waited > 1 s;
+  // the last one is then the oldest and is served too.
+  assert.deepEqual(ran, [5, 4, 3, 2, 1]);
+  assert.deepEqual(dropped, ['expired']);
+  assert.equal(sockets[0]!.destroyed, true);
+  assert.equal(q.length, 0);
+});
+
+test('with a backlog, newly arrived upgrades go ahead of the ones already waiting, across slices', async () => {
+  const sockets = await acceptedSockets(5);
+  let t = 0;
+  const ran: number[] = [];
+  // sliceMs 0: one handshake per turn, so later arrivals meet a backlog.
+  const q = new HandshakeQueue({ now: () => t, sliceMs: 0 });
+  q.enqueue(sockets[0]!, () => ran.push(0));
+  q.enqueue(sockets[1]!, () => ran.push(1));
+  t = 2_000; // the backlog is 2 s old when the first turn comes
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [1], 'the newest of the backlog first');
+  q.enqueue(sockets[2]!, () => ran.push(2));
+  q.enqueue(sockets[3]!, () => ran.push(3));
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [1, 3, 2]);
+  t = 2_500; // the one left (0) is 2.5 s old: the new arrival goes first, then 0
+  q.enqueue(sockets[4]!, () => ran.push(4));
+  while (q.length > 0) await new Promise((r) => setImmediate(r));
+  assert.deepEqual(ran, [1, 3, 2, 4, 0]);
+});
