@@ -8,6 +8,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Hostinfo } from '../tailcfg/types.js';
+import { Waiters } from '../util/waiters.js';
 
 /** headscale's AuthID form, so ids look alike across both servers' CLIs. */
 export const AUTH_ID_PREFIX = 'hskey-authreq-';
@@ -94,12 +95,10 @@ export interface PendingBook {
   close(): void;
 }
 
-type Waiter = (r: WaitResult) => void;
-
 export class PendingRegistrations implements PendingBook {
   private readonly byId = new Map<string, PendingRegistration>();
   private readonly byMachine = new Map<string, string>();
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters = new Waiters<WaitResult>();
   private readonly claims = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly now: () => number;
@@ -118,9 +117,7 @@ export class PendingRegistrations implements PendingBook {
 
   /** Follow-up requests waiting on decisions right now. */
   get waiting(): number {
-    let n = 0;
-    for (const set of this.waiters.values()) n += set.size;
-    return n;
+    return this.waiters.size;
   }
 
   get ttlMs(): number {
@@ -214,30 +211,19 @@ export class PendingRegistrations implements PendingBook {
     if (e.verdict) return Promise.resolve(e.verdict);
     if (signal?.aborted) return Promise.resolve({ kind: 'aborted' });
     return new Promise((resolve) => {
-      let set = this.waiters.get(id);
-      if (!set) this.waiters.set(id, (set = new Set()));
       let timer: NodeJS.Timeout | undefined;
-      const done: Waiter = (r) => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        set!.delete(done);
-        if (set!.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
-        resolve(r);
-      };
-      const onAbort = () => done({ kind: 'aborted' });
+      const w = this.waiters.add(id, resolve, { signal, aborted: { kind: 'aborted' }, cleanup: () => clearTimeout(timer) });
       // The entry's own expiry ends the wait (the client then gets a fresh link); begin()
       // may have pushed that expiry out meanwhile, so look again before giving up.
       const arm = (entry: PendingRegistration) => {
         timer = setTimeout(() => {
           const live = this.get(id);
           if (live && !live.verdict) arm(live);
-          else done(live?.verdict ?? { kind: 'expired' });
+          else w.done(live?.verdict ?? { kind: 'expired' });
         }, Math.max(0, entry.expiresAt.getTime() - this.now()) + 1);
         timer.unref();
       };
       arm(e);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      set.add(done);
     });
   }
 
@@ -262,8 +248,6 @@ export class PendingRegistrations implements PendingBook {
   }
 
   private wake(id: string, r: WaitResult): void {
-    const set = this.waiters.get(id);
-    if (!set) return;
-    for (const w of [...set]) w(r);
+    this.waiters.wake(id, r);
   }
 }

@@ -17,6 +17,7 @@ import {
   type WaitResult,
 } from '../auth/pending.js';
 import type { Hostinfo } from '../tailcfg/types.js';
+import { Waiters } from '../util/waiters.js';
 
 /** "sbpr": serializes begin() across instances, so the cap counts every instance's entries. */
 export const PENDING_LOCK_KEY = 0x73627072;
@@ -53,10 +54,8 @@ interface Row {
 
 const COLUMNS = 'id, machine_key, node_key, hostinfo, hostname, ephemeral, requested_expiry, created_at, expires_at, verdict, node_id, reason';
 
-type Waiter = (r: WaitResult) => void;
-
 export class SharedPendingRegistrations implements PendingBook {
-  private readonly waiters = new Map<string, Set<Waiter>>();
+  private readonly waiters = new Waiters<WaitResult>();
   private counted = 0;
   private closed = false;
 
@@ -71,9 +70,7 @@ export class SharedPendingRegistrations implements PendingBook {
   }
 
   get waiting(): number {
-    let n = 0;
-    for (const set of this.waiters.values()) n += set.size;
-    return n;
+    return this.waiters.size;
   }
 
   async begin(input: PendingInput, chosenId?: string): Promise<PendingRegistration> {
@@ -168,22 +165,11 @@ export class SharedPendingRegistrations implements PendingBook {
     if (signal?.aborted) return { kind: 'aborted' };
     let resolve!: (r: WaitResult) => void;
     const result = new Promise<WaitResult>((r) => (resolve = r));
-    let set = this.waiters.get(id);
-    if (!set) this.waiters.set(id, (set = new Set()));
     let timer: NodeJS.Timeout | undefined;
-    const done: Waiter = (r) => {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', onAbort);
-      set!.delete(done);
-      if (set!.size === 0 && this.waiters.get(id) === set) this.waiters.delete(id);
-      resolve(r);
-    };
-    const onAbort = () => done({ kind: 'aborted' });
-    signal?.addEventListener('abort', onAbort, { once: true });
     // Listening first, then reading: a decision made in between is not missed.
-    set.add(done);
+    const w = this.waiters.add(id, resolve, { signal, aborted: { kind: 'aborted' }, cleanup: () => clearTimeout(timer) });
     const look = async () => {
-      if (!set!.has(done)) return;
+      if (!w.active) return;
       let e: PendingRegistration | undefined;
       try {
         e = await this.get(id);
@@ -194,9 +180,9 @@ export class SharedPendingRegistrations implements PendingBook {
         timer.unref();
         return;
       }
-      if (!set!.has(done)) return;
-      if (!e) return done({ kind: 'expired' });
-      if (e.verdict) return done(e.verdict);
+      if (!w.active) return;
+      if (!e) return w.done({ kind: 'expired' });
+      if (e.verdict) return w.done(e.verdict);
       // The entry's own expiry ends the wait; begin() may have pushed it out, so look again then.
       clearTimeout(timer);
       timer = setTimeout(() => void look(), Math.max(250, e.expiresAt.getTime() - Date.now() + 1));
@@ -224,7 +210,7 @@ export class SharedPendingRegistrations implements PendingBook {
 
   /** Every entry waited on here (after the change feed lost track). */
   recheck(): Promise<void> {
-    return this.changed([...this.waiters.keys()]);
+    return this.changed(this.waiters.keys());
   }
 
   /** The leader's sweep; returns how many expired entries went. */
@@ -244,13 +230,11 @@ export class SharedPendingRegistrations implements PendingBook {
   /** Ends the waits here; the entries stay in the database for the client's next try. */
   close(): void {
     this.closed = true;
-    for (const id of [...this.waiters.keys()]) this.wake(id, { kind: 'closed' });
+    this.waiters.wakeAll({ kind: 'closed' });
   }
 
   private wake(id: string, r: WaitResult): void {
-    const set = this.waiters.get(id);
-    if (!set) return;
-    for (const w of [...set]) w(r);
+    this.waiters.wake(id, r);
   }
 }
 
