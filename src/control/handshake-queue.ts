@@ -14,6 +14,7 @@
 // so answering them first completes connections. The old ones expire at the head unanswered.
 
 import type { Duplex } from 'node:stream';
+import { Deque } from '../util/deque.js';
 
 export interface HandshakeQueueOptions {
   /** Handshakes are answered for at most this long per turn of the event loop (ms). */
@@ -42,8 +43,7 @@ interface Waiting {
 }
 
 export class HandshakeQueue {
-  private items: Waiting[] = [];
-  private head = 0;
+  private readonly items = new Deque<Waiting>();
   private scheduled = false;
   private closed = false;
   private readonly sliceMs: number;
@@ -60,7 +60,7 @@ export class HandshakeQueue {
 
   /** Upgrades waiting for their turn. */
   get length(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /** Runs `run` for `socket` on a later turn, unless the socket is gone or has waited too long by then. */
@@ -76,9 +76,7 @@ export class HandshakeQueue {
   /** Drops everything queued (the server is stopping). */
   close(): void {
     this.closed = true;
-    for (let i = this.head; i < this.items.length; i++) this.items[i]!.socket.destroy();
-    this.items = [];
-    this.head = 0;
+    for (const w of this.items.drain()) w.socket.destroy();
   }
 
   private schedule(): void {
@@ -90,21 +88,14 @@ export class HandshakeQueue {
   private drain(): void {
     this.scheduled = false;
     const start = this.now();
-    while (this.head < this.items.length) {
+    for (let oldest = this.items.first(); oldest; oldest = this.items.first()) {
       // Entries are in arrival order, so the expired ones are at the head.
-      const oldest = this.items[this.head]!;
       if (oldest.socket.destroyed || start - oldest.at > this.maxWaitMs) {
-        this.items[this.head++] = undefined as unknown as Waiting; // let it be collected
+        this.items.shift();
         this.drop(oldest);
         continue;
       }
-      let w: Waiting;
-      if (start - oldest.at > this.lifoAfterMs && this.items.length - 1 > this.head) {
-        w = this.items.pop()!;
-      } else {
-        w = oldest;
-        this.items[this.head++] = undefined as unknown as Waiting;
-      }
+      const w = start - oldest.at > this.lifoAfterMs && this.items.length > 1 ? this.items.pop()! : this.items.shift()!;
       if (w.socket.destroyed) {
         this.drop(w);
         continue;
@@ -112,17 +103,7 @@ export class HandshakeQueue {
       w.run();
       if (this.now() - start >= this.sliceMs) break;
     }
-    if (this.head >= this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else {
-      // Compact now and then, so a long storm does not keep every answered entry's slot.
-      if (this.head > 4096 && this.head * 2 > this.items.length) {
-        this.items = this.items.slice(this.head);
-        this.head = 0;
-      }
-      this.schedule();
-    }
+    if (this.items.length > 0) this.schedule();
   }
 
   private drop(w: Waiting): void {

@@ -5,6 +5,8 @@
 // 10 s before tailscaled gives up and backs off further; a map poll waits far longer. So
 // while handshakes are waiting, opens get a short slice and the handshakes the rest.
 
+import { Deque } from '../util/deque.js';
+
 export interface StreamOpenQueueOptions {
   /** Opens run for at most this long per turn (ms)... */
   sliceMs?: number;
@@ -26,8 +28,7 @@ interface Pending {
 }
 
 export class StreamOpenQueue {
-  private items: Pending[] = [];
-  private head = 0;
+  private readonly items = new Deque<Pending>();
   private scheduled = false;
   private readonly sliceMs: number;
   private readonly busySliceMs: number;
@@ -40,7 +41,7 @@ export class StreamOpenQueue {
   }
 
   get length(): number {
-    return this.items.length - this.head;
+    return this.items.length;
   }
 
   /**
@@ -64,9 +65,7 @@ export class StreamOpenQueue {
     this.scheduled = false;
     const start = this.now();
     const slice = this.opts.busy?.() ? this.busySliceMs : this.sliceMs;
-    while (this.head < this.items.length) {
-      const p = this.items[this.head]!;
-      this.items[this.head++] = undefined as unknown as Pending; // let it be collected
+    for (let p = this.items.shift(); p; p = this.items.shift()) {
       try {
         p.run();
         p.resolve();
@@ -75,15 +74,6 @@ export class StreamOpenQueue {
       }
       if (this.now() - start >= slice) break;
     }
-    if (this.head >= this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else {
-      if (this.head > 4096 && this.head * 2 > this.items.length) {
-        this.items = this.items.slice(this.head);
-        this.head = 0;
-      }
-      this.schedule();
-    }
+    if (this.items.length > 0) this.schedule();
   }
 }
