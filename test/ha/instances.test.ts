@@ -167,7 +167,8 @@ describe.skipIf(!backend)('two instances on one PostgreSQL (in one process)', ()
     assert.equal(made.status, 200, made.body);
     const key = (JSON.parse(made.body) as { apiKey: string }).apiKey;
     const atB = async () => (await fetch(`${b.url}/api/v1/user`, { headers: { authorization: `Bearer ${key}` } })).status;
-    assert.equal(await atB(), 200);
+    // B learns of the key through the change feed (or its own re-read, at most every 5 s).
+    await waitUntil(async () => (await atB()) === 200, 5000, 'B accepts the key made through A');
     const prefix = /^hskey-api-([A-Za-z0-9]{12})-/.exec(key)![1]!;
     const expired = await socketRequest(a.config.unix_socket, 'POST', '/api/v1/apikey/expire', { prefix });
     assert.equal(expired.status, 200, expired.body);
