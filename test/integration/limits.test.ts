@@ -62,6 +62,19 @@ async function scrape(f: ServerFixture): Promise<string> {
   return (await fetch(`${f.srv.server.metricsAddress}/metrics`)).text();
 }
 
+/**
+ * The per-address bucket of the suite below (2 a second, a burst of 4): past the burst only
+ * what refilled while the loop ran may pass, so a slow machine is not a failure, and on any
+ * machine that sends the requests faster than they refill some are refused.
+ */
+function assertBucket(statuses: number[], elapsedMs: number): void {
+  const passed = statuses.filter((s) => s === 101).length;
+  const refilled = Math.floor((elapsedMs / 1000) * 2);
+  assert.ok(statuses.every((s) => s === 101 || s === 429), `only 101 or 429: ${statuses}`);
+  assert.ok(passed <= 4 + refilled, `at most the burst and what refilled in ${Math.round(elapsedMs)} ms: ${statuses}`);
+  if (4 + refilled < statuses.length) assert.ok(passed < statuses.length, `some refused: ${statuses}`);
+}
+
 describe('connection limits', () => {
   const f = useServer({
     configure: (c) => {
@@ -133,13 +146,14 @@ describe('connection limits', () => {
     const init = createInitiation(generateKeyPair().privateKey, f.srv.server.publicKey, 113).initiationBytes;
     const statuses: number[] = [];
     let retryAfter = '';
+    const started = performance.now();
     for (let i = 0; i < 10; i++) {
       const r = await upgrade(f, '127.0.0.8', init); // the same bytes each time: a replay
       statuses.push(r.status);
       if (r.status === 429) retryAfter = /retry-after: (\d+)/i.exec(r.head)?.[1] ?? '';
     }
     assert.deepEqual(statuses.slice(0, 4), [101, 101, 101, 101], 'the burst passes');
-    assert.ok(statuses.slice(4).every((s) => s === 429), `then 429: ${statuses}`);
+    assertBucket(statuses, performance.now() - started);
     assert.equal(retryAfter, '1');
     const fresh = createInitiation(generateKeyPair().privateKey, f.srv.server.publicKey, 113).initiationBytes;
     assert.equal((await upgrade(f, '127.0.0.10', fresh)).status, 101, 'another address is not held back');
@@ -149,8 +163,10 @@ describe('connection limits', () => {
   test('behind a trusted proxy, X-Forwarded-For names the client that is rate-limited', async () => {
     const init = () => createInitiation(generateKeyPair().privateKey, f.srv.server.publicKey, 113).initiationBytes;
     const a: number[] = [];
+    const started = performance.now();
     for (let i = 0; i < 6; i++) a.push((await upgrade(f, '127.0.0.9', init(), 'X-Forwarded-For: 198.51.100.1\r\n')).status);
-    assert.deepEqual(a, [101, 101, 101, 101, 429, 429]);
+    assert.deepEqual(a.slice(0, 4), [101, 101, 101, 101], 'the burst passes');
+    assertBucket(a, performance.now() - started);
     assert.equal((await upgrade(f, '127.0.0.9', init(), 'X-Forwarded-For: 198.51.100.2\r\n')).status, 101, 'another client of the proxy');
     // The proxy's own connections are not capped per address.
     const d = dialer(f);
