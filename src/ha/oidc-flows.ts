@@ -4,6 +4,7 @@
 
 import type pg from 'pg';
 import type { FlowBook } from '../auth/oidc-flows.js';
+import { lockedTransaction } from './locked-tx.js';
 
 /** "sbof": serializes put() across instances, so the cap counts every instance's flows. */
 export const FLOWS_LOCK_KEY = 0x73626f66;
@@ -11,26 +12,14 @@ export const FLOWS_LOCK_KEY = 0x73626f66;
 export class SharedOidcFlows implements FlowBook {
   constructor(private readonly pool: pg.Pool) {}
 
-  async put(key: string, sealed: Buffer, ttlMs: number, max: number): Promise<boolean> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [FLOWS_LOCK_KEY]);
+  put(key: string, sealed: Buffer, ttlMs: number, max: number): Promise<boolean> {
+    return lockedTransaction(this.pool, FLOWS_LOCK_KEY, async (c) => {
       await c.query('DELETE FROM ha_oidc_flows WHERE expires_at < now()');
       const { rows: [count] } = await c.query<{ n: string }>('SELECT count(*) AS n FROM ha_oidc_flows');
-      if (Number(count?.n ?? 0) >= max) {
-        await c.query('COMMIT');
-        return false;
-      }
+      if (Number(count?.n ?? 0) >= max) return false;
       await c.query('INSERT INTO ha_oidc_flows (state_hash, sealed, expires_at) VALUES ($1, $2, now() + make_interval(secs => $3))', [key, sealed, ttlMs / 1000]);
-      await c.query('COMMIT');
       return true;
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+    });
   }
 
   async take(key: string): Promise<Buffer | undefined> {

@@ -18,6 +18,7 @@ import {
 } from '../auth/pending.js';
 import type { Hostinfo } from '../tailcfg/types.js';
 import { Waiters } from '../util/waiters.js';
+import { lockedTransaction } from './locked-tx.js';
 
 /** "sbpr": serializes begin() across instances, so the cap counts every instance's entries. */
 export const PENDING_LOCK_KEY = 0x73627072;
@@ -74,10 +75,7 @@ export class SharedPendingRegistrations implements PendingBook {
   }
 
   async begin(input: PendingInput, chosenId?: string): Promise<PendingRegistration> {
-    const c = await this.opts.pool.connect();
-    try {
-      await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [PENDING_LOCK_KEY]);
+    const { entry, added } = await lockedTransaction(this.opts.pool, PENDING_LOCK_KEY, async (c) => {
       // Expired entries go here too (lazily), not only in the leader's sweep.
       await c.query('DELETE FROM ha_pending_registrations WHERE expires_at <= now()');
       if (chosenId !== undefined) {
@@ -92,10 +90,7 @@ export class SharedPendingRegistrations implements PendingBook {
          WHERE machine_key = $1 AND verdict IS NULL RETURNING ${COLUMNS}`,
         [input.machineKey, ...values],
       );
-      if (refreshed.rows[0]) {
-        await c.query('COMMIT');
-        return fromRow(refreshed.rows[0]);
-      }
+      if (refreshed.rows[0]) return { entry: fromRow(refreshed.rows[0]), added: false };
       await c.query('DELETE FROM ha_pending_registrations WHERE machine_key = $1', [input.machineKey]);
       const { rows: [count] } = await c.query<{ n: string }>('SELECT count(*) AS n FROM ha_pending_registrations WHERE verdict IS NULL');
       this.counted = Number(count?.n ?? 0);
@@ -105,15 +100,10 @@ export class SharedPendingRegistrations implements PendingBook {
          VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) RETURNING ${COLUMNS}`,
         [chosenId ?? newAuthId(), input.machineKey, ...values],
       );
-      await c.query('COMMIT');
-      this.counted++;
-      return fromRow(rows[0]!);
-    } catch (err) {
-      await c.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      c.release();
-    }
+      return { entry: fromRow(rows[0]!), added: true };
+    });
+    if (added) this.counted++;
+    return entry;
   }
 
   async get(id: string): Promise<PendingRegistration | undefined> {
