@@ -265,6 +265,8 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
     rows.push(
       { bench: b, metric: `join storm (${f0(r.joinStorm.joiners)} at once): visible at all peers p50 / p99 / max, ms`, value: lat(v), target: big ? 'p99 < 1,000 ms' : undefined, pass: big ? v.p99 < 1000 && v.missed === 0 : undefined },
       { bench: b, metric: 'join storm: dial (Noise + HTTP/2) before register p50 / p99 / max, ms', value: lat(r.joinStorm.dialMs) },
+      { bench: b, metric: 'join storm: register request answered p50 / p99 / max, ms', value: lat(r.joinStorm.registerMs) },
+      { bench: b, metric: 'join storm: register answered → visible at all peers p50 / p99 / max, ms', value: lat(r.joinStorm.afterRegisterMs) },
       { bench: b, metric: 'join storm: first map p50 / p99 / max, ms', value: lat(r.joinStorm.firstMapMs) },
       { bench: b, metric: 'join storm: server CPU % (generator CPU %), server RSS peak MiB', value: `${f0(r.joinStorm.server.cpuPercent)} (${f0(r.joinStorm.server.generatorCpuPercent)}), ${f0(r.joinStorm.server.rssPeakMB)}` },
     );

@@ -69,7 +69,8 @@ export interface LoadResult {
   loadAverage: { start: number[]; end: number[] };
   setup: { registerSeconds: number; streamSeconds: number; steadySeconds: number; firstMapMs: Latency; steadyNodes: number; server: PhaseServer };
   /** visibleAtAllPeersMs is timed from the register request; dialMs is the Noise/HTTP/2 dial before it. */
-  joinStorm?: { joiners: number; seconds: number; visibleAtAllPeersMs: Latency; dialMs: Latency; firstMapMs: Latency; failed: number; server: PhaseServer };
+  /** registerMs: the register request answered; afterRegisterMs: from that answer to visible at all peers. */
+  joinStorm?: { joiners: number; seconds: number; visibleAtAllPeersMs: Latency; dialMs: Latency; registerMs: Latency; afterRegisterMs: Latency; firstMapMs: Latency; failed: number; server: PhaseServer };
   steady?: {
     seconds: number;
     endpointChanges: number;
@@ -361,8 +362,12 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
       const samples: number[] = [];
       let missed = 0;
       const dialMs: number[] = [];
-      for (let k = 0; k < r.joinedAt.length; k += 3) {
+      const registerMs: number[] = [];
+      const afterRegisterMs: number[] = [];
+      for (let k = 0; k < r.joinedAt.length; k += 4) {
         dialMs.push(r.joinedAt[k + 2]!);
+        const reg = r.joinedAt[k + 3]!;
+        if (!Number.isNaN(reg)) registerMs.push(reg);
         const idx = r.joinedAt[k]!;
         const id = idxToId.get(idx);
         if (!id) {
@@ -378,7 +383,10 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
           else worst = Math.max(worst, seen - r.joinedAt[k + 1]!);
         }
         if (miss) missed++;
-        else samples.push(worst);
+        else {
+          samples.push(worst);
+          if (!Number.isNaN(reg)) afterRegisterMs.push(Math.max(0, worst - reg));
+        }
       }
       // Only joiners that made it count from now on (one that failed to dial is not in the tailnet).
       for (const i of stormIdx) {
@@ -386,8 +394,8 @@ export async function benchLoad(o: LoadOptions): Promise<LoadResult> {
         live.add(i);
         registered.add(i);
       }
-      missed += storm - r.joinedAt.length / 3; // joiners whose dial failed never registered
-      result.joinStorm = { joiners: storm, seconds: r.seconds, visibleAtAllPeersMs: latency(samples, missed), dialMs: latency(dialMs), firstMapMs: latency(r.firstMapMs), failed: r.failed, server: sampler.phase() };
+      missed += storm - r.joinedAt.length / 4; // joiners whose dial failed never registered
+      result.joinStorm = { joiners: storm, seconds: r.seconds, visibleAtAllPeersMs: latency(samples, missed), dialMs: latency(dialMs), registerMs: latency(registerMs), afterRegisterMs: latency(afterRegisterMs), firstMapMs: latency(r.firstMapMs), failed: r.failed, server: sampler.phase() };
       log(`  join storm: visible at all team peers p50 ${result.joinStorm.visibleAtAllPeersMs.p50.toFixed(0)} / p99 ${result.joinStorm.visibleAtAllPeersMs.p99.toFixed(0)} ms, ${missed} missed`);
       await steady(60_000);
       await takeLogs();

@@ -94,6 +94,11 @@ export class LoadServer {
     proc.stderr!.on('data', (d: Buffer) => {
       this.stderr = (this.stderr + d.toString()).slice(-8000);
     });
+    // A server that dies on its own (not through stop()) says why at once: the bench would
+    // otherwise only see its clients fail.
+    proc.once('exit', (code, signal) => {
+      if (this.proc === proc) process.stderr.write(`load bench: server exited unexpectedly (${signal ?? code}); its last lines:\n${this.stderr.split('\n').slice(-30).join('\n')}\n`);
+    });
     let listeningAt = 0;
     let probing = true;
     const probe = (async () => {
@@ -177,11 +182,11 @@ export class LoadServer {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null) return;
     const exited = new Promise((r) => proc.once('exit', r));
+    this.proc = null;
     proc.kill(signal);
     const timer = setTimeout(() => proc.kill('SIGKILL'), 30_000);
     await exited;
     clearTimeout(timer);
-    this.proc = null;
   }
 
   async dispose(): Promise<void> {

@@ -34,7 +34,7 @@ export interface StepResult {
   firstError: string | null;
   /** First-map latencies, ms. */
   firstMapMs: number[];
-  /** For 'join': [idx, t register sent, dial ms] triples. */
+  /** For 'join': [idx, t register sent, dial ms, register answered after ms (NaN if it failed)] quadruples. */
   joinedAt: number[];
   seconds: number;
 }
@@ -108,8 +108,10 @@ async function handle(m: WorkerCommand): Promise<unknown> {
         const t0 = now();
         await n.connectRetrying(JOIN_GIVE_UP_MS);
         const t1 = now();
-        joined.push(n.idx, t1, t1 - t0);
+        const k = joined.length;
+        joined.push(n.idx, t1, t1 - t0, NaN);
         await n.register(authKeys.get(n.idx)!);
+        joined[k + 3] = now() - t1;
         await n.startStream();
         n.autoReconnect = true;
       });
