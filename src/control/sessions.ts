@@ -2,6 +2,8 @@
 // receives each batch of tailnet events once, brings the policy up to date once,
 // and lets every session turn the batch into its own smallest delta, a slice of
 // sessions per turn of the event loop, each session getting its batches in order.
+// A session owed several batches when its turn comes gets one delta for all of them:
+// the more the hub falls behind, the fewer frames it builds.
 
 import type { MapBuilder, StreamState } from '../mapresponse/builder.js';
 import { encodeFrame, keepAliveFrame, type Compression } from '../mapresponse/encode.js';
@@ -102,12 +104,13 @@ export class MapSession {
     return this.behindSince !== 0;
   }
 
-  deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch): void {
+  /** `eventAt` is when the oldest of the events was emitted (several batches may be delivered as one). */
+  deliver(builder: MapBuilder, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch, eventAt = batch.eventAt): void {
     if (this.closed) return;
     // Behind: no delta is computed (the full map that ends this state carries everything).
     if (this.behindSince !== 0) return this.catchUp(builder);
     const json = builder.delta(this.state, events, update, batch.now);
-    if (json !== null) this.send(batch.frame(json, this.compression), 'delta', batch.eventAt);
+    if (json !== null) this.send(batch.frame(json, this.compression), 'delta', eventAt);
   }
 
   close(reason: string): void {
@@ -183,6 +186,13 @@ export class MapSession {
  * keep-alives, API requests and other batches are not held for the whole fleet.
  */
 export const DEFAULT_SLICE_MS = 8;
+/**
+ * Once the oldest batch still owed has waited this long in the hub, a turn may deliver for
+ * BEHIND_SLICE_FACTOR times the slice: changes already made reach the streams up before
+ * new connections' handshakes and first maps (their own queues) get the rest of the turn.
+ */
+const BEHIND_AFTER_MS = 100;
+const BEHIND_SLICE_FACTOR = 3;
 
 /** A batch still being served: `owed` are the sessions it has not reached yet, in order. */
 interface Work {
@@ -190,15 +200,23 @@ interface Work {
   readonly update: PolicyUpdate;
   readonly batch: Batch;
   readonly owed: Set<MapSession>;
+  /** performance.now() at dispatch (a lingered batch's events are older: see Batch.eventAt). */
+  readonly queuedAt: number;
 }
+
+const NO_VIEWERS: ReadonlySet<NodeID> = new Set();
 
 export class SessionHub {
   private readonly sessions = new Map<NodeID, MapSession>();
   private readonly unsubscribe: () => void;
   /** Batches not yet delivered to all their sessions, oldest first. */
-  private readonly queue: Work[] = [];
+  private queue: Work[] = [];
+  /** Per session, the batches it is owed, oldest first (the inverse of Work.owed). */
+  private readonly owedTo = new Map<MapSession, Work[]>();
   private pumpScheduled = false;
   private closed = false;
+  /** Batches delivered folded into a later one's delta (the coalescing's witness in tests and metrics). */
+  coalesced = 0;
 
   constructor(
     tailnet: Tailnet,
@@ -206,7 +224,7 @@ export class SessionHub {
     private readonly policy: () => PolicyView,
     private readonly log: (msg: string) => void,
     /** How long one turn of the event loop may spend delivering; 0 yields after every session. */
-    private readonly sliceMs = DEFAULT_SLICE_MS,
+    public sliceMs = DEFAULT_SLICE_MS,
   ) {
     this.unsubscribe = tailnet.subscribe((events, eventAt) => this.dispatch(events, eventAt));
   }
@@ -233,8 +251,18 @@ export class SessionHub {
   closeAll(reason: string): void {
     this.closed = true;
     this.queue.length = 0;
+    this.owedTo.clear();
     for (const s of [...this.sessions.values()]) s.close(reason);
     this.unsubscribe();
+  }
+
+  /**
+   * True while the oldest batch still owed has waited longer than BEHIND_AFTER_MS: the
+   * queues of new work (handshakes, stream opens) then take short slices and leave the
+   * turn to the hub (server.ts wires this).
+   */
+  get behind(): boolean {
+    return this.queue.length > 0 && performance.now() - this.queue[0]!.queuedAt > BEHIND_AFTER_MS;
   }
 
   /** Batches still being delivered (tests, metrics). */
@@ -288,8 +316,13 @@ export class SessionHub {
         this.sessions.get(e.nodeId)?.close('node was deleted');
       }
     }
-    const work: Work = { events, update, batch: new Batch(eventAt), owed: new Set(this.targets(events, update)) };
+    const work: Work = { events, update, batch: new Batch(eventAt), owed: new Set(this.targets(events, update)), queuedAt: performance.now() };
     if (work.owed.size === 0) return;
+    for (const s of work.owed) {
+      const list = this.owedTo.get(s);
+      if (list) list.push(work);
+      else this.owedTo.set(s, [work]);
+    }
     this.queue.push(work);
     // The new batch starts at once, even behind a large one still being served: a small
     // change (one peer's endpoints) reaches its few sessions without waiting for the fleet.
@@ -297,21 +330,26 @@ export class SessionHub {
     this.schedule();
   }
 
-  /** Serves `work` until the deadline; a session first gets every older batch it is owed. */
+  /**
+   * Serves `work`'s sessions until the deadline. Each gets every batch it is owed, older
+   * and newer, as one delta: the builder reads the present state whichever batch it
+   * answers, so one delta over all their events says what several in a row would, and
+   * the further the hub falls behind, the fewer frames it builds.
+   */
   private serve(work: Work, deadline: number): void {
+    let emptied = false;
     for (const s of work.owed) {
-      for (const w of this.queue) {
-        if (w === work) break;
-        if (w.owed.delete(s)) this.deliver(s, w);
+      const owed = this.owedTo.get(s)!;
+      this.owedTo.delete(s);
+      for (const w of owed) {
+        w.owed.delete(s);
+        if (w.owed.size === 0) emptied = true;
       }
-      work.owed.delete(s);
-      this.deliver(s, work);
+      if (owed.length === 1) this.deliver(s, work.events, work.update, work.batch);
+      else this.deliverMerged(s, owed);
       if (performance.now() >= deadline) break;
     }
-    if (work.owed.size === 0) {
-      const i = this.queue.indexOf(work);
-      if (i >= 0) this.queue.splice(i, 1);
-    }
+    if (emptied) this.queue = this.queue.filter((w) => w.owed.size > 0);
   }
 
   private schedule(): void {
@@ -321,9 +359,12 @@ export class SessionHub {
     setImmediate(() => {
       this.pumpScheduled = false;
       if (this.closed) return;
-      const deadline = performance.now() + this.sliceMs;
-      do this.serve(this.smallest(), deadline);
-      while (this.queue.length && performance.now() < deadline);
+      const deadline = performance.now() + this.sliceMs * (this.behind ? BEHIND_SLICE_FACTOR : 1);
+      // A dispatch since may have served everything (its sessions' older batches with it).
+      if (this.queue.length) {
+        do this.serve(this.smallest(), deadline);
+        while (this.queue.length && performance.now() < deadline);
+      }
       this.schedule();
     });
   }
@@ -338,9 +379,29 @@ export class SessionHub {
     return best;
   }
 
-  private deliver(s: MapSession, w: Work): void {
+  /**
+   * Several batches as one delta: their events in order, the newest batch's clock, and
+   * their updates united as far as this session can tell (whether it is an affected
+   * viewer; the peers re-rendered for anyone).
+   */
+  private deliverMerged(s: MapSession, owed: Work[]): void {
+    this.coalesced += owed.length - 1;
+    const me = s.nodeId;
+    const events: TailnetEvent[] = [];
+    let affected = false;
+    const peers = new Set<NodeID>();
+    for (const w of owed) {
+      for (const e of w.events) events.push(e);
+      if (!affected && (w.update.viewers === 'all' || w.update.viewers.has(me))) affected = true;
+      for (const p of w.update.peers) peers.add(p);
+    }
+    const newest = owed[owed.length - 1]!;
+    this.deliver(s, events, { viewers: affected ? new Set([me]) : NO_VIEWERS, peers }, newest.batch, owed[0]!.batch.eventAt);
+  }
+
+  private deliver(s: MapSession, events: readonly TailnetEvent[], update: PolicyUpdate, batch: Batch, eventAt?: number): void {
     try {
-      s.deliver(this.builder, w.events, w.update, w.batch);
+      s.deliver(this.builder, events, update, batch, eventAt);
     } catch (err) {
       this.log(`map update for node ${s.nodeId} failed: ${(err as Error).stack ?? err}`);
       s.close('internal error');

@@ -244,6 +244,7 @@ export class MapBuilder {
       for (const id of removed) {
         state.peers.delete(id);
         state.peerExtras.delete(id);
+        patches.delete(id); // a patch of a peer removed in the same delta would name a node the client dropped
       }
       fields.push(['PeersRemoved', JSON.stringify([...removed].sort((a, b) => a - b))]);
     }

@@ -44,6 +44,19 @@ export class Registry {
     });
   }
 
+  /** A counter kept elsewhere (a plain number that only grows), read when scraped. */
+  counterOf(name: string, help: string, read: () => number): void {
+    new client.Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  }
+
   render(): Promise<string> {
     return this.registry.metrics();
   }

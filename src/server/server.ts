@@ -167,6 +167,15 @@ export class SwitchboardServer {
     this.machineContext.keepAliveMs = ms;
   }
 
+  /** How long one event-loop turn may spend delivering map deltas (tests set 0 to make batches queue and coalesce). */
+  set dispatchSliceMs(ms: number) {
+    this.hub.sliceMs = ms;
+  }
+  /** Batches a session got folded into a later batch's delta. */
+  get coalescedBatches(): number {
+    return this.hub.coalesced;
+  }
+
   /** The server's public Noise key (raw 32 bytes), as GET /key announces it. */
   readonly publicKey: Buffer;
   /** Where the control server listens, e.g. http://127.0.0.1:8080 */
@@ -654,6 +663,7 @@ export class SwitchboardServer {
       return n;
     });
     r.gauge('switchboard_map_sessions', 'Open streaming map sessions.', () => this.hub.size);
+    r.counterOf('switchboard_map_batches_coalesced_total', 'Batches of tailnet events a map session got folded into a later batch\'s delta because it had not been served yet (the hub was behind).', () => this.hub.coalesced);
     r.gauge('switchboard_noise_connections', 'Open Noise control connections.', () => this.noiseConns.size);
     r.gauge('switchboard_users', 'Users.', () => t.listUsers().length);
     r.gauge('switchboard_registrations_pending', 'Web logins waiting for a decision (capped by tuning.register_cache_max_entries); with PostgreSQL, those of every instance, as of the last heartbeat.', () => this.webLogin.pending.undecided);

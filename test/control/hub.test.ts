@@ -72,7 +72,8 @@ test('a policy batch is served over several turns, and a small batch meanwhile k
   assert.ok(reached >= 1 && reached < N, `first slice reached ${reached} of ${N}`);
   // Batch 2: node 37 changes; its team (36, 38, 39) and itself are concerned.
   events.emit({ kind: 'nodeChanged', nodeId: 37 } as TailnetEvent);
-  const teamDone = () => [36, 37, 38, 39].every((id) => got.get(id)!.length === 2);
+  // A session not reached by the policy batch yet gets both batches folded into one delta.
+  const teamDone = () => [36, 37, 38, 39].every((id) => got.get(id)!.join() === 'policyChanged,nodeChanged');
   let turns = 0;
   while (!teamDone() && turns < 10) {
     await turn();
@@ -83,7 +84,41 @@ test('a policy batch is served over several turns, and a small batch meanwhile k
   assert.ok(waiting > N / 2, `the change did not wait for the policy batch (${waiting} sessions still without it)`);
   for (let i = 0; i < 10 * N && hub.pending; i++) await turn();
   assert.equal(hub.pending, 0);
-  for (const [id, frames] of got) assert.deepEqual(frames, [36, 37, 38, 39].includes(id) ? ['policyChanged', 'nodeChanged'] : ['policyChanged'], `node ${id}`);
+  for (const [id, frames] of got) assert.equal(frames.join(), [36, 37, 38, 39].includes(id) ? 'policyChanged,nodeChanged' : 'policyChanged', `node ${id}`);
+  assert.ok(
+    [36, 37, 38, 39].some((id) => got.get(id)!.length === 1),
+    'a team session still owed the policy batch got it and the change as one delta',
+  );
+});
+
+test('batches queued behind each other reach a session as one delta, events in order', async () => {
+  const { events, hub, got } = setup(0);
+  // Node 1 changes three times before the hub's first yield; its team (0, 2, 3) is served a session per turn.
+  events.emit({ kind: 'nodeChanged', nodeId: 1 } as TailnetEvent);
+  events.emit({ kind: 'nodePatched', nodeId: 1, patch: {} } as TailnetEvent);
+  events.emit({ kind: 'nodeRemoved', nodeId: 1 } as TailnetEvent);
+  for (let i = 0; i < 20 && hub.pending; i++) await turn();
+  assert.equal(hub.pending, 0);
+  let folded = 0;
+  // Node 1's own session is closed by its removal; its peers get all three.
+  for (const id of [0, 2, 3]) {
+    assert.equal(got.get(id)!.join(), 'nodeChanged,nodePatched,nodeRemoved', `node ${id}`);
+    if (got.get(id)!.length < 3) folded++;
+  }
+  assert.ok(folded >= 2, `${folded} sessions got the three batches in fewer frames`);
+  assert.equal(hub.coalesced > 0, true);
+  for (let id = 4; id < N; id++) assert.deepEqual(got.get(id), [], `node ${id} is not concerned`);
+});
+
+test('a batch that serves its sessions everything they are owed leaves the scheduled turn nothing to do', async () => {
+  const { events, hub, got } = setup(0);
+  events.emit({ kind: 'nodeChanged', nodeId: 5 } as TailnetEvent); // one session served, a turn scheduled
+  hub.sliceMs = 1000;
+  events.emit({ kind: 'nodeChanged', nodeId: 6 } as TailnetEvent); // same team: serves all four, both batches
+  assert.equal(hub.pending, 0);
+  await turn();
+  await turn();
+  for (const id of [4, 5, 6, 7]) assert.equal(got.get(id)!.join(), 'nodeChanged,nodeChanged', `node ${id}`);
 });
 
 test('with the default slice a small tailnet is served in the dispatching turn', async () => {
@@ -101,4 +136,16 @@ test('closing the hub drops batches still being served', async () => {
   for (let i = 0; i < 5; i++) await turn();
   assert.equal(hub.pending, 0);
   assert.equal([...got.values()].reduce((a, f) => a + f.length, 0), before);
+});
+
+test('the hub reports itself behind once a batch has waited 100 ms, and not once it is served', async () => {
+  const { events, hub } = setup(0);
+  events.emit({ kind: 'policyChanged' });
+  assert.equal(hub.behind, false, 'a batch just queued');
+  const until = performance.now() + 110;
+  while (performance.now() < until); // the event loop held, as by other work
+  assert.equal(hub.behind, true);
+  for (let i = 0; i < 10 * N && hub.pending; i++) await turn();
+  assert.equal(hub.pending, 0);
+  assert.equal(hub.behind, false);
 });
