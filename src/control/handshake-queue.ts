@@ -27,6 +27,14 @@ export interface HandshakeQueueOptions {
   now?: () => number;
   /** Called for each upgrade dropped: its socket was closed meanwhile, or it waited too long. */
   onDropped?(reason: 'closed' | 'expired'): void;
+  /**
+   * True while changes already made wait to reach the streams that are up (the map hub
+   * is behind): then a turn answers handshakes for `yieldSliceMs` only, so new
+   * connections do not delay what existing clients are owed; they have seconds to spare.
+   */
+  yieldTo?: () => boolean;
+  /** The slice while `yieldTo()` holds (ms). */
+  yieldSliceMs?: number;
 }
 
 /** Slices short enough that accepts and reads keep up; long enough to amortise the yield. */
@@ -35,6 +43,8 @@ export const DEFAULT_SLICE_MS = 10;
 export const DEFAULT_MAX_WAIT_MS = 8_000;
 /** A queue whose oldest waited this long is not keeping up; serving it in order only feeds the backlog. */
 export const DEFAULT_LIFO_AFTER_MS = 1_000;
+/** A handshake or two per turn: connections keep completing while the hub catches up. */
+export const DEFAULT_YIELD_SLICE_MS = 2;
 
 interface Waiting {
   at: number;
@@ -88,6 +98,7 @@ export class HandshakeQueue {
   private drain(): void {
     this.scheduled = false;
     const start = this.now();
+    const slice = this.opts.yieldTo?.() ? (this.opts.yieldSliceMs ?? DEFAULT_YIELD_SLICE_MS) : this.sliceMs;
     for (let oldest = this.items.first(); oldest; oldest = this.items.first()) {
       // Entries are in arrival order, so the expired ones are at the head.
       if (oldest.socket.destroyed || start - oldest.at > this.maxWaitMs) {
@@ -101,7 +112,7 @@ export class HandshakeQueue {
         continue;
       }
       w.run();
-      if (this.now() - start >= this.sliceMs) break;
+      if (this.now() - start >= slice) break;
     }
     if (this.items.length > 0) this.schedule();
   }

@@ -3,7 +3,9 @@
 // open within seconds, each building and compressing a full map (~2 ms); opened on the
 // spot, one turn could run for a second while dials wait for their handshake. A dial has
 // 10 s before tailscaled gives up and backs off further; a map poll waits far longer. So
-// while handshakes are waiting, opens get a short slice and the handshakes the rest.
+// while handshakes are waiting, opens get a short slice and the handshakes the rest; and
+// while the map hub is behind (changes already made not yet told to the streams up), the
+// same short slice, since a new stream's first map is worth less than an old one's delta.
 
 import { Deque } from '../util/deque.js';
 
@@ -12,7 +14,7 @@ export interface StreamOpenQueueOptions {
   sliceMs?: number;
   /** ...or this long while `busy()` says more urgent work waits (ms). */
   busySliceMs?: number;
-  /** True while work that must not wait behind opens (handshakes) is queued. */
+  /** True while work that must not wait behind opens is queued (handshakes, deltas owed to streams up). */
   busy?: () => boolean;
   now?: () => number;
 }

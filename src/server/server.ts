@@ -247,7 +247,7 @@ export class SwitchboardServer {
       metrics: this.controlMetrics(),
       webLogin: this.webLogin,
       // Dials (10 s to live) go before map stream opens (a poll waits far longer).
-      opens: new StreamOpenQueue({ busy: () => this.ts2021.pendingHandshakes > 0 }),
+      opens: new StreamOpenQueue({ busy: () => this.ts2021.pendingHandshakes > 0 || this.hub.behind }),
     };
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused, dropped: given up while queued in a reconnect storm).', ['result']);
     const refusedConnections = this.registry.counter(
@@ -282,7 +282,7 @@ export class SwitchboardServer {
       },
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
       // Upgrades whose client left (or must have, by the time their turn came) under a reconnect storm.
-      queue: { onDropped: () => handshakes.inc({ result: 'dropped' }) },
+      queue: { onDropped: () => handshakes.inc({ result: 'dropped' }), yieldTo: () => this.hub.behind },
     });
     this.registerMetrics();
   }

@@ -189,3 +189,25 @@ test('with a backlog, newly arrived upgrades go ahead of the ones already waitin
   while (q.length > 0) await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [1, 3, 2, 4, 0]);
 });
+
+test('while the map hub is behind, a turn answers handshakes for the short yield slice only', async () => {
+  const { PassThrough } = await import('node:stream');
+  // The clock moves 1 ms at each reading: a handshake "takes" about 1 ms.
+  let t = 0;
+  let behind = true;
+  const q = new HandshakeQueue({ sliceMs: 1000, yieldSliceMs: 2, yieldTo: () => behind, now: () => (t += 1) });
+  const ran: number[] = [];
+  let turn = 0;
+  for (let i = 0; i < 20; i++) q.enqueue(new PassThrough(), () => ran.push(turn));
+  const nextTurn = () => new Promise<void>((r) => setImmediate(() => (turn++, r())));
+  await nextTurn();
+  await nextTurn();
+  const perTurn = (k: number) => ran.filter((x) => x === k).length;
+  assert.ok(ran.length > 0 && ran.length <= 4, `${ran.length} handshakes in the first two turns while behind`);
+  assert.ok(perTurn(0) <= 2, `${perTurn(0)} in one turn`);
+  behind = false; // caught up: the next turn answers the rest within its 1 s slice
+  await nextTurn();
+  await nextTurn();
+  assert.equal(ran.length, 20);
+  assert.equal(q.length, 0);
+});
