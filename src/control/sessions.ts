@@ -187,12 +187,19 @@ export class MapSession {
  */
 export const DEFAULT_SLICE_MS = 8;
 /**
- * Once the oldest batch still owed has waited this long in the hub, a turn may deliver for
- * BEHIND_SLICE_FACTOR times the slice: changes already made reach the streams up before
- * new connections' handshakes and first maps (their own queues) get the rest of the turn.
+ * Once a membership batch (see `urgent`) has waited this long in the hub, a turn may
+ * deliver for BEHIND_SLICE_FACTOR times the slice, and handshakes and stream opens take
+ * short slices: peers hear of a node joining or leaving before more connections are
+ * taken. Online and endpoint patches (thousands a second after a restart) do not count:
+ * held back they coalesce, and the reconnecting clients' handshakes have a deadline.
  */
 const BEHIND_AFTER_MS = 100;
 const BEHIND_SLICE_FACTOR = 3;
+
+/** A batch that changes who sees whom or what is allowed: until it arrives, peers cannot reach a new node at all. */
+function urgent(events: readonly TailnetEvent[]): boolean {
+  return events.some((e) => e.kind === 'nodeAdded' || e.kind === 'nodeRemoved' || e.kind === 'policyChanged');
+}
 
 /** A batch still being served: `owed` are the sessions it has not reached yet, in order. */
 interface Work {
@@ -202,6 +209,7 @@ interface Work {
   readonly owed: Set<MapSession>;
   /** performance.now() at dispatch (a lingered batch's events are older: see Batch.eventAt). */
   readonly queuedAt: number;
+  readonly urgent: boolean;
 }
 
 const NO_VIEWERS: ReadonlySet<NodeID> = new Set();
@@ -257,12 +265,17 @@ export class SessionHub {
   }
 
   /**
-   * True while the oldest batch still owed has waited longer than BEHIND_AFTER_MS: the
+   * True while a membership batch still owed has waited longer than BEHIND_AFTER_MS: the
    * queues of new work (handshakes, stream opens) then take short slices and leave the
    * turn to the hub (server.ts wires this).
    */
   get behind(): boolean {
-    return this.queue.length > 0 && performance.now() - this.queue[0]!.queuedAt > BEHIND_AFTER_MS;
+    const now = performance.now();
+    for (const w of this.queue) {
+      if (now - w.queuedAt <= BEHIND_AFTER_MS) return false; // the rest are younger still
+      if (w.urgent) return true;
+    }
+    return false;
   }
 
   /** Batches still being delivered (tests, metrics). */
@@ -316,7 +329,7 @@ export class SessionHub {
         this.sessions.get(e.nodeId)?.close('node was deleted');
       }
     }
-    const work: Work = { events, update, batch: new Batch(eventAt), owed: new Set(this.targets(events, update)), queuedAt: performance.now() };
+    const work: Work = { events, update, batch: new Batch(eventAt), owed: new Set(this.targets(events, update)), queuedAt: performance.now(), urgent: urgent(events) };
     if (work.owed.size === 0) return;
     for (const s of work.owed) {
       const list = this.owedTo.get(s);
