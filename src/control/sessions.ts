@@ -193,7 +193,7 @@ export const DEFAULT_SLICE_MS = 8;
  * taken. Online and endpoint patches (thousands a second after a restart) do not count:
  * held back they coalesce, and the reconnecting clients' handshakes have a deadline.
  */
-const BEHIND_AFTER_MS = 100;
+const BEHIND_AFTER_MS = 50;
 const BEHIND_SLICE_FACTOR = 3;
 
 /** A batch that changes who sees whom or what is allowed: until it arrives, peers cannot reach a new node at all. */
