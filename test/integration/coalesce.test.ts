@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { TailscaleClient } from '../../src/client/client.js';
 import type { NetMap } from '../../src/client/netmap.js';
 import type { MapResponse, Node } from '../../src/tailcfg/types.js';
+import { DEFAULT_SLICE_MS } from '../../src/control/sessions.js';
 import { useServer } from '../helpers/fixture.js';
 
 const policy = (teamB: string[]) =>
@@ -101,6 +102,6 @@ describe('coalesced deltas', () => {
     for (const c of clients.values()) assert.ok(!c.netmap.peers.has(deletedId), 'the deleted node is gone');
     const port22 = clients.get('c2')!.netmap.filterRules().flatMap((r) => r.DstPorts ?? []).map((d) => d.Ports.First);
     assert.deepEqual([...new Set(port22)].sort((a, b) => a - b), [22, 443]);
-    server.dispatchSliceMs = 8;
+    server.dispatchSliceMs = DEFAULT_SLICE_MS;
   });
 });
