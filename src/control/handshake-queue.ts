@@ -7,6 +7,9 @@
 // upgrade that waited longer than its client does (tailscaled gives a dial 10 s in all)
 // is dropped without spending cryptography on an answer no one reads.
 //
+// A handshake may finish later (its cryptography runs on a worker thread): then a turn starts
+// at most `maxInFlight` of them, and the rest wait here, in the order below, for a place.
+//
 // Order is adaptive LIFO: first come first served while the queue is short, newest first
 // once the oldest has waited longer than `lifoAfterMs`. Under overload a FIFO queue answers
 // only dials whose client is about to give up (or already has), so the work is wasted and
@@ -35,6 +38,10 @@ export interface HandshakeQueueOptions {
   yieldTo?: () => boolean;
   /** The slice while `yieldTo()` holds (ms). */
   yieldSliceMs?: number;
+  /** Handshakes started and not finished yet, at most (the ones finishing on another thread). */
+  maxInFlight?: number;
+  /** The same while `yieldTo()` holds: each finished handshake still costs this thread a connection's setup. */
+  yieldInFlight?: number;
 }
 
 /** Slices short enough that accepts and reads keep up; long enough to amortise the yield. */
@@ -45,11 +52,14 @@ export const DEFAULT_MAX_WAIT_MS = 8_000;
 export const DEFAULT_LIFO_AFTER_MS = 1_000;
 /** A handshake or two per turn: connections keep completing while the hub catches up. */
 export const DEFAULT_YIELD_SLICE_MS = 2;
+/** Enough to keep a worker busy between two turns; few enough that their setups fit a slice. */
+export const DEFAULT_MAX_IN_FLIGHT = 64;
+export const DEFAULT_YIELD_IN_FLIGHT = 4;
 
 interface Waiting {
   at: number;
   socket: Duplex;
-  run: () => void;
+  run: (done: () => void) => void;
 }
 
 export class HandshakeQueue {
@@ -60,6 +70,7 @@ export class HandshakeQueue {
   private readonly maxWaitMs: number;
   private readonly lifoAfterMs: number;
   private readonly now: () => number;
+  private inFlight = 0;
 
   constructor(private readonly opts: HandshakeQueueOptions = {}) {
     this.sliceMs = opts.sliceMs ?? DEFAULT_SLICE_MS;
@@ -68,13 +79,16 @@ export class HandshakeQueue {
     this.now = opts.now ?? (() => performance.now());
   }
 
-  /** Upgrades waiting for their turn. */
+  /** Upgrades not answered yet: waiting for their turn, or started and not finished. */
   get length(): number {
-    return this.items.length;
+    return this.items.length + this.inFlight;
   }
 
-  /** Runs `run` for `socket` on a later turn, unless the socket is gone or has waited too long by then. */
-  enqueue(socket: Duplex, run: () => void): void {
+  /**
+   * Runs `run` for `socket` on a later turn, unless the socket is gone or has waited too long
+   * by then. `run` calls `done` once when the handshake is finished, there or later.
+   */
+  enqueue(socket: Duplex, run: (done: () => void) => void): void {
     if (this.closed) {
       socket.destroy();
       return;
@@ -98,8 +112,10 @@ export class HandshakeQueue {
   private drain(): void {
     this.scheduled = false;
     const start = this.now();
-    const slice = this.opts.yieldTo?.() ? (this.opts.yieldSliceMs ?? DEFAULT_YIELD_SLICE_MS) : this.sliceMs;
-    for (let oldest = this.items.first(); oldest; oldest = this.items.first()) {
+    const yielding = this.opts.yieldTo?.() ?? false;
+    const slice = yielding ? (this.opts.yieldSliceMs ?? DEFAULT_YIELD_SLICE_MS) : this.sliceMs;
+    const maxInFlight = yielding ? (this.opts.yieldInFlight ?? DEFAULT_YIELD_IN_FLIGHT) : (this.opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT);
+    for (let oldest = this.items.first(); oldest && this.inFlight < maxInFlight; oldest = this.items.first()) {
       // Entries are in arrival order, so the expired ones are at the head.
       if (oldest.socket.destroyed || start - oldest.at > this.maxWaitMs) {
         this.items.shift();
@@ -111,10 +127,22 @@ export class HandshakeQueue {
         this.drop(w);
         continue;
       }
-      w.run();
+      this.start(w);
       if (this.now() - start >= slice) break;
     }
-    if (this.items.length > 0) this.schedule();
+    // Full of handshakes in flight: the next to finish schedules the next turn.
+    if (this.items.length > 0 && this.inFlight < maxInFlight) this.schedule();
+  }
+
+  private start(w: Waiting): void {
+    this.inFlight++;
+    let finished = false;
+    w.run(() => {
+      if (finished) return;
+      finished = true;
+      this.inFlight--;
+      if (this.items.length > 0 && !this.closed) this.schedule();
+    });
   }
 
   private drop(w: Waiting): void {

@@ -3,11 +3,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { MIN_CAPABILITY_VERSION } from '../tailcfg/types.js';
 import { NoiseConn } from '../noise/conn.js';
-import { checkInitiationFraming, respondToInitiation, type ControlResponderResult } from '../noise/control-handshake.js';
-import { EARLY_NOISE_MIN_VERSION, encodeEarlyPayload } from '../noise/early-payload.js';
+import { answerControlInitiation, asBuffer, resumeCiphers, type ControlAnswer } from '../noise/control-answer.js';
+import { checkInitiationFraming } from '../noise/control-handshake.js';
 import { isNoiseError } from '../noise/errors.js';
-import { formatChallengePublic, formatMachinePublic, generateKeyPair, prepareStaticKey, type KeyPair, type StaticKey } from '../noise/keys.js';
-import { HEADER_LEN, MSG_TYPE_RECORD } from '../noise/messages.js';
+import { formatMachinePublic, prepareStaticKey, type KeyPair, type StaticKey } from '../noise/keys.js';
+import { ResponderPool } from '../noise/responder-pool.js';
 import { WebSocketDuplex } from '../noise/websocket-duplex.js';
 import { HandshakeQueue, type HandshakeQueueOptions } from './handshake-queue.js';
 
@@ -63,23 +63,31 @@ export interface Ts2021Options {
   admitHandshake?(req: IncomingMessage): string | null;
   /** How native upgrades wait for their handshake (handshake-queue.ts); onDropped counts the ones given up. */
   queue?: HandshakeQueueOptions;
+  /**
+   * Worker threads that answer native upgrades' handshakes (responder-pool.ts); 0, the
+   * default, answers them on this thread. WebSocket handshakes are answered here either way.
+   */
+  handshakeWorkers?: number;
+  /** A handshake worker failed; handshakes go on, on this thread. */
+  onWorkerError?(err: Error): void;
 }
 
 export type HandshakeCheck =
-  | { ok: true; result: ControlResponderResult }
+  | { ok: true; result: ControlAnswer }
   | { ok: false; status: 400; message: string };
 
+type Refusal = { ok: false; status: 400; message: string };
+
 /**
- * Validates a base64 handshake and runs the responder. Never throws: every
- * problem comes back as a 400 with a message naming it.
+ * Validates a base64 handshake's encoding, framing and version, without cryptography.
+ * Never throws: every problem comes back as a 400 with a message naming it.
  */
-export function checkHandshake(
+export function preflightHandshake(
   b64: string | string[] | undefined | null,
-  serverPrivateKey: Uint8Array | StaticKey,
   minProtocolVersion: number = MIN_CAPABILITY_VERSION,
   source = `${HANDSHAKE_HEADER} header`,
-): HandshakeCheck {
-  const bad = (message: string): HandshakeCheck => ({ ok: false, status: 400, message });
+): { ok: true; initiation: Buffer } | Refusal {
+  const bad = (message: string): Refusal => ({ ok: false, status: 400, message });
   if (b64 === undefined || b64 === null || b64 === '') return bad(`missing ${source}`);
   if (Array.isArray(b64)) return bad(`more than one ${source}`);
   if (b64.length > MAX_HANDSHAKE_B64) {
@@ -98,11 +106,30 @@ export function checkHandshake(
       `client protocol version ${version} is too old: this server requires capability version ${minProtocolVersion} or newer; please upgrade Tailscale`,
     );
   }
+  return { ok: true, initiation: bytes };
+}
+
+/** The 400 message for a handshake the responder refused. */
+const responderRefusal = (err: Error): string => (isNoiseError(err) ? `noise handshake failed: ${err.message}` : `ts2021 upgrade failed: ${err.message}`);
+
+/**
+ * Validates a base64 handshake and runs the responder on this thread. Never throws on bad
+ * input: every problem comes back as a 400 with a message naming it.
+ */
+export function checkHandshake(
+  b64: string | string[] | undefined | null,
+  serverPrivateKey: Uint8Array | StaticKey,
+  minProtocolVersion: number = MIN_CAPABILITY_VERSION,
+  source = `${HANDSHAKE_HEADER} header`,
+  earlyPayload = true,
+): HandshakeCheck {
+  const pre = preflightHandshake(b64, minProtocolVersion, source);
+  if (!pre.ok) return pre;
   try {
-    return { ok: true, result: respondToInitiation(serverPrivateKey, bytes) };
+    return { ok: true, result: answerControlInitiation(prepareStaticKey(serverPrivateKey), pre.initiation, earlyPayload) };
   } catch (err) {
     if (!isNoiseError(err)) throw err;
-    return bad(`noise handshake failed: ${err.message}`);
+    return { ok: false, status: 400, message: responderRefusal(err) };
   }
 }
 
@@ -140,17 +167,6 @@ function switchingProtocols(): Buffer {
   return switchingHeader;
 }
 
-const EMPTY_AD = Buffer.alloc(0);
-
-/** One transport record (type, length, ciphertext) sealed with the connection's send cipher. */
-function sealRecord(r: ControlResponderResult, plaintext: Buffer): Buffer {
-  const sealed = r.send.encryptWithAd(EMPTY_AD, plaintext);
-  const hdr = Buffer.allocUnsafe(HEADER_LEN);
-  hdr[0] = MSG_TYPE_RECORD;
-  hdr.writeUInt16BE(sealed.length, 1);
-  return Buffer.concat([hdr, sealed]);
-}
-
 function offersSubprotocol(header: string | undefined): boolean {
   return (header ?? '').split(',').some((p) => p.trim() === UPGRADE_PROTOCOL);
 }
@@ -175,7 +191,7 @@ export interface Ts2021Handler {
    */
   checkWebSocket(req: IncomingMessage): WebSocketCheck;
   /** Serves Noise on a WebSocket accepted after checkWebSocket said ok. */
-  acceptWebSocket(ws: WebSocket, req: IncomingMessage, result: ControlResponderResult): void;
+  acceptWebSocket(ws: WebSocket, req: IncomingMessage, result: ControlAnswer): void;
   /** The 400 body for a plain request to /ts2021. */
   requestHelp(): string;
   /** Call from http.Server 'request': explains that /ts2021 needs an upgrade. Returns false for other paths. */
@@ -191,6 +207,8 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
   // Import the static key once; per-handshake import would double the cost.
   const serverKey = prepareStaticKey(opts.serverPrivateKey);
   const queue = new HandshakeQueue(opts.queue);
+  const responders = new ResponderPool(serverKey, { workers: opts.handshakeWorkers ?? 0, onWorkerError: opts.onWorkerError });
+  const earlyOverWebSocket = opts.earlyNoiseOverWebSocket ?? true;
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false, // Noise records don't compress
@@ -210,35 +228,36 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
    */
   const establish = (
     inner: Duplex,
-    r: ControlResponderResult,
+    a: ControlAnswer,
     transport: 'upgrade' | 'websocket',
     remoteAddress: string | undefined,
     initialData: Buffer | undefined,
-    sendEarly: boolean,
     preamble: Buffer[],
   ) => {
-    const challenge = generateKeyPair();
-    const earlyNoiseSent = sendEarly && r.protocolVersion >= EARLY_NOISE_MIN_VERSION;
-    if (earlyNoiseSent) preamble.push(sealRecord(r, encodeEarlyPayload({ NodeKeyChallenge: formatChallengePublic(challenge.publicKey) })));
-    // Sealed above with r.send, so NoiseConn's first record continues at the next nonce.
+    const challenge: KeyPair = { privateKey: asBuffer(a.challengePrivate), publicKey: asBuffer(a.challengePublic) };
+    // The early record was sealed with the send cipher's first nonce; NoiseConn continues after it.
+    if (a.earlyRecord !== null) preamble.push(asBuffer(a.earlyRecord));
     if (preamble.length === 1) inner.write(preamble[0]);
     else if (preamble.length > 1) inner.write(Buffer.concat(preamble));
+    const { send, recv } = resumeCiphers(a);
+    const clientMachineKey = asBuffer(a.clientMachineKey);
+    const handshakeHash = asBuffer(a.handshakeHash);
     const conn = new NoiseConn(inner, {
-      send: r.send,
-      recv: r.recv,
-      protocolVersion: r.protocolVersion,
-      peerPublicKey: r.clientMachineKey,
-      handshakeHash: r.handshakeHash,
+      send,
+      recv,
+      protocolVersion: a.protocolVersion,
+      peerPublicKey: clientMachineKey,
+      handshakeHash,
       initialData,
     });
     const info: Ts2021Connection = {
       conn,
-      machineKey: formatMachinePublic(r.clientMachineKey),
-      machinePublicKey: r.clientMachineKey,
-      protocolVersion: r.protocolVersion,
-      handshakeHash: r.handshakeHash,
+      machineKey: formatMachinePublic(clientMachineKey),
+      machinePublicKey: clientMachineKey,
+      protocolVersion: a.protocolVersion,
+      handshakeHash,
       challenge,
-      earlyNoiseSent,
+      earlyNoiseSent: a.earlyRecord !== null,
       transport,
       remoteAddress,
     };
@@ -247,21 +266,41 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     opts.onConnection(info);
   };
 
-  const upgradeNative = (req: IncomingMessage, socket: Duplex, head: Buffer, remoteAddress: string | undefined) => {
+  /** Answers a native upgrade; `done` is called once the handshake is answered or refused. */
+  const upgradeNative = (req: IncomingMessage, socket: Duplex, head: Buffer, remoteAddress: string | undefined, done: () => void) => {
     if (req.method !== 'POST') {
+      done();
       reject(socket, remoteAddress, 405, `ts2021 upgrade must use POST, got ${req.method}`);
       return;
     }
-    const check = checkHandshake(req.headers[HANDSHAKE_HEADER.toLowerCase()], serverKey, minVersion);
-    if (!check.ok) {
-      reject(socket, remoteAddress, check.status, check.message);
+    const pre = preflightHandshake(req.headers[HANDSHAKE_HEADER.toLowerCase()], minVersion);
+    if (!pre.ok) {
+      done();
+      reject(socket, remoteAddress, pre.status, pre.message);
       return;
     }
-    (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
-    // The 101, the Noise response and the early payload go out in one write,
-    // so in one segment (this used to take a cork, three writes and a nextTick).
-    const preamble = [switchingProtocols(), check.result.responseBytes];
-    establish(socket, check.result, 'upgrade', remoteAddress, head.length ? Buffer.from(head) : undefined, true, preamble);
+    const initialData = head.length ? Buffer.from(head) : undefined;
+    responders.answer(pre.initiation, true, (outcome) => {
+      done();
+      if (socket.destroyed) {
+        opts.queue?.onDropped?.('closed');
+        return;
+      }
+      if (!outcome.ok) {
+        reject(socket, remoteAddress, 400, responderRefusal(outcome.error));
+        return;
+      }
+      try {
+        (socket as Duplex & { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+        // The 101, the Noise response and the early payload go out in one write,
+        // so in one segment (this used to take a cork, three writes and a nextTick).
+        const preamble = [switchingProtocols(), asBuffer(outcome.answer.responseBytes)];
+        establish(socket, outcome.answer, 'upgrade', remoteAddress, initialData, preamble);
+      } catch (err) {
+        // Called from a worker's message: nothing may escape to the event loop.
+        reject(socket, remoteAddress, 400, `ts2021 upgrade failed: ${(err as Error).message}`);
+      }
+    });
   };
 
   const checkWebSocket = (req: IncomingMessage, url: URL): WebSocketCheck => {
@@ -272,14 +311,14 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
     // Browsers can't set headers on WebSockets, so the handshake rides in the query.
     // A '+' left unescaped arrives as a space; put it back rather than fail.
     const param = url.searchParams.get(HANDSHAKE_HEADER)?.replace(/ /g, '+');
-    return checkHandshake(param, serverKey, minVersion, `${HANDSHAKE_HEADER} query parameter`);
+    return checkHandshake(param, serverKey, minVersion, `${HANDSHAKE_HEADER} query parameter`, earlyOverWebSocket);
   };
 
-  const acceptWebSocket = (ws: WebSocket, remoteAddress: string | undefined, result: ControlResponderResult) => {
+  const acceptWebSocket = (ws: WebSocket, remoteAddress: string | undefined, result: ControlAnswer) => {
     const duplex = new WebSocketDuplex(ws, remoteAddress);
     // Its own message, as before; the early payload record follows in a second one.
-    duplex.write(result.responseBytes);
-    establish(duplex, result, 'websocket', remoteAddress, undefined, opts.earlyNoiseOverWebSocket ?? true, []);
+    duplex.write(asBuffer(result.responseBytes));
+    establish(duplex, result, 'websocket', remoteAddress, undefined, []);
   };
 
   const upgradeWebSocket = (req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, remoteAddress: string | undefined) => {
@@ -308,10 +347,11 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
       try {
         const next = String(req.headers.upgrade ?? '').toLowerCase();
         if (next === UPGRADE_PROTOCOL) {
-          queue.enqueue(socket, () => {
+          queue.enqueue(socket, (done) => {
             try {
-              upgradeNative(req, socket, head, remoteAddress);
+              upgradeNative(req, socket, head, remoteAddress, done);
             } catch (err) {
+              done();
               reject(socket, remoteAddress, 400, `ts2021 upgrade failed: ${(err as Error).message}`);
             }
           });
@@ -355,6 +395,7 @@ export function createTs2021Handler(opts: Ts2021Options): Ts2021Handler {
 
     close() {
       queue.close();
+      responders.close();
       wss.close();
     },
   };

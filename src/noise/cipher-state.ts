@@ -53,6 +53,30 @@ export class CipherState {
     this.#encoding = encoding;
   }
 
+  /**
+   * A state that continues another one at `counter`: the other side of a thread boundary
+   * (the handshake worker) hands over a key and where its nonces stand.
+   */
+  static resume(key: Uint8Array, counter: number, encoding: NonceEncoding): CipherState {
+    if (!Number.isSafeInteger(counter) || counter < 0) {
+      throw new NoiseError('STATE', `cipher counter must be a non-negative integer, got ${counter}`);
+    }
+    const c = new CipherState(key, encoding);
+    c.#n = counter;
+    return c;
+  }
+
+  /**
+   * Gives up this state's key and counter, for CipherState.resume elsewhere; this state
+   * is then unusable, so the same nonce can never be used from both places.
+   */
+  handOver(): { key: Buffer; counter: number } {
+    if (this.#key === null || this.#dead) throw new NoiseError('STATE', 'cipher state has no key to hand over');
+    const out = { key: Buffer.from(this.#key), counter: this.#n };
+    this.wipe();
+    return out;
+  }
+
   hasKey(): boolean {
     return this.#key !== null;
   }

@@ -283,6 +283,8 @@ export class SwitchboardServer {
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
       // Upgrades whose client left (or must have, by the time their turn came) under a reconnect storm.
       queue: { onDropped: () => handshakes.inc({ result: 'dropped' }), yieldTo: () => this.hub.behind },
+      handshakeWorkers: config.tuning.handshake_workers,
+      onWorkerError: (err) => log.error(`handshake worker failed, answering handshakes on the main thread from now on: ${err.message}`),
     });
     this.registerMetrics();
   }

@@ -8,14 +8,14 @@ import type http from 'node:http';
 import websocket from '@fastify/websocket';
 import type { FastifyInstance } from 'fastify';
 import { rawHttpError, refusalHeaders, TS2021_PATH, UPGRADE_PROTOCOL, type Ts2021Handler } from '../control/ts2021.js';
-import type { ControlResponderResult } from '../noise/control-handshake.js';
+import type { ControlAnswer } from '../noise/control-answer.js';
 import type { UpgradeHandler } from './upgrade.js';
 
 export async function mountTs2021(app: FastifyInstance, ts2021: Ts2021Handler, upgrades: Map<string, UpgradeHandler>): Promise<void> {
   // @fastify/websocket listens for upgrades on this emitter, not on the server: only the
   // WebSocket upgrades that passed the checks below are routed through Fastify.
   const wsUpgrades = new EventEmitter();
-  const checked = new WeakMap<http.IncomingMessage, ControlResponderResult>();
+  const checked = new WeakMap<http.IncomingMessage, ControlAnswer>();
   await app.register(websocket, {
     options: {
       server: wsUpgrades as unknown as http.Server,

@@ -97,8 +97,8 @@ test('an upgrade whose socket closed while it waited costs no handshake; the nex
   const dropped: string[] = [];
   const ran: number[] = [];
   const q = new HandshakeQueue({ onDropped: (r) => dropped.push(r) });
-  q.enqueue(accepted[0]!, () => ran.push(0));
-  q.enqueue(accepted[1]!, () => ran.push(1));
+  q.enqueue(accepted[0]!, (done) => { ran.push(0); done(); });
+  q.enqueue(accepted[1]!, (done) => { ran.push(1); done(); });
   accepted[0]!.destroy();
   assert.equal(q.length, 2);
   await new Promise((r) => setImmediate(r));
@@ -110,7 +110,7 @@ test('an upgrade whose socket closed while it waited costs no handshake; the nex
   const late = net.connect(port, '127.0.0.1');
   cleanups.push(() => void late.destroy());
   while (accepted.length < 3) await once(server, 'connection');
-  q.enqueue(accepted[2]!, () => ran.push(2));
+  q.enqueue(accepted[2]!, (done) => { ran.push(2); done(); });
   assert.equal(accepted[2]!.destroyed, true);
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [1]);
@@ -141,7 +141,7 @@ test('a short queue is served in arrival order', async () => {
   let t = 0;
   const ran: number[] = [];
   const q = new HandshakeQueue({ now: () => t });
-  sockets.forEach((s, i) => q.enqueue(s, () => ran.push(i)));
+  sockets.forEach((s, i) => q.enqueue(s, (done) => { ran.push(i); done(); }));
   t = 500; // the oldest has waited 0.5 s: under lifoAfterMs (1 s)
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [0, 1, 2, 3]);
@@ -153,11 +153,11 @@ test('a queue that is not keeping up serves the newest first and drops the expir
   const ran: number[] = [];
   const dropped: string[] = [];
   const q = new HandshakeQueue({ now: () => t, onDropped: (r) => dropped.push(r) });
-  q.enqueue(sockets[0]!, () => ran.push(0)); // at 0: will have waited 8.5 s
+  q.enqueue(sockets[0]!, (done) => { ran.push(0); done(); }); // at 0: will have waited 8.5 s
   t = 3_000;
-  for (let i = 1; i < 5; i++) q.enqueue(sockets[i]!, () => ran.push(i)); // at 3 s: 5.5 s
+  for (let i = 1; i < 5; i++) q.enqueue(sockets[i]!, (done) => { ran.push(i); done(); }); // at 3 s: 5.5 s
   t = 8_300;
-  q.enqueue(sockets[5]!, () => ran.push(5)); // at 8.3 s: 0.2 s
+  q.enqueue(sockets[5]!, (done) => { ran.push(5); done(); }); // at 8.3 s: 0.2 s
   t = 8_500;
   await new Promise((r) => setImmediate(r));
   // 0 expired unanswered; the others newest first, while the oldest left has waited > 1 s;
@@ -174,18 +174,18 @@ test('with a backlog, newly arrived upgrades go ahead of the ones already waitin
   const ran: number[] = [];
   // sliceMs 0: one handshake per turn, so later arrivals meet a backlog.
   const q = new HandshakeQueue({ now: () => t, sliceMs: 0 });
-  q.enqueue(sockets[0]!, () => ran.push(0));
-  q.enqueue(sockets[1]!, () => ran.push(1));
+  q.enqueue(sockets[0]!, (done) => { ran.push(0); done(); });
+  q.enqueue(sockets[1]!, (done) => { ran.push(1); done(); });
   t = 2_000; // the backlog is 2 s old when the first turn comes
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [1], 'the newest of the backlog first');
-  q.enqueue(sockets[2]!, () => ran.push(2));
-  q.enqueue(sockets[3]!, () => ran.push(3));
+  q.enqueue(sockets[2]!, (done) => { ran.push(2); done(); });
+  q.enqueue(sockets[3]!, (done) => { ran.push(3); done(); });
   await new Promise((r) => setImmediate(r));
   await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [1, 3, 2]);
   t = 2_500; // the one left (0) is 2.5 s old: the new arrival goes first, then 0
-  q.enqueue(sockets[4]!, () => ran.push(4));
+  q.enqueue(sockets[4]!, (done) => { ran.push(4); done(); });
   while (q.length > 0) await new Promise((r) => setImmediate(r));
   assert.deepEqual(ran, [1, 3, 2, 4, 0]);
 });
@@ -198,7 +198,7 @@ test('while the map hub is behind, a turn answers handshakes for the short yield
   const q = new HandshakeQueue({ sliceMs: 1000, yieldSliceMs: 2, yieldTo: () => behind, now: () => (t += 1) });
   const ran: number[] = [];
   let turn = 0;
-  for (let i = 0; i < 20; i++) q.enqueue(new PassThrough(), () => ran.push(turn));
+  for (let i = 0; i < 20; i++) q.enqueue(new PassThrough(), (done) => { ran.push(turn); done(); });
   const nextTurn = () => new Promise<void>((r) => setImmediate(() => (turn++, r())));
   await nextTurn();
   await nextTurn();
@@ -209,5 +209,41 @@ test('while the map hub is behind, a turn answers handshakes for the short yield
   await nextTurn();
   await nextTurn();
   assert.equal(ran.length, 20);
+  assert.equal(q.length, 0);
+});
+
+test('handshakes that finish later are started at most maxInFlight at a time, fewer while the hub is behind', async () => {
+  const { PassThrough } = await import('node:stream');
+  let behind = false;
+  const q = new HandshakeQueue({ maxInFlight: 3, yieldInFlight: 1, yieldTo: () => behind });
+  const started: number[] = [];
+  const finish: Array<() => void> = [];
+  for (let i = 0; i < 8; i++) {
+    q.enqueue(new PassThrough(), (done) => {
+      started.push(i);
+      finish.push(done);
+    });
+  }
+  const turns = async (n: number) => {
+    for (let k = 0; k < n; k++) await new Promise<void>((r) => setImmediate(r));
+  };
+  await turns(3);
+  assert.deepEqual(started, [0, 1, 2], 'three in flight, the rest wait however many turns pass');
+  assert.equal(q.length, 8, 'in flight and waiting both count as not answered');
+  finish[0]!();
+  finish[0]!(); // a second call of the same done changes nothing
+  await turns(2);
+  assert.deepEqual(started, [0, 1, 2, 3]);
+  behind = true;
+  finish[1]!();
+  finish[2]!();
+  finish[3]!();
+  await turns(2);
+  assert.deepEqual(started, [0, 1, 2, 3, 4], 'one in flight while behind');
+  behind = false;
+  finish[4]!();
+  await turns(2);
+  assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7]);
+  for (const f of finish.slice(5)) f();
   assert.equal(q.length, 0);
 });
