@@ -11,6 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -151,6 +152,7 @@ export interface UpOptions {
 /** One tailscaled and its CLI. */
 export class Daemon {
   proc: Proc | null = null;
+  private engineWatch: http.ClientRequest | null = null;
   constructor(
     readonly tn: Tailnet,
     readonly name: string,
@@ -176,6 +178,28 @@ export class Daemon {
       ...this.env,
     });
     await waitFor(`tailscaled ${this.name} socket`, async () => fs.existsSync(this.socket) && (await this.ts(['status', '--json'], 5_000)).stdout.length > 0, 20_000);
+    this.watchEngine();
+  }
+
+  /**
+   * Holds an IPN-bus watch with engine updates, as the GUI clients do. tailscaled leaves
+   * Starting only on an engine status that counts a live DERP connection, and it asks for
+   * one on a few events only (a new DERP connection, changed endpoints). Its getStatus
+   * reads the DERP count before it waits for a Reconfig in progress and stamps the status
+   * after, so a status counting no DERP can win over the fresh ones; with no later event,
+   * `tailscale up` then waits in Starting until its timeout (seen once in six runs, on a
+   * node with peers). While a watcher asks for engine updates, tailscaled re-reads the
+   * engine status every 2 s, which ends that wait. Mask: engine updates, initial state,
+   * no private keys (ipn.NotifyWatchOpt).
+   */
+  private watchEngine(): void {
+    this.engineWatch?.destroy();
+    const req = http.get({ socketPath: this.socket, path: '/localapi/v0/watch-ipn-bus?mask=19', headers: { Host: 'local-tailscaled.sock' } }, (res) => {
+      res.on('error', () => {});
+      res.resume();
+    });
+    req.on('error', () => {});
+    this.engineWatch = req;
   }
 
   ts(args: string[], timeoutMs = 30_000): Promise<Run> {
@@ -205,6 +229,8 @@ export class Daemon {
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    this.engineWatch?.destroy();
+    this.engineWatch = null;
     await this.proc?.stop(signal);
   }
 }
