@@ -162,8 +162,8 @@ export const SCHEMA: Section = sec({
     // Registrations waiting for web login (auth register / approve / reject).
     register_cache_expiration: dur('15m'),
     register_cache_max_entries: int(1024, 1),
-    // Switchboard's own: threads beside the server's own for Noise handshakes and map compression.
-    worker_threads: int(1, 0, 16),
+    // Switchboard's own: threads that answer Noise handshakes beside the server's own.
+    handshake_workers: int(1, 0, 16),
     notifier_send_timeout: ignored(TUNING),
     batch_change_delay: ignored(TUNING),
     node_mapsession_buffered_chan_size: ignored(TUNING),

@@ -105,13 +105,13 @@ export interface Config {
   ephemeral_node_inactivity_timeout: string;
   ephemeral_node_inactivity_timeout_ms: number;
 
-  /** headscale's tuning keys that apply here (the web-login registration cache), and Switchboard's worker threads. */
+  /** headscale's tuning keys that apply here (the web-login registration cache), and Switchboard's handshake workers. */
   tuning: {
     register_cache_expiration: string;
     register_cache_expiration_ms: number;
     register_cache_max_entries: number;
-    /** Worker threads per pool (Noise handshakes, map frame compression); 0: all on the server's thread. */
-    worker_threads: number;
+    /** Worker threads answering Noise handshakes (0: on the server's thread). */
+    handshake_workers: number;
   };
 
   node: {

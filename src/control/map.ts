@@ -2,7 +2,6 @@
 // reports; streaming polls get the full map and then deltas until they close.
 
 import type { MapBuilder } from '../mapresponse/builder.js';
-import type { FrameEncoder } from '../mapresponse/encode-pool.js';
 import { encodeFrame, type Compression } from '../mapresponse/encode.js';
 import type { NodePatch } from '../state/events.js';
 import type { NodeRecord } from '../state/model.js';
@@ -28,8 +27,6 @@ export interface MapContext {
   metrics: ControlMetrics;
   /** Where stream opens wait their turn (stream-open-queue.ts); without it they open at once. */
   opens?: StreamOpenQueue;
-  /** Encodes deltas on worker threads (encode-pool.ts); without it on this thread. */
-  frameEncoder?: FrameEncoder;
 }
 
 export interface ParsedMapRequest {
@@ -148,7 +145,6 @@ export function openStream(ctx: MapContext, node: NodeRecord, req: ParsedMapRequ
     ctx.metrics.stream,
     ctx.maxQueuedBytes,
     ctx.builder,
-    ctx.frameEncoder ?? null,
   );
   // Counted as open before the first write: a session that closes while writing it
   // (a client that cannot take the first map) must still be counted as closed.

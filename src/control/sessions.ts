@@ -7,7 +7,6 @@
 
 import type { MapBuilder, StreamState } from '../mapresponse/builder.js';
 import { encodeFrame, keepAliveFrame, type Compression } from '../mapresponse/encode.js';
-import type { FrameEncoding } from '../mapresponse/encode-pool.js';
 import type { PolicyUpdate, PolicyView } from '../mapresponse/policyview.js';
 import type { TailnetEvent } from '../state/events.js';
 import type { Tailnet } from '../state/tailnet.js';
@@ -38,52 +37,28 @@ export class Batch {
   /** performance.now() when the first event of the batch was emitted. */
   constructor(readonly eventAt = performance.now()) {}
   /** Per compression, keyed by the JSON itself: a concatenated key would copy every delta once more. */
-  private readonly frames: Record<Compression, Map<string, SharedFrame>> = { zstd: new Map(), none: new Map() };
+  private readonly frames: Record<Compression, Map<string, Buffer>> = { zstd: new Map(), none: new Map() };
   private unshared = 0;
 
-  /**
-   * The frame for `json`, to `done`: at once when it is encoded here or was encoded already,
-   * later when `encoder` has workers. Sessions asking for the same JSON share one encoding.
-   */
-  frame(json: string, compression: Compression, encoder: FrameEncoding | null, done: (frame: Buffer) => void): void {
-    const encode = (then: (frame: Buffer) => void) => (encoder ? encoder.encode(json, compression, then) : then(encodeFrame(json, compression)));
+  frame(json: string, compression: Compression): Buffer {
     // Past the bound nothing new is kept, so a lookup (hashing the whole JSON) rarely pays.
-    if (this.unshared > MAX_UNSHARED_FRAMES) return encode(done);
+    if (this.unshared > MAX_UNSHARED_FRAMES) return encodeFrame(json, compression);
     const frames = this.frames[compression];
-    const shared = frames.get(json);
-    if (shared) {
+    let f = frames.get(json);
+    if (f) {
       this.unshared = 0;
-      if (shared.frame) done(shared.frame);
-      else shared.waiting.push(done);
-      return;
+      return f;
     }
+    f = encodeFrame(json, compression);
     // Deltas that differ per session (each node's own filter after a policy change) are
     // not kept: 10,000 of them would stay in memory until the whole batch is served.
-    if (++this.unshared > MAX_UNSHARED_FRAMES) {
+    if (++this.unshared <= MAX_UNSHARED_FRAMES) frames.set(json, f);
+    else {
       this.frames.zstd.clear();
       this.frames.none.clear();
-      return encode(done);
     }
-    const entry: SharedFrame = { frame: null, waiting: [done] };
-    frames.set(json, entry);
-    encode((frame) => {
-      entry.frame = frame;
-      for (const w of entry.waiting.splice(0)) w(frame);
-    });
+    return f;
   }
-}
-
-/** One encoding shared by the sessions whose deltas are identical; `waiting` until it is done. */
-interface SharedFrame {
-  frame: Buffer | null;
-  waiting: Array<(frame: Buffer) => void>;
-}
-
-/** A map handed to the encoder, kept in its place in the session's order until its frame is back. */
-interface Encoding {
-  frame: Buffer | null;
-  type: 'full' | 'delta';
-  eventAt: number | undefined;
 }
 
 /**
@@ -104,8 +79,6 @@ export class MapSession {
   private behindSince = 0;
   /** Most bytes seen queued right after a write (the bound's witness in tests). */
   peakQueuedBytes = 0;
-  /** Deltas being encoded, in the order they were built: each is written once it and all before it are back. */
-  private encoding: Encoding[] = [];
 
   constructor(
     readonly nodeId: NodeID,
@@ -118,20 +91,11 @@ export class MapSession {
     private readonly maxQueuedBytes = DEFAULT_MAX_QUEUED_BYTES,
     /** Builds the fresh full map that replaces skipped deltas. */
     private readonly builder?: MapBuilder,
-    /** Encodes deltas on worker threads; without it they are encoded at once, here. */
-    private readonly encoder: FrameEncoding | null = null,
   ) {}
 
   start(firstJson: Buffer): void {
-    const e: Encoding = { frame: null, type: 'full', eventAt: undefined };
-    this.encoding.push(e);
-    const done = (frame: Buffer) => {
-      e.frame = frame;
-      this.writeEncoded();
-    };
-    // Deltas built meanwhile wait behind it in `encoding`.
-    if (this.encoder) this.encoder.encode(firstJson, this.compression, done);
-    else done(encodeFrame(firstJson, this.compression));
+    // The first map goes out whatever its size: the queue is empty, and there is nothing to coalesce it with.
+    this.write(encodeFrame(firstJson, this.compression), 'full');
     this.scheduleKeepAlive(this.keepAliveMs);
   }
 
@@ -146,33 +110,13 @@ export class MapSession {
     // Behind: no delta is computed (the full map that ends this state carries everything).
     if (this.behindSince !== 0) return this.catchUp(builder);
     const json = builder.delta(this.state, events, update, batch.now);
-    if (json === null) return;
-    const e: Encoding = { frame: null, type: 'delta', eventAt };
-    this.encoding.push(e);
-    batch.frame(json, this.compression, this.encoder, (frame) => {
-      e.frame = frame;
-      this.writeEncoded();
-    });
-  }
-
-  /** Writes the deltas whose frames are back, in order, up to the first still being encoded. */
-  private writeEncoded(): void {
-    const q = this.encoding;
-    while (q.length > 0 && q[0]!.frame !== null) {
-      const e = q.shift()!;
-      if (this.closed) return;
-      // The first map goes out whatever its size: the queue is empty, and there is nothing to coalesce it with.
-      if (e.type === 'full') this.write(e.frame!, 'full');
-      // Behind, a delta is not sent: the state counts it as told, the full map on catching up makes that true.
-      else if (this.behindSince === 0) this.send(e.frame!, 'delta', e.eventAt);
-    }
+    if (json !== null) this.send(batch.frame(json, this.compression), 'delta', eventAt);
   }
 
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
     if (this.keepAliveTimer) clearTimeout(this.keepAliveTimer);
-    this.encoding = [];
     this.sink.close(reason);
     this.onClose();
   }
@@ -211,8 +155,6 @@ export class MapSession {
     const { json, state } = builder.full(this.nodeId);
     this.state = state;
     this.behindSince = 0;
-    // Deltas still being encoded are older than this map, which says all they would.
-    this.encoding = [];
     this.write(encodeFrame(json, this.compression), 'full');
   }
 
@@ -229,8 +171,7 @@ export class MapSession {
         this.catchUp(this.builder);
         this.scheduleKeepAlive(this.keepAliveMs);
       } else if (quiet >= this.keepAliveMs * 0.9) {
-        // A delta being encoded is about to go out: it keeps the stream alive itself.
-        if (this.encoding.length === 0) this.send(keepAliveFrame(this.compression), 'keepalive');
+        this.send(keepAliveFrame(this.compression), 'keepalive');
         this.scheduleKeepAlive(this.keepAliveMs);
       } else this.scheduleKeepAlive(this.keepAliveMs - quiet);
     }, delay);

@@ -5,14 +5,10 @@ import { compress } from 'zstd-napi';
 
 export type Compression = 'zstd' | 'none';
 
-/**
- * `unpooled` gives the frame a memory block of its own (Buffer.allocUnsafeSlow), so that it
- * can be moved to another thread without taking Node's shared small-buffer pool with it.
- */
-export function encodeFrame(json: string | Uint8Array, compression: Compression, unpooled = false): Buffer {
+export function encodeFrame(json: string | Buffer, compression: Compression): Buffer {
   const raw = typeof json === 'string' ? Buffer.from(json, 'utf8') : json;
-  const body = compression === 'zstd' ? compress(raw, { compressionLevel: 1 }) : Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out = unpooled ? Buffer.allocUnsafeSlow(4 + body.length) : Buffer.allocUnsafe(4 + body.length);
+  const body = compression === 'zstd' ? compress(raw, { compressionLevel: 1 }) : raw;
+  const out = Buffer.allocUnsafe(4 + body.length);
   out.writeUInt32LE(body.length, 0);
   body.copy(out, 4);
   return out;

@@ -1,9 +1,22 @@
 // The handshake worker's thread: answers batches of initiations (responder-pool.ts).
 
-import { workerData } from 'node:worker_threads';
-import { serveBatches } from '../util/batch-worker.js';
+import { parentPort, workerData } from 'node:worker_threads';
+import { answerControlInitiation } from './control-answer.js';
+import { isNoiseError } from './errors.js';
 import { prepareStaticKey } from './keys.js';
-import { reply, type ResponderJob } from './responder-pool.js';
+import type { ResponderJob, ResponderReply } from './responder-pool.js';
 
+const port = parentPort;
+if (port === null) throw new Error('responder-worker.js runs as a worker thread only');
 const serverKey = prepareStaticKey(new Uint8Array((workerData as { serverPrivateKey: Uint8Array }).serverPrivateKey));
-serveBatches((j: ResponderJob) => reply(serverKey, j));
+
+port.on('message', (jobs: ResponderJob[]) => {
+  const replies: ResponderReply[] = jobs.map((j) => {
+    try {
+      return { id: j.id, ok: true, answer: answerControlInitiation(serverKey, j.initiation, j.earlyPayload) };
+    } catch (err) {
+      return { id: j.id, ok: false, noise: isNoiseError(err), code: isNoiseError(err) ? err.code : undefined, message: (err as Error).message };
+    }
+  });
+  port.postMessage(replies);
+});

@@ -15,7 +15,6 @@ import { SessionHub, type MapSession } from '../control/sessions.js';
 import { StreamOpenQueue } from '../control/stream-open-queue.js';
 import { DEFAULT_LIVENESS, watchLiveness, type LivenessOptions } from '../control/liveness.js';
 import { answerKeyRequest } from '../control/key.js';
-import { FrameEncoder } from '../mapresponse/encode-pool.js';
 import { createTs2021Handler, rawHttpError, type Ts2021Handler } from '../control/ts2021.js';
 import { createStore, type Store, type StoreOptions } from '../db/index.js';
 import { embeddedDerpRegion, loadDerpMap, startDerpMapRefresh, withEmbeddedRegion } from '../derp/map.js';
@@ -156,7 +155,6 @@ export class SwitchboardServer {
   private readonly hub: SessionHub;
   private readonly apiDeps: ApiDeps;
   private readonly ts2021: Ts2021Handler;
-  private readonly frameEncoder: FrameEncoder;
   private readonly machineContext: MachineContext;
   private readonly admission: ConnectionAdmission;
   private readonly refusedLog: RateLimitedLog;
@@ -214,10 +212,6 @@ export class SwitchboardServer {
       taildrop: config.taildrop.enabled,
     });
     this.hub = new SessionHub(tailnet, builder, () => policy.view, (m) => log.error(m));
-    this.frameEncoder = new FrameEncoder({
-      workers: config.tuning.worker_threads,
-      onWorkerError: (err) => log.error(`map frame encoder failed, encoding map updates on the main thread from now on: ${err.message}`),
-    });
     const locks = new KeyedLock();
     this.webLogin = new WebLogin({
       tailnet,
@@ -254,7 +248,6 @@ export class SwitchboardServer {
       webLogin: this.webLogin,
       // Dials (10 s to live) go before map stream opens (a poll waits far longer).
       opens: new StreamOpenQueue({ busy: () => this.ts2021.pendingHandshakes > 0 || this.hub.behind }),
-      frameEncoder: this.frameEncoder,
     };
     const handshakes = this.registry.counter('switchboard_noise_handshakes_total', 'Noise control handshakes, by result (ok, refused, dropped: given up while queued in a reconnect storm).', ['result']);
     const refusedConnections = this.registry.counter(
@@ -290,7 +283,7 @@ export class SwitchboardServer {
       onConnectionError: (err, c) => log.debug(`control connection of ${c.machineKey.slice(0, 16)}…: ${err.message}`),
       // Upgrades whose client left (or must have, by the time their turn came) under a reconnect storm.
       queue: { onDropped: () => handshakes.inc({ result: 'dropped' }), yieldTo: () => this.hub.behind },
-      handshakeWorkers: config.tuning.worker_threads,
+      handshakeWorkers: config.tuning.handshake_workers,
       onWorkerError: (err) => log.error(`handshake worker failed, answering handshakes on the main thread from now on: ${err.message}`),
     });
     this.registerMetrics();
@@ -476,7 +469,6 @@ export class SwitchboardServer {
     this.refusedLog.close();
     await this.derp?.close();
     this.hub.closeAll('server shutting down');
-    this.frameEncoder.close();
     // GOAWAY tells clients this is a shutdown, not a network failure.
     for (const [c, h2] of this.noiseConns) {
       h2?.close('server shutting down');
