@@ -267,6 +267,7 @@ function loadRows(r: Awaited<ReturnType<typeof benchLoad>>): Row[] {
       { bench: b, metric: 'join storm: dial (Noise + HTTP/2) before register p50 / p99 / max, ms', value: lat(r.joinStorm.dialMs) },
       { bench: b, metric: 'join storm: register request answered p50 / p99 / max, ms', value: lat(r.joinStorm.registerMs) },
       { bench: b, metric: 'join storm: register answered → visible at all peers p50 / p99 / max, ms', value: lat(r.joinStorm.afterRegisterMs) },
+      { bench: b, metric: 'join storm: first dial attempt → visible at all peers p50 / p99 / max, ms', value: lat(r.joinStorm.fromDialMs) },
       { bench: b, metric: 'join storm: first map p50 / p99 / max, ms', value: lat(r.joinStorm.firstMapMs) },
       { bench: b, metric: 'join storm: server CPU % (generator CPU %), server RSS peak MiB', value: `${f0(r.joinStorm.server.cpuPercent)} (${f0(r.joinStorm.server.generatorCpuPercent)}), ${f0(r.joinStorm.server.rssPeakMB)}` },
     );

@@ -14,6 +14,8 @@ test('60 simulated nodes: a join storm and endpoint churn reach every team peer'
   assert.equal(r.joinStorm.visibleAtAllPeersMs.missed, 0);
   assert.equal(r.joinStorm.visibleAtAllPeersMs.n, 6);
   assert.equal(r.joinStorm.registerMs.n, 6, "every joiner's register answer was timed");
+  assert.equal(r.joinStorm.fromDialMs.n, 6);
+  assert.ok(r.joinStorm.fromDialMs.p50 >= r.joinStorm.visibleAtAllPeersMs.p50, 'from the first dial is never sooner than from the register request');
   assert.ok(r.steady && r.steady.endpointChanges > 0, 'endpoints changed');
   assert.equal(r.steady.endpointToAllPeersMs.missed, 0);
   assert.equal(r.steady.endpointToAllPeersMs.n, r.steady.endpointChanges);
